@@ -1,0 +1,156 @@
+"""`make bench`: load the server as production runs it and write bench/RESULTS.md.
+
+For each set-up (SQLite default; PostgreSQL + Redis): a fresh database, `idp migrate`, a tenant
+and two clients made with the `idp` command, gunicorn started from the Procfile line on CPU 0,
+then wrk on CPU 1 for each scenario. A run with any non-200 response is reported INVALID and the
+command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from bench import report
+from bench.backends import Backend, BackendUnavailable, postgres_backend, sqlite_backend
+from bench.load import ensure_wrk, request_once, run_wrk, scenarios
+from bench.server import (
+    ROOT,
+    Server,
+    gunicorn_command,
+    provision,
+    rsa_sign_ms,
+    serve,
+    server_env,
+)
+
+SETUPS: dict[str, Callable[[], AbstractContextManager[Backend]]] = {
+    "sqlite": sqlite_backend,
+    "postgres": postgres_backend,
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--setup", choices=[*SETUPS, "all"], default="all")
+    parser.add_argument("--seconds", type=int, default=10, help="Measured seconds per request.")
+    parser.add_argument("--warmup", type=int, default=3, help="Unmeasured seconds before each.")
+    parser.add_argument("--connections", type=int, default=16, help="wrk keep-alive connections.")
+    parser.add_argument("--only", action="append", help="Measure only this scenario (repeatable).")
+    parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY; default gunicorn.conf.py.")
+    parser.add_argument("--threads", type=int, help="GUNICORN_THREADS; default gunicorn.conf.py.")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "bench" / "RESULTS.md", help="'-' to print only."
+    )
+    return parser.parse_args(argv)
+
+
+def overrides(args: argparse.Namespace) -> dict[str, str]:
+    tuning = {}
+    if args.workers:
+        tuning["WEB_CONCURRENCY"] = str(args.workers)
+    if args.threads:
+        tuning["GUNICORN_THREADS"] = str(args.threads)
+    return tuning
+
+
+def gunicorn_settings(backend: Backend, tuning: dict[str, str]) -> dict[str, str]:
+    """workers and threads as gunicorn resolves them from gunicorn.conf.py and the environment."""
+    printed = subprocess.run(
+        [*gunicorn_command(), "--print-config"],
+        cwd=ROOT,
+        env=server_env(backend, 0, tuning),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pairs = (line.split("=", 1) for line in printed.splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.SetupResult:
+    """Provision, serve, load each scenario; print each figure as soon as it is known."""
+    load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    sign_before = rsa_sign_ms()
+    clients = provision(backend)
+    tuning = overrides(args)
+    config = gunicorn_settings(backend, tuning)
+    with serve(backend, tuning) as server:
+        token = str(request_once(server, scenarios(server, clients, "")[0])["access_token"])
+        chosen = [
+            scenario
+            for scenario in scenarios(server, clients, token)
+            if not args.only or scenario.name in args.only
+        ]
+        measurements = []
+        for scenario in chosen:
+            request_once(server, scenario)
+            run_wrk(wrk, server, scenario, args.connections, args.warmup)
+            m = run_wrk(wrk, server, scenario, args.connections, args.seconds)
+            measurements.append(m)
+            print(
+                f"  {scenario.name:12} {m.rate:8,.0f} req/s  {m.rate_per_cpu_second:8,.0f}/CPU-s  "
+                f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
+                f"non-200 {m.not_200 + m.socket_errors}",
+                flush=True,
+            )
+        rss = server.worker_rss_mb()
+        check_log(server)
+    sign_after = rsa_sign_ms()
+    print(f"  RSA-2048 sign on CPU 0: {sign_before:.2f} ms before, {sign_after:.2f} ms after")
+    print(f"  worker RSS MB: {', '.join(f'{mb:.1f}' for mb in rss)}", flush=True)
+    return report.SetupResult(
+        title=backend.title,
+        workers=int(config["workers"]),
+        threads=int(config["threads"]),
+        connections=args.connections,
+        seconds=args.seconds,
+        measurements=measurements,
+        worker_rss_mb=rss,
+        load_average=load_average,
+        rsa_sign_ms=(sign_before, sign_after),
+    )
+
+
+def check_log(server: Server) -> None:
+    """A traceback in the server log means some request failed inside: say so loudly."""
+    log = server.log.read_text(errors="replace")
+    if "Traceback" in log:
+        print(f"  WARNING: the server logged a traceback:\n{log[-4000:]}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    wrk = ensure_wrk()
+    names = list(SETUPS) if args.setup == "all" else [args.setup]
+    results: list[report.SetupResult] = []
+    skipped: list[str] = []
+    for name in names:
+        print(f"{name}:", flush=True)
+        try:
+            with SETUPS[name]() as backend:
+                results.append(measure(backend, args, wrk))
+        except BackendUnavailable as error:
+            print(f"  skipped: {error}", flush=True)
+            skipped.append(f"{name}: not measured ({error}).")
+    if str(args.output) != "-":
+        given = sys.argv[1:] if argv is None else argv
+        command = "make bench"
+        if given:
+            command = shlex.join([".venv/bin/python", "-m", "bench.run", *given])
+        report.write(args.output, results, command, skipped)
+        print(f"wrote {os.path.relpath(args.output)}")
+    if not all(result.valid for result in results):
+        print("INVALID: some responses were not 200; see the tables.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The WSGI application: `create_app()` wires the pieces together and does nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp.http import errors, ops, security
+from idp.http.api import bp as api_bp
+from idp.http.oauth import bp as oauth_bp
+from idp.http.oauth import well_known_bp
+from idp.http.pages import assets_bp
+from idp.http.pages import bp as pages_bp
+from idp.models.schema import ensure_current
+from idp.oauth.server import TenantAuthorizationServer
+from idp.services.container import Services, build_services
+from idp.services.rate_limits import FailureLimiter
+from idp.settings import Settings, load_settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the WSGI app; refuses a database that is not migrated to the newest revision."""
+    if services is None:
+        settings = settings or load_settings()
+        security.configure_logging(settings.logging.level)
+        services = build_services(settings)
+    settings = services.settings
+    ensure_current(services.engine)
+
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
+    app.extensions["idp.services"] = services
+    if settings.server.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    failures = FailureLimiter(
+        services.store, "client-auth", settings.rate_limits.failed_auth_per_minute, window=60
+    )
+    app.extensions["idp.oauth"] = TenantAuthorizationServer(app, failures)
+
+    security.install(
+        app,
+        settings.server.request_id_header,
+        https=settings.server.public_url.startswith("https://"),
+    )
+    errors.register_error_handlers(app)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(well_known_bp)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(assets_bp)
+    app.register_blueprint(api_bp)
+    return app

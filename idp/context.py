@@ -1,0 +1,30 @@
+"""The request's collaborators: the process's services, the tenant, its issuer, the caller."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from idp.services.container import Services
+from idp.services.tenants import TenantView
+
+
+def services() -> Services:
+    return current_app.extensions["idp.services"]  # type: ignore[no-any-return]
+
+
+def current_tenant() -> TenantView:
+    return g.tenant  # type: ignore[no-any-return]
+
+
+def issuer_of(tenant: TenantView) -> str:
+    """Always built from configuration, never from the Host header: one exact string (DESIGN §1)."""
+    return f"{services().settings.server.public_url}/t/{tenant.slug}"
+
+
+def issuer() -> str:
+    return issuer_of(current_tenant())
+
+
+def client_ip() -> str:
+    # ProxyFix (configured only with server.trust_proxy) has already applied X-Forwarded-For.
+    return request.remote_addr or "unknown"

@@ -1,0 +1,1 @@
+"""Keys, JWTs, passwords and secrets."""

@@ -1,0 +1,120 @@
+"""Signing key material: generation, sealing with the KEK, and a parsed per-tenant key ring.
+
+Parsing a private RSA JWK costs tens of milliseconds (DESIGN §4), so rings are built once per key
+set and reused for every token until the set changes.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+from idp.crypto.kek import Kek
+
+# "EdDSA" is what relying parties support today; RFC 9864's "Ed25519" name is not yet widespread.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
+
+PrivateKey = RSAKey | ECKey | OKPKey
+
+
+def generate_private_jwk(alg: str, kid: str) -> dict[str, Any]:
+    """A new private key for `alg` as a JWK dict carrying `kid`, `use` and `alg`."""
+    key: PrivateKey
+    if alg in ("RS256", "PS256"):
+        key = RSAKey.generate_key(2048, private=True)
+    elif alg == "ES256":
+        key = ECKey.generate_key("P-256", private=True)
+    elif alg == "EdDSA":
+        key = OKPKey.generate_key("Ed25519", private=True)
+    else:
+        raise ValueError(f"unsupported signing algorithm {alg}")
+    return {**key.as_dict(private=True), "kid": kid, "use": "sig", "alg": alg}
+
+
+def public_part(private_jwk: dict[str, Any]) -> dict[str, Any]:
+    key = import_jwk(private_jwk)
+    return {
+        **key.as_dict(private=False),
+        "kid": private_jwk["kid"],
+        "use": "sig",
+        "alg": private_jwk["alg"],
+    }
+
+
+def seal_jwk(kek: Kek, jwk: dict[str, Any]) -> bytes:
+    return kek.seal(json.dumps(jwk).encode(), context=f"signing-key:{jwk['kid']}")
+
+
+def open_jwk(kek: Kek, sealed: bytes, kid: str) -> dict[str, Any]:
+    return json.loads(kek.open(sealed, context=f"signing-key:{kid}"))
+
+
+def import_jwk(jwk: dict[str, Any]) -> PrivateKey:
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        return RSAKey.import_key(jwk)
+    if kty == "EC":
+        return ECKey.import_key(jwk)
+    if kty == "OKP":
+        return OKPKey.import_key(jwk)
+    raise ValueError(f"unsupported key type {kty!r}")
+
+
+@dataclass(frozen=True)
+class RingKey:
+    kid: str
+    alg: str
+    key: PrivateKey
+    public_jwk: dict[str, Any]
+    activates_at: datetime
+    retires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """One tenant's parsed keys, newest first."""
+
+    keys: tuple[RingKey, ...]
+    # (valid until, body) of the serialised JWKS: it changes only when a key retires.
+    _jwks_json: list[tuple[datetime | None, str]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+
+    def signer(self, alg: str, now: datetime) -> RingKey | None:
+        """The newest active key for `alg`: published earlier, so every verifier knows it."""
+        for key in self.keys:
+            if key.alg == alg and key.activates_at <= now:
+                return key
+        return None
+
+    def verifier(self, kid: str, now: datetime) -> RingKey | None:
+        for key in self.keys:
+            if key.kid == kid and (key.retires_at is None or key.retires_at > now):
+                return key
+        return None
+
+    def jwks(self, now: datetime) -> dict[str, Any]:
+        """The public JWKS: every key not yet retired, including ones that do not sign yet."""
+        return {
+            "keys": [
+                key.public_jwk
+                for key in self.keys
+                if key.retires_at is None or key.retires_at > now
+            ]
+        }
+
+    def jwks_json(self, now: datetime) -> str:
+        """`jwks(now)` as JSON, serialised once per ring and again only when a key retires."""
+        if self._jwks_json:
+            until, body = self._jwks_json[0]
+            if until is None or now < until:
+                return body
+        body = json.dumps(self.jwks(now))
+        retirements = [k.retires_at for k in self.keys if k.retires_at and k.retires_at > now]
+        self._jwks_json[:] = [(min(retirements, default=None), body)]
+        return body

@@ -1,0 +1,1 @@
+"""Every route: protocol endpoints (oauth/), operations, and the error formats."""

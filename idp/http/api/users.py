@@ -1,0 +1,121 @@
+"""`/api/v1/tenants/{slug}/users`: the people of a tenant, created by admins (seed 004)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from idp.context import services
+from idp.http.api.auth import reachable_tenant
+from idp.http.api.blueprint import bp
+from idp.http.api.bodies import Field, parse_body
+from idp.http.api.paging import envelope, page_params
+from idp.http.api.preconditions import precondition, resource
+from idp.http.api.problems import ApiProblem
+from idp.services import users as user_service
+from idp.services.tenants import TenantView
+from idp.services.users import UserView
+
+ACTIVE_VALUES = {"true": True, "false": False}
+
+
+def render(user: UserView) -> dict[str, Any]:
+    return {"id": user.subject, **user.public_dict()}
+
+
+@bp.post("/tenants/<slug>/users")
+def create_user(slug: str) -> Response:
+    tenant = reachable_tenant(slug, "users:write")
+    body = parse_body(
+        {
+            "email": Field(str, required=True),
+            "password": Field(str),
+            "name": Field(str),
+            "roles": Field(list, items=str),
+        }
+    )
+    container = services()
+    user = user_service.create_user(
+        container.uow(),
+        container.passwords,
+        tenant,
+        body["email"],
+        body.get("password"),
+        name=body.get("name"),
+        roles=tuple(body.get("roles") or ()),
+    )
+    return resource(render(user), 201, {"Location": f"/api/v1/tenants/{slug}/users/{user.subject}"})
+
+
+@bp.get("/tenants/<slug>/users")
+def list_users(slug: str) -> Response:
+    tenant = reachable_tenant(slug, "users:read")
+    after, limit = page_params()
+    active = request.args.get("active")
+    if active is not None and active not in ACTIVE_VALUES:
+        raise ApiProblem(400, "Bad request", "active must be true or false")
+    page = user_service.page_users(
+        services().uow(),
+        tenant,
+        after,
+        limit,
+        email=request.args.get("email"),
+        text=request.args.get("q"),
+        active=ACTIVE_VALUES.get(active or ""),
+    )
+    return jsonify(envelope(page, render))
+
+
+@bp.get("/tenants/<slug>/users/<user_id>")
+def get_user(slug: str, user_id: str) -> Response:
+    tenant = reachable_tenant(slug, "users:read")
+    return resource(_current(tenant, user_id))
+
+
+def _current(tenant: TenantView, user_id: str) -> dict[str, Any]:
+    return render(user_service.get_user(services().uow(), tenant, user_id))
+
+
+@bp.patch("/tenants/<slug>/users/<user_id>")
+def update_user(slug: str, user_id: str) -> Response:
+    tenant = reachable_tenant(slug, "users:write")
+    changes = parse_body(
+        {
+            "name": Field(str, nullable=True),
+            "given_name": Field(str, nullable=True),
+            "family_name": Field(str, nullable=True),
+            "roles": Field(list, items=str),
+            "active": Field(bool),
+            "email_verified": Field(bool),
+        }
+    )
+    with precondition(lambda: _current(tenant, user_id)):
+        updated = user_service.update_user(services().uow(), tenant, user_id, changes)
+        if changes.get("active") is False:
+            _sign_out_everywhere(tenant, user_id)
+    return resource(render(updated))
+
+
+@bp.delete("/tenants/<slug>/users/<user_id>")
+def delete_user(slug: str, user_id: str) -> tuple[str, int]:
+    tenant = reachable_tenant(slug, "users:write")
+    with precondition(lambda: _current(tenant, user_id)):
+        _sign_out_everywhere(tenant, user_id)
+        user_service.delete_user(services().uow(), tenant, user_id)
+    return "", 204
+
+
+@bp.delete("/tenants/<slug>/users/<user_id>/sessions")
+def sign_out_user(slug: str, user_id: str) -> tuple[str, int]:
+    """End every session of the person and revoke every access token issued to them."""
+    tenant = reachable_tenant(slug, "users:write")
+    _sign_out_everywhere(tenant, user_id)
+    return "", 204
+
+
+def _sign_out_everywhere(tenant: TenantView, user_id: str) -> None:
+    container = services()
+    user_service.sign_out_everywhere(
+        container.uow(), container.store, tenant, user_id, container.settings.tokens
+    )

@@ -1,0 +1,58 @@
+"""Discovery (OIDC Discovery 1.0, RFC 8414): exactly what is implemented, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.oauth.authorize import RESPONSE_MODES
+from idp.oauth.client_auth import ASSERTION_ALGS
+from idp.oauth.grants import TOKEN_AUTH_METHODS
+from idp.services.id_tokens import SCOPE_CLAIMS
+from idp.settings import SIGNING_ALGS
+
+
+def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
+    """`registration`: the tenant has dynamic client registration on (RFC 7591 §3)."""
+    metadata = {
+        "issuer": issuer,
+        "jwks_uri": f"{issuer}/jwks.json",
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
+        "scopes_supported": list(SCOPE_CLAIMS),
+        "claims_supported": [
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "at_hash",
+            "sid",
+            "azp",
+            *dict.fromkeys(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
+        ],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        # Public clients (RFC 8252 native apps, browser apps) with PKCE.
+        "token_endpoint_auth_methods_supported": [*TOKEN_AUTH_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+    }
+    if registration:
+        metadata["registration_endpoint"] = f"{issuer}/register"  # RFC 8414 §2
+    return metadata

@@ -1,0 +1,5 @@
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent; and our static assets."""
+
+from idp.http.pages.routes import assets_bp, bp
+
+__all__ = ["assets_bp", "bp"]

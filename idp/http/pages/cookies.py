@@ -1,0 +1,76 @@
+"""The hosted pages' cookies: the login session id and the CSRF token.
+
+Both are HttpOnly and SameSite=Lax; under an https public URL they are also Secure and carry
+the `__Host-` prefix (RFC 6265bis §4.1.3.2), so no other host or path can set or shadow them.
+Each tenant has its own session cookie: signing in at one issuer never touches another's.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Response, request
+
+from idp.context import current_tenant, services
+
+CSRF_FIELD = "csrf_token"
+MAX_COOKIE = 128
+
+
+def _secure() -> bool:
+    return services().settings.server.public_url.startswith("https://")
+
+
+def _name(base: str) -> str:
+    return f"__Host-{base}" if _secure() else base
+
+
+def session_cookie_name() -> str:
+    return _name(f"idp_session_{current_tenant().slug}")
+
+
+def session_cookie() -> str | None:
+    value = request.cookies.get(session_cookie_name())
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def set_session_cookie(response: Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        session_cookie_name(),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def csrf_token() -> str:
+    """The browser's CSRF token, made on first use; `ensure_csrf_cookie` sends it back."""
+    current = request.cookies.get(_name("idp_csrf"))
+    if current and len(current) <= MAX_COOKIE:
+        return current
+    request.environ.setdefault("idp.new_csrf", secrets.token_urlsafe(32))
+    return str(request.environ["idp.new_csrf"])
+
+
+def ensure_csrf_cookie(response: Response) -> Response:
+    new = request.environ.get("idp.new_csrf")
+    if new:
+        response.set_cookie(
+            _name("idp_csrf"), new, path="/", secure=_secure(), httponly=True, samesite="Lax"
+        )
+    return response
+
+
+def csrf_ok() -> bool:
+    """Double-submit check: the form's token equals the cookie's, compared in constant time.
+
+    A cross-site page can make the browser send the cookie but cannot read it, so it cannot
+    put the same value in the form.
+    """
+    cookie = request.cookies.get(_name("idp_csrf"), "")
+    sent = request.form.get(CSRF_FIELD, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())

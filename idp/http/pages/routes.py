@@ -1,0 +1,229 @@
+"""Hosted pages: each view parses the form, calls one service, then redirects or renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
+
+from idp.context import client_ip, current_tenant, issuer, services
+from idp.http.pages.cookies import (
+    CSRF_FIELD,
+    csrf_ok,
+    csrf_token,
+    ensure_csrf_cookie,
+    session_cookie,
+    set_session_cookie,
+)
+from idp.oauth.authorize import (
+    EXPIRED,
+    PageError,
+    authorization_endpoint,
+    csp_with_form_target,
+    error_page,
+)
+from idp.oauth.server import oauth_server
+from idp.services.authorization import Transaction, Transactions
+from idp.services.consents import describe_scopes, remember_consent
+from idp.services.sessions import (
+    Attempt,
+    LoginThrottle,
+    SignIn,
+    SignInRefused,
+    current_session,
+)
+
+# What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
+STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
+MAX_FIELD = 1024
+
+bp = Blueprint("pages", __name__, url_prefix="/t/<tenant>")
+assets_bp = Blueprint("assets", __name__)
+
+
+@bp.url_value_preprocessor
+def resolve_tenant(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    tenant = services().tenant_cache.get((values or {}).pop("tenant", ""))
+    if tenant is None:
+        raise NotFound()
+    g.tenant = tenant
+
+
+@bp.after_request
+def page_headers(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return ensure_csrf_cookie(response)
+
+
+@assets_bp.get("/assets/<name>")
+def asset(name: str) -> Response:
+    return send_from_directory(STATIC, name, max_age=3600)
+
+
+@dataclass(frozen=True)
+class LoginForm:
+    email: str
+    password: str
+    txn: str
+
+    @classmethod
+    def parse(cls, form: MultiDict[str, str]) -> LoginForm:
+        return cls(
+            email=form.get("email", "")[:MAX_FIELD],
+            password=form.get("password", "")[: MAX_FIELD + 1],
+            txn=form.get("txn", "")[:MAX_FIELD],
+        )
+
+
+def sign_in_service() -> SignIn:
+    # One per process: it keeps the decoy hash that makes unknown accounts cost a verification.
+    container = services()
+    return current_app.extensions.setdefault(  # type: ignore[no-any-return]
+        "idp.sign_in",
+        SignIn(
+            container.passwords,
+            LoginThrottle(container.store, container.settings.rate_limits),
+            container.usage,
+        ),
+    )
+
+
+def find_transaction(txn: str) -> Transaction | None:
+    return Transactions(services().store).find(current_tenant().id, txn) if txn else None
+
+
+def _allow_form_target(response: Response, transaction: Transaction | None) -> Response:
+    """The form's POST ends in a redirect to the client: CSP `form-action` must allow it."""
+    if transaction is not None:
+        target = csp_with_form_target(transaction.request.redirect_uri)
+        response.headers["Content-Security-Policy"] = target
+    return response
+
+
+def _login_page(txn: str, email: str = "", message: str | None = None, status: int = 200) -> Any:
+    html = render_template(
+        "pages/login.html",
+        txn=txn,
+        email=email,
+        message=message,
+        csrf=csrf_token(),
+        csrf_field=CSRF_FIELD,
+        tenant=current_tenant(),
+        action=f"{issuer()}/login",
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    return _allow_form_target(response, find_transaction(txn))
+
+
+@bp.get("/login")
+def login_page() -> Any:
+    return _login_page(request.args.get("txn", "")[:MAX_FIELD])
+
+
+@bp.post("/login")
+def login_submit() -> Any:
+    form = LoginForm.parse(request.form)
+    if not csrf_ok():
+        return _login_page(form.txn, form.email, FORM_EXPIRED, 400)
+    transaction = find_transaction(form.txn)
+    attempt = Attempt(
+        client_ip(), g.get("request_id"), transaction.request.client_id if transaction else None
+    )
+    try:
+        signed_in = sign_in_service().sign_in(
+            services().uow(),
+            current_tenant(),
+            form.email,
+            form.password,
+            client_ip(),
+            session_cookie(),
+            attempt,
+        )
+    except SignInRefused as refused:
+        if refused.throttled:
+            return _login_page(form.txn, form.email, TOO_MANY, 429)
+        return _login_page(form.txn, form.email, WRONG_CREDENTIALS, 401)
+    if transaction is not None:
+        response = redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': form.txn})}", 303)
+    else:
+        response = Response(
+            render_template("pages/signed_in.html", tenant=current_tenant()), mimetype="text/html"
+        )
+    set_session_cookie(response, signed_in.cookie, signed_in.max_age)
+    return response
+
+
+def _consent_page(transaction: Transaction, status: int = 200, message: str | None = None) -> Any:
+    client = client_name(transaction)
+    html = render_template(
+        "pages/consent.html",
+        txn=transaction.id,
+        client_name=client,
+        message=message,
+        scopes=describe_scopes(transaction.request.scopes),
+        csrf=csrf_token(),
+        csrf_field=CSRF_FIELD,
+        tenant=current_tenant(),
+        action=f"{issuer()}/consent",
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    return _allow_form_target(response, transaction)
+
+
+def client_name(transaction: Transaction) -> str:
+    client = oauth_server().query_client(transaction.request.client_id)
+    return client.view.name if client else transaction.request.client_id
+
+
+@bp.get("/consent")
+def consent_page() -> Any:
+    transaction = find_transaction(request.args.get("txn", "")[:MAX_FIELD])
+    if transaction is None:
+        return error_page(PageError(EXPIRED))
+    if current_session(services().uow(), current_tenant(), session_cookie()) is None:
+        return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
+    return _consent_page(transaction)
+
+
+@bp.post("/consent")
+def consent_submit() -> Any:
+    transaction = find_transaction(request.form.get("txn", "")[:MAX_FIELD])
+    if transaction is None:
+        return error_page(PageError(EXPIRED))
+    if not csrf_ok():
+        return _consent_page(transaction, 400, FORM_EXPIRED)
+    tenant = current_tenant()
+    session = current_session(services().uow(), tenant, session_cookie())
+    if session is None:
+        return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
+    if request.form.get("decision") != "allow":
+        return authorization_endpoint.deny(transaction)
+    if request.form.get("remember") == "on":
+        remember_consent(
+            services().uow(),
+            tenant.id,
+            session.user_id,
+            transaction.request.client_id,
+            list(transaction.request.scopes),
+        )
+    Transactions(services().store).consented(tenant.id, transaction, session.sid)
+    return redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}", 303)
+
+
+FORM_EXPIRED = "This form has expired. Please try again."
+WRONG_CREDENTIALS = "The e-mail address or password is not right."
+TOO_MANY = "Too many attempts. Please wait a few minutes and try again."

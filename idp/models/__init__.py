@@ -1,0 +1,36 @@
+"""Persistence: SQLAlchemy models, the database engine and the unit of work."""
+
+from idp.models.api_keys import ApiKey
+from idp.models.audit import AuditEvent
+from idp.models.base import Base
+from idp.models.clients import Client
+from idp.models.keys import SigningKey
+from idp.models.providers import UpstreamProvider
+from idp.models.registration import InitialAccessToken
+from idp.models.roles import Role, user_roles
+from idp.models.sessions import Consent, LoginSession
+from idp.models.store_entries import StoreEntry
+from idp.models.team import TeamMember
+from idp.models.tenants import Tenant
+from idp.models.usage import ActiveUser, UsageCount
+from idp.models.users import User
+
+__all__ = [
+    "ActiveUser",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Client",
+    "Consent",
+    "InitialAccessToken",
+    "LoginSession",
+    "Role",
+    "SigningKey",
+    "StoreEntry",
+    "TeamMember",
+    "Tenant",
+    "UpstreamProvider",
+    "UsageCount",
+    "User",
+    "user_roles",
+]

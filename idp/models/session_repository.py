@@ -1,0 +1,62 @@
+"""Login sessions and consents, always looked up within one tenant (DESIGN §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from idp.models.sessions import Consent, LoginSession
+
+
+class LoginSessions:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, login: LoginSession) -> LoginSession:
+        self._session.add(login)
+        self._session.flush()
+        return login
+
+    def live(self, tenant_id: int, cookie_digest: str, now: datetime) -> LoginSession | None:
+        return self._session.scalar(
+            select(LoginSession).where(
+                LoginSession.tenant_id == tenant_id,
+                LoginSession.cookie_digest == cookie_digest,
+                LoginSession.expires_at > now,
+            )
+        )
+
+    def remove_all_of(self, tenant_id: int, user_id: int) -> None:
+        self._session.execute(
+            delete(LoginSession).where(
+                LoginSession.tenant_id == tenant_id, LoginSession.user_id == user_id
+            )
+        )
+
+    def remove(self, tenant_id: int, cookie_digest: str) -> None:
+        self._session.execute(
+            delete(LoginSession).where(
+                LoginSession.tenant_id == tenant_id, LoginSession.cookie_digest == cookie_digest
+            )
+        )
+
+
+class Consents:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, tenant_id: int, user_id: int, client_id: str) -> Consent | None:
+        return self._session.scalar(
+            select(Consent).where(
+                Consent.tenant_id == tenant_id,
+                Consent.user_id == user_id,
+                Consent.client_id == client_id,
+            )
+        )
+
+    def add(self, consent: Consent) -> Consent:
+        self._session.add(consent)
+        self._session.flush()
+        return consent

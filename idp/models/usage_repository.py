@@ -1,0 +1,106 @@
+"""Usage counters: batched upserts from the in-process buffer, and the reads behind reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from idp.models.tenants import Tenant
+from idp.models.usage import ActiveUser, UsageCount
+from idp.models.users import User
+
+CountKey = tuple[int, date, str, str]  # tenant id, day, client id ("" for none), metric
+ActiveKey = tuple[int, date, int]  # tenant id, day, user id
+# Rows per statement: keeps each statement far below every driver's parameter limit.
+BATCH = 500
+
+
+class UsageCounts:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, counts: Mapping[CountKey, int]) -> None:
+        """`count = count + n` for each key, inserting missing rows: one statement per batch.
+
+        Several processes flush into the same rows; an upsert that adds (never a read followed
+        by a write) is what keeps their sums exact.
+        """
+        rows = [
+            {"tenant_id": t, "day": d, "client_id": c, "metric": m, "count": n}
+            for (t, d, c, m), n in counts.items()
+            if n
+        ]
+        insert = self._insert_for_dialect()
+        for start in range(0, len(rows), BATCH):
+            statement = insert(UsageCount).values(rows[start : start + BATCH])
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "day", "client_id", "metric"],
+                set_={"count": UsageCount.count + statement.excluded.count},
+            )
+            self._session.execute(statement)
+
+    def add_active_users(self, keys: Iterable[ActiveKey]) -> None:
+        """Mark users active on a day; a user already marked stays counted once."""
+        rows = [{"tenant_id": t, "day": d, "user_id": u} for t, d, u in keys]
+        insert = self._insert_for_dialect()
+        for start in range(0, len(rows), BATCH):
+            statement = insert(ActiveUser).values(rows[start : start + BATCH])
+            self._session.execute(statement.on_conflict_do_nothing())
+
+    def existing_tenants(self, tenant_ids: Iterable[int]) -> set[int]:
+        """Which of these tenants still exist: counts of a deleted tenant are dropped."""
+        wanted = set(tenant_ids)
+        if not wanted:
+            return set()
+        return set(self._session.scalars(select(Tenant.id).where(Tenant.id.in_(wanted))))
+
+    def existing_users(self, user_ids: Iterable[int]) -> set[int]:
+        wanted = set(user_ids)
+        if not wanted:
+            return set()
+        return set(self._session.scalars(select(User.id).where(User.id.in_(wanted))))
+
+    def counts(
+        self, tenant_id: int, start: date, end: date, client_id: str | None
+    ) -> Sequence[tuple[date, str, str, int]]:
+        """(day, client id, metric, count) of one tenant for days in [start, end]."""
+        statement = select(
+            UsageCount.day, UsageCount.client_id, UsageCount.metric, UsageCount.count
+        ).where(UsageCount.tenant_id == tenant_id, UsageCount.day.between(start, end))
+        if client_id is not None:
+            statement = statement.where(UsageCount.client_id == client_id)
+        ordered = statement.order_by(UsageCount.day, UsageCount.client_id, UsageCount.metric)
+        return [
+            (day, client, metric, count)
+            for day, client, metric, count in self._session.execute(ordered)
+        ]
+
+    def active_users_per_day(self, tenant_id: int, start: date, end: date) -> dict[date, int]:
+        statement = (
+            select(ActiveUser.day, func.count())
+            .where(ActiveUser.tenant_id == tenant_id, ActiveUser.day.between(start, end))
+            .group_by(ActiveUser.day)
+        )
+        return {day: count for day, count in self._session.execute(statement)}
+
+    def distinct_active_users(self, tenant_id: int, start: date, end: date) -> int:
+        """Users active on any day of the range, each counted once."""
+        statement = select(func.count(func.distinct(ActiveUser.user_id))).where(
+            ActiveUser.tenant_id == tenant_id, ActiveUser.day.between(start, end)
+        )
+        return int(self._session.scalar(statement) or 0)
+
+    def _insert_for_dialect(self) -> Any:
+        # Both dialects spell the upsert `INSERT ... ON CONFLICT (...) DO UPDATE` (SQLite since
+        # 3.24); SQLAlchemy has it per dialect, not in the generic insert().
+        name = self._session.get_bind().dialect.name
+        if name == "postgresql":
+            return postgresql.insert
+        if name == "sqlite":
+            return sqlite.insert
+        raise RuntimeError(f"usage counters need an upsert, unknown for dialect {name}")

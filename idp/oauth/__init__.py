@@ -1,0 +1,1 @@
+"""The Authlib adapter: server, grants, endpoints and client authentication. Authlib stops here."""

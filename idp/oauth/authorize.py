@@ -1,0 +1,329 @@
+"""The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2), hardened per RFC 9700.
+
+Order matters (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2): until the client and its redirect URI are
+known good, every error is shown on our own page and nobody is redirected anywhere. After that,
+errors go back to the client with `state` and `iss` (RFC 9207) in the requested response mode.
+
+A request that needs the person (sign-in, consent) is parked as a transaction in the store and
+resumed at `{issuer}/authorize/resume?txn=...` once the hosted pages are done.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
+
+from authlib.oauth2.rfc6749 import InvalidScopeError
+from flask import Response, g, redirect, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from idp.context import current_tenant, issuer, services
+from idp.oauth.clients import OAuthClient
+from idp.oauth.grants import requested_scopes
+from idp.oauth.server import oauth_server
+from idp.services import authorization
+from idp.services.authorization import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    Codes,
+    Transaction,
+    Transactions,
+)
+from idp.services.consents import has_consent
+from idp.services.sessions import SessionView, current_session
+
+RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+MAX_VALUE = 512
+# RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
+S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class PageError(Exception):
+    """An error nobody may be redirected with: shown on the error page (RFC 6749 §4.1.2.1)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class RedirectError(Exception):
+    """An RFC 6749 §4.1.2.1 error for a client whose redirect URI has been validated."""
+
+    def __init__(
+        self, error: str, description: str, redirect_uri: str, state: str | None, mode: str
+    ) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.redirect_uri = redirect_uri
+        self.state = state
+        self.mode = mode
+
+
+def _single(params: MultiDict[str, str], name: str) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise ValueError(name)
+    return values[0] if values else None
+
+
+def parse_request(params: MultiDict[str, str]) -> AuthorizationRequest:
+    """A validated request, or PageError / RedirectError."""
+    try:
+        client_id = _single(params, "client_id")
+        redirect_uri = _single(params, "redirect_uri")
+    except ValueError as repeated:
+        raise PageError(f"The request repeats the '{repeated}' parameter.") from None
+    client = oauth_server().query_client(client_id) if client_id else None
+    if client is None:
+        raise PageError("The application that sent you here is not known to this sign-in service.")
+    if not redirect_uri or not client.check_redirect_uri(redirect_uri):
+        # RFC 9700 §4.1.3: an unregistered redirect URI is never used, not even for the error.
+        raise PageError("The application sent you here with an address it has not registered.")
+
+    mode = params.get("response_mode") or "query"
+    state = params.get("state")
+
+    def fail(error: str, description: str) -> RedirectError:
+        return RedirectError(error, description, redirect_uri, state, mode)
+
+    if len(params.getlist("state")) > 1:
+        state = None
+        raise fail("invalid_request", "The state parameter is repeated.")
+    if mode not in RESPONSE_MODES or len(params.getlist("response_mode")) > 1:
+        mode = "query"
+        raise fail("invalid_request", "Unsupported response_mode.")
+    if mode == "form_post" and urlsplit(redirect_uri).scheme not in ("http", "https"):
+        mode = "query"
+        raise fail("invalid_request", "form_post needs an http(s) redirect URI.")
+    for name in params:
+        if len(params.getlist(name)) > 1:
+            raise fail("invalid_request", f"The {name} parameter is repeated.")
+    return _validated(params, client, redirect_uri, mode, state, fail)
+
+
+def _validated(
+    params: MultiDict[str, str],
+    client: OAuthClient,
+    redirect_uri: str,
+    mode: str,
+    state: str | None,
+    fail: Callable[[str, str], RedirectError],
+) -> AuthorizationRequest:
+    if "request" in params:  # OIDC Core §6
+        raise fail("request_not_supported", "Request objects are not supported.")
+    if "request_uri" in params:
+        raise fail("request_uri_not_supported", "request_uri is not supported.")
+    response_type = params.get("response_type")
+    if not response_type:
+        raise fail("invalid_request", "Missing response_type.")
+    if response_type != "code":
+        raise fail("unsupported_response_type", "Only response_type=code is supported.")
+    if not client.check_response_type("code") or not client.check_grant_type("authorization_code"):
+        raise fail("unauthorized_client", "The client may not use the authorization code grant.")
+    for name in ("state", "nonce"):
+        if len(params.get(name, "")) > MAX_VALUE:
+            raise fail("invalid_request", f"{name} is longer than {MAX_VALUE} characters.")
+    try:
+        scopes = requested_scopes(client, params.get("scope"))
+    except InvalidScopeError as error:  # its description holds only valid scope characters
+        raise fail("invalid_scope", error.description) from None
+    challenge = _pkce_challenge(params, client, fail)
+    prompt = tuple(dict.fromkeys((params.get("prompt") or "").split()))
+    if not set(prompt) <= PROMPTS:
+        raise fail("invalid_request", "Unknown prompt value.")
+    if "none" in prompt and len(prompt) > 1:  # OIDC Core §3.1.2.1
+        raise fail("invalid_request", "prompt=none cannot be combined with other values.")
+    max_age_text = params.get("max_age")
+    if max_age_text is not None and not (max_age_text.isdigit() and len(max_age_text) < 10):
+        raise fail("invalid_request", "max_age must be a non-negative number of seconds.")
+    return AuthorizationRequest(
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        scopes=tuple(scopes),
+        response_mode=mode,
+        state=state,
+        nonce=params.get("nonce"),
+        code_challenge=challenge,
+        prompt=prompt,
+        max_age=int(max_age_text) if max_age_text is not None else None,
+    )
+
+
+def _pkce_challenge(
+    params: MultiDict[str, str], client: OAuthClient, fail: Callable[[str, str], RedirectError]
+) -> str | None:
+    """RFC 7636 with S256 only (RFC 9700 §2.1.1: `plain` is no protection against a leak)."""
+    challenge = params.get("code_challenge")
+    method = params.get("code_challenge_method")
+    public = client.view.token_endpoint_auth_method == "none"
+    required = public or services().settings.tokens.pkce_required_for_confidential_clients
+    if challenge is None:
+        if method is not None:
+            raise fail("invalid_request", "code_challenge_method without code_challenge.")
+        if required:
+            raise fail("invalid_request", "PKCE is required: send code_challenge (S256).")
+        return None
+    if method != "S256":
+        raise fail("invalid_request", "code_challenge_method must be S256.")
+    if not S256_CHALLENGE.match(challenge):
+        raise fail("invalid_request", "code_challenge is not a S256 challenge.")
+    return challenge
+
+
+def csp_with_form_target(redirect_uri: str) -> str:
+    """Our HTML policy, with the client's redirect URI's origin added to `form-action`.
+
+    Browsers apply `form-action` to the redirects that follow a form submission too (CSP Level
+    3 §6.4.1), and a login or consent POST ends with a redirect to the client; so does the form
+    of the form_post response mode.
+    """
+    parts = urlsplit(redirect_uri)
+    target = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+    return (
+        f"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' {target}"
+    )
+
+
+def deliver(redirect_uri: str, mode: str, params: list[tuple[str, str]]) -> Response:
+    """Send the response parameters back to the client in the requested response mode."""
+    if mode == "form_post":
+        html = render_template("pages/form_post.html", action=redirect_uri, fields=params)
+        response = Response(html, mimetype="text/html")
+        # OAuth 2.0 Form Post Response Mode: the form goes to the client.
+        response.headers["Content-Security-Policy"] = csp_with_form_target(redirect_uri)
+    else:
+        separator = "&" if "?" in redirect_uri else "?"
+        response = redirect(redirect_uri + separator + urlencode(params), 303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def deliver_error(error: RedirectError) -> Response:
+    params = [("error", error.error), ("error_description", error.description)]
+    if error.state is not None:
+        params.append(("state", error.state))
+    params.append(("iss", issuer()))  # RFC 9207 §2
+    return deliver(error.redirect_uri, error.mode, params)
+
+
+def error_page(error: PageError) -> Response:
+    html = render_template(
+        "pages/error.html",
+        status=error.status,
+        title="Sign-in request refused",
+        message=error.message,
+        request_id=g.get("request_id"),
+    )
+    response = Response(html, status=error.status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class AuthorizationEndpoint:
+    """GET/POST {issuer}/authorize and its continuation after the hosted pages."""
+
+    def authorize(self, cookie: str | None) -> Response:
+        params = request.args if request.method == "GET" else request.form
+        try:
+            authz = parse_request(params)
+        except PageError as error:
+            return error_page(error)
+        except RedirectError as error:
+            return deliver_error(error)
+        session = current_session(services().uow(), current_tenant(), cookie)
+        auth_time = session.auth_time.timestamp() if session else None
+        after = authorization.login_after(authz, auth_time, time.time())
+        return self._proceed(authz, session, after, None)
+
+    def resume(self, cookie: str | None, transaction_id: str) -> Response:
+        transaction = Transactions(services().store).find(current_tenant().id, transaction_id)
+        if transaction is None:
+            return error_page(PageError(EXPIRED))
+        session = current_session(services().uow(), current_tenant(), cookie)
+        return self._proceed(transaction.request, session, transaction.login_after, transaction)
+
+    def _proceed(
+        self,
+        authz: AuthorizationRequest,
+        session: SessionView | None,
+        login_after: float | None,
+        transaction: Transaction | None,
+    ) -> Response:
+        tenant = current_tenant()
+        store = services().store
+        client = oauth_server().query_client(authz.client_id)
+        if client is None or not client.check_redirect_uri(authz.redirect_uri):
+            return error_page(PageError(EXPIRED))  # deleted or changed since the request began
+        approved = bool(session and transaction and transaction.consented_sid == session.sid)
+        consent_given = approved or bool(
+            session
+            and "consent" not in authz.prompt
+            and has_consent(
+                services().uow(), tenant.id, session.user_id, authz.client_id, list(authz.scopes)
+            )
+        )
+        auth_time = session.auth_time.timestamp() if session else None
+        step = authorization.next_step(authz, auth_time, login_after, consent_given)
+        if step != authorization.ISSUE and "none" in authz.prompt:
+            # OIDC Core §3.1.2.6: prompt=none never shows a page.
+            error = "login_required" if step == authorization.LOGIN else "consent_required"
+            return deliver_error(
+                RedirectError(
+                    error,
+                    "The person must interact.",
+                    authz.redirect_uri,
+                    authz.state,
+                    authz.response_mode,
+                )
+            )
+        if step != authorization.ISSUE:
+            if transaction is None:
+                transaction = Transactions(store).begin(tenant.id, authz, login_after)
+            page = "login" if step == authorization.LOGIN else "consent"
+            return redirect(f"{issuer()}/{page}?{urlencode({'txn': transaction.id})}", 303)
+        assert session is not None
+        if transaction is not None and not Transactions(store).finish(tenant.id, transaction.id):
+            return error_page(PageError(EXPIRED))  # a double submit: the first one won
+        code = Codes(store).issue(
+            tenant.id,
+            AuthorizationCode(
+                client_id=authz.client_id,
+                redirect_uri=authz.redirect_uri,
+                scopes=authz.scopes,
+                subject=session.subject,
+                sid=session.sid,
+                auth_time=int(session.auth_time.timestamp()),
+                amr=session.amr,
+                code_challenge=authz.code_challenge,
+                nonce=authz.nonce,
+            ),
+        )
+        params = [("code", code)]
+        if authz.state is not None:
+            params.append(("state", authz.state))
+        params.append(("iss", issuer()))
+        return deliver(authz.redirect_uri, authz.response_mode, params)
+
+    def deny(self, transaction: Transaction) -> Response:
+        """The person declined on the consent page: access_denied (RFC 6749 §4.1.2.1)."""
+        Transactions(services().store).finish(current_tenant().id, transaction.id)
+        authz = transaction.request
+        return deliver_error(
+            RedirectError(
+                "access_denied",
+                "The person declined.",
+                authz.redirect_uri,
+                authz.state,
+                authz.response_mode,
+            )
+        )
+
+
+EXPIRED = "This sign-in request has expired or was already used. Go back to the application."
+
+authorization_endpoint = AuthorizationEndpoint()

@@ -1,0 +1,205 @@
+"""Token endpoint grants. Only what is implemented is registered and advertised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, OAuth2Error, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+
+from idp.context import current_tenant, issuer, services
+from idp.oauth.clients import OAuthClient
+from idp.services.authorization import AuthorizationCode, Codes
+from idp.services.clients import SCOPE_TOKEN, check_resource
+from idp.services.errors import InvalidInput, NotFound
+from idp.services.id_tokens import issue_id_token
+from idp.services.tokens import issue_access_token, revoke_access_token
+from idp.services.users import UserView, get_user
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+MAX_CODE = 128
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource is invalid, unknown, or not allowed for this client."""
+
+    error = "invalid_target"
+
+
+def requested_scopes(client: OAuthClient, scope: str | None) -> list[str]:
+    """RFC 6749 §3.3: a subset of the client's scopes; none asked means all it has."""
+    registered = list(client.view.scopes)
+    if not scope:
+        return registered
+    # scope = scope-token *( SP scope-token ); checked before any token is echoed back, since
+    # an error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).
+    asked = list(dict.fromkeys(token for token in scope.split(" ") if token))
+    if not all(SCOPE_TOKEN.match(token) for token in asked):
+        raise InvalidScopeError("The scope parameter is malformed.")
+    unknown = [s for s in asked if s not in registered]
+    if unknown:
+        raise InvalidScopeError(f"The client may not request: {' '.join(unknown)}")
+    return asked
+
+
+def requested_audience(client: OAuthClient, resources: list[str]) -> list[str]:
+    """RFC 8707: each `resource` must be registered for the client; else its default audience.
+
+    The resource is not echoed in the description: it may hold characters that RFC 6749 §5.2
+    forbids there, and it is the client's own input anyway.
+    """
+    for resource in resources:
+        try:
+            check_resource(resource)
+        except InvalidInput as error:
+            raise InvalidTargetError(
+                "A resource must be an absolute URI without a fragment."
+            ) from error
+        if resource not in client.view.resources:
+            raise InvalidTargetError("A requested resource is not allowed for this client.")
+    if resources:
+        return list(dict.fromkeys(resources))
+    # Without a registered resource, the token is for this issuer's own APIs (userinfo, management).
+    return [client.view.resources[0]] if client.view.resources else [issuer()]
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        self.request.scopes = requested_scopes(self.client, self.request.payload.scope)
+        resources = self.request.payload.datalist.get("resource", [])
+        self.request.audience = requested_audience(self.client, resources)
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        tenant = current_tenant()
+        container = services()
+        issued = issue_access_token(
+            ring=container.key_cache.ring(tenant.id),
+            issuer=issuer(),
+            tenant=tenant,
+            client=self.client.view,
+            subject=self.client.view.client_id,
+            scopes=self.request.scopes,
+            audience=self.request.audience,
+            defaults=container.settings.tokens,
+        )
+        body: dict[str, Any] = {
+            "access_token": issued.token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+        }
+        if issued.scope:
+            body["scope"] = issued.scope
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+class S256CodeChallenge(CodeChallenge):
+    """RFC 7636 at the token endpoint, S256 only. The authorization endpoint (oauth/authorize.py)
+    has already refused `plain` and missing challenges; here the verifier must match, and a
+    verifier for a code issued without a challenge is refused (RFC 9700 §4.8.2: downgrade)."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str:
+        return "S256"
+
+
+class BoundCode:
+    """A redeemed code in the shape Authlib's grant asks about."""
+
+    def __init__(self, bound: AuthorizationCode) -> None:
+        self.bound = bound
+        self.code_challenge = bound.code_challenge
+
+    def get_redirect_uri(self) -> str:
+        return self.bound.redirect_uri
+
+    def get_scope(self) -> str:
+        return " ".join(self.bound.scopes)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """RFC 6749 §4.1.3 with OIDC Core §3.1.3: access token plus, for `openid`, an ID token."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [*TOKEN_AUTH_METHODS, "none"]
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> BoundCode | None:
+        if not isinstance(code, str) or not 0 < len(code) <= MAX_CODE:
+            return None
+        codes = Codes(services().store)
+        tenant = current_tenant()
+        bound = codes.redeem(tenant.id, code)
+        if bound is None:
+            # RFC 6749 §4.1.2: a replayed code SHOULD revoke the tokens issued from it.
+            issued = codes.replayed(tenant.id, code)
+            if issued:
+                revoke_access_token(services().store, tenant, issued)
+            return None
+        # Spent either way: a code presented by another client is burnt (RFC 9700 §4.5).
+        if bound.client_id != client.client_id:
+            return None
+        self.request.raw_code = code
+        return BoundCode(bound)
+
+    def delete_authorization_code(self, authorization_code: BoundCode) -> None:
+        """Already spent by `take` in query_authorization_code."""
+
+    def authenticate_user(self, authorization_code: BoundCode) -> UserView | None:
+        try:
+            user = get_user(services().uow(), current_tenant(), authorization_code.bound.subject)
+        except NotFound:
+            return None
+        return user if user.active else None
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        tenant = current_tenant()
+        container = services()
+        client: OAuthClient = self.request.client
+        bound: AuthorizationCode = self.request.authorization_code.bound
+        user = self.authenticate_user(self.request.authorization_code)
+        if user is None:
+            raise InvalidGrantError("The person this code was issued for cannot sign in.")
+        ring = container.key_cache.ring(tenant.id)
+        issued = issue_access_token(
+            ring=ring,
+            issuer=issuer(),
+            tenant=tenant,
+            client=client.view,
+            subject=user.subject,
+            scopes=list(bound.scopes),
+            # The token is for this issuer's own APIs (userinfo) unless the client names one.
+            audience=[issuer()],
+            defaults=container.settings.tokens,
+        )
+        Codes(container.store).remember_tokens(
+            tenant.id, self.request.raw_code, {"jti": issued.jti, "exp": issued.exp}
+        )
+        body: dict[str, Any] = {
+            "access_token": issued.token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+        if "openid" in bound.scopes:
+            body["id_token"] = issue_id_token(
+                ring,
+                issuer(),
+                tenant,
+                client.view,
+                user,
+                scopes=bound.scopes,
+                access_token=issued.token,
+                auth_time=bound.auth_time,
+                sid=bound.sid,
+                amr=bound.amr,
+                nonce=bound.nonce,
+                lifetime=issued.expires_in,
+                defaults=container.settings.tokens,
+            )
+        return 200, body, self.TOKEN_RESPONSE_HEADER

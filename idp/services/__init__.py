@@ -1,0 +1,1 @@
+"""Use cases: tenants, clients, users, signing keys, tokens. They take plain values."""

@@ -1,0 +1,183 @@
+"""Authorization requests in flight and the codes they end with (RFC 6749 §4.1, OIDC Core §3.1).
+
+Both live in the short-lived store (DESIGN §3), so any worker or instance can continue what
+another began:
+- a *transaction* holds a validated authorization request while the person signs in or
+  consents (10 minutes), keyed by a random id the login and consent pages carry;
+- a *code* holds what the token endpoint needs (RFC 9700 §4.5, DESIGN §5): client, redirect
+  URI, PKCE challenge, nonce, scopes and the session's subject, sid and auth_time. It lives
+  60 seconds and is spent by one atomic `take`, so of two concurrent redemptions only one wins.
+  After redemption a marker remembers the access token issued from it, so a replay revokes it
+  (RFC 6749 §4.1.2).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from idp.crypto.secrets import digest
+from idp.stores import ShortLivedStore
+
+CODE_LIFETIME = 60
+TRANSACTION_LIFETIME = 600
+MAX_TRANSACTION_ID = 64
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """A request whose client and redirect URI are known good and whose parameters are valid."""
+
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    response_mode: str
+    state: str | None = None
+    nonce: str | None = None
+    code_challenge: str | None = None
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+
+
+@dataclass(frozen=True)
+class Transaction:
+    id: str
+    request: AuthorizationRequest
+    # A sign-in older than this (epoch seconds) does not count: prompt=login or max_age.
+    login_after: float | None = None
+    # The sid of the session that approved the consent page for this request, if one did.
+    consented_sid: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    subject: str
+    sid: str
+    auth_time: int
+    amr: tuple[str, ...]
+    code_challenge: str | None = None
+    nonce: str | None = None
+    issued_at: float = field(default_factory=time.time)
+
+
+def _request_from(data: dict[str, Any]) -> AuthorizationRequest:
+    data = dict(data)
+    data["scopes"] = tuple(data["scopes"])
+    data["prompt"] = tuple(data["prompt"])
+    return AuthorizationRequest(**data)
+
+
+class Transactions:
+    def __init__(self, store: ShortLivedStore) -> None:
+        self._store = store
+
+    @staticmethod
+    def _key(tenant_id: int, transaction_id: str) -> str:
+        return f"authz-txn:{tenant_id}:{transaction_id}"
+
+    def begin(
+        self, tenant_id: int, request: AuthorizationRequest, login_after: float | None
+    ) -> Transaction:
+        transaction = Transaction(secrets.token_urlsafe(24), request, login_after)
+        self._save(tenant_id, transaction)
+        return transaction
+
+    def find(self, tenant_id: int, transaction_id: str) -> Transaction | None:
+        if not transaction_id or len(transaction_id) > MAX_TRANSACTION_ID:
+            return None
+        raw = self._store.get(self._key(tenant_id, transaction_id))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Transaction(
+            data["id"], _request_from(data["request"]), data["login_after"], data["consented_sid"]
+        )
+
+    def consented(self, tenant_id: int, transaction: Transaction, sid: str) -> None:
+        self._save(tenant_id, replace(transaction, consented_sid=sid))
+
+    def finish(self, tenant_id: int, transaction_id: str) -> bool:
+        """Spend the transaction: True for the one caller that did (a double submit loses)."""
+        return self._store.take(self._key(tenant_id, transaction_id)) is not None
+
+    def _save(self, tenant_id: int, transaction: Transaction) -> None:
+        raw = json.dumps(asdict(transaction), separators=(",", ":"))
+        self._store.put(self._key(tenant_id, transaction.id), raw, TRANSACTION_LIFETIME)
+
+
+class Codes:
+    def __init__(self, store: ShortLivedStore) -> None:
+        self._store = store
+
+    @staticmethod
+    def _key(kind: str, tenant_id: int, code: str) -> str:
+        # Only the digest is a key: a code never sits in Redis or the store table in clear.
+        return f"{kind}:{tenant_id}:{digest(code)}"
+
+    def issue(self, tenant_id: int, bound: AuthorizationCode) -> str:
+        code = secrets.token_urlsafe(32)  # 256 bits, opaque
+        raw = json.dumps(asdict(bound), separators=(",", ":"))
+        self._store.put(self._key("authz-code", tenant_id, code), raw, CODE_LIFETIME)
+        return code
+
+    def redeem(self, tenant_id: int, code: str) -> AuthorizationCode | None:
+        """The code's binding, once: a second call for the same code gets None."""
+        raw = self._store.take(self._key("authz-code", tenant_id, code))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        data["scopes"] = tuple(data["scopes"])
+        data["amr"] = tuple(data["amr"])
+        bound = AuthorizationCode(**data)
+        if time.time() - bound.issued_at > CODE_LIFETIME:  # the store's TTL, double-checked
+            return None
+        return bound
+
+    def remember_tokens(self, tenant_id: int, code: str, claims: dict[str, Any]) -> None:
+        """Remember the access token issued from `code` until it expires, for `replayed`."""
+        ttl = max(1.0, float(claims["exp"]) - time.time())
+        marker = json.dumps({"jti": claims["jti"], "exp": claims["exp"]})
+        self._store.put(self._key("authz-code-used", tenant_id, code), marker, ttl)
+
+    def replayed(self, tenant_id: int, code: str) -> dict[str, Any] | None:
+        """The `jti`/`exp` of what a spent code was exchanged for, once, or None."""
+        raw = self._store.take(self._key("authz-code-used", tenant_id, code))
+        return json.loads(raw) if raw else None
+
+
+LOGIN = "login"
+CONSENT = "consent"
+ISSUE = "issue"
+
+
+def next_step(
+    request: AuthorizationRequest,
+    auth_time: float | None,
+    login_after: float | None,
+    consent_given: bool,
+) -> str:
+    """What the request needs before a code can be issued: LOGIN, CONSENT or ISSUE.
+
+    `auth_time` is the session's (None: not signed in); `login_after` is set when the request
+    demands a sign-in newer than that (prompt=login, or max_age exceeded: OIDC Core §3.1.2.1).
+    """
+    if auth_time is None or (login_after is not None and auth_time < login_after):
+        return LOGIN
+    if not consent_given:
+        return CONSENT
+    return ISSUE
+
+
+def login_after(request: AuthorizationRequest, auth_time: float | None, now: float) -> float | None:
+    """The moment a sign-in must be newer than, for prompt=login and max_age."""
+    if "login" in request.prompt:
+        return now
+    if request.max_age is not None and auth_time is not None and now - auth_time > request.max_age:
+        return now
+    return None

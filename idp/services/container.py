@@ -1,0 +1,61 @@
+"""Everything a request or a command needs, built once per process from the settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.crypto.kek import Kek, load_kek
+from idp.crypto.passwords import Passwords
+from idp.models.db import make_engine, make_session_factory
+from idp.models.lookups import ClientLookup
+from idp.models.uow import UnitOfWork
+from idp.services.signing_keys import KeyCache
+from idp.services.tenants import TenantCache
+from idp.services.usage import UsageRecorder
+from idp.settings import Settings
+from idp.stores import ShortLivedStore, make_store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    store: ShortLivedStore
+    kek: Kek
+    passwords: Passwords
+    key_cache: KeyCache
+    tenant_cache: TenantCache
+    client_lookup: ClientLookup
+    usage: UsageRecorder
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+
+def build_services(settings: Settings, create_kek: bool = False) -> Services:
+    """Wire the collaborators; `create_kek` only for commands that may initialise an install."""
+    engine = make_engine(settings.database.url, settings.database.pool_size)
+    session_factory = make_session_factory(engine)
+    kek = load_kek(Path(settings.keys.kek_file), os.environ.get("IDP_KEK"), create=create_kek)
+    return Services(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        store=make_store(settings.redis.url, settings.redis.key_prefix, engine),
+        kek=kek,
+        passwords=Passwords(
+            settings.passwords.time_cost,
+            settings.passwords.memory_kib,
+            settings.passwords.parallelism,
+        ),
+        key_cache=KeyCache(session_factory, kek, settings.keys.cache_seconds),
+        tenant_cache=TenantCache(session_factory, settings.cache.tenant_seconds),
+        client_lookup=ClientLookup(engine),
+        usage=UsageRecorder(session_factory, settings.usage.flush_seconds),
+    )

@@ -1,0 +1,78 @@
+"""Rate limits shared via the store: failed attempts by strangers (RFC 9700 §4.x: brute force)
+and requests to the management API (`WindowLimiter`).
+
+Failures are counted in the short-lived store, so the count is shared by every worker and
+instance. Once a source is over the limit, each worker that sees it fail also remembers the block
+locally until the window ends, so blocked requests are refused before any work, and successful
+requests never pay a store round trip for the check.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from idp.stores import ShortLivedStore
+
+
+class FailureLimiter:
+    def __init__(self, store: ShortLivedStore, name: str, limit: int, window: int) -> None:
+        self._store = store
+        self._name = name
+        self._limit = limit
+        self._window = window
+        self._blocked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, source: str) -> int | None:
+        """Seconds until `source` may try again, or None when it is not blocked here."""
+        until = self._blocked.get(source)
+        if until is None:
+            return None
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            with self._lock:
+                self._blocked.pop(source, None)
+            return None
+        return max(1, int(remaining))
+
+    def record_failure(self, source: str) -> int | None:
+        """Count one failure; return the retry delay when this takes `source` over the limit."""
+        window_start = int(time.time()) // self._window
+        count = self._store.incr(f"fail:{self._name}:{source}:{window_start}", self._window)
+        if count <= self._limit:
+            return None
+        remaining = self._window - time.time() % self._window
+        with self._lock:
+            if len(self._blocked) > 100_000:
+                self._blocked.clear()
+            self._blocked[source] = time.monotonic() + remaining
+        return max(1, int(remaining))
+
+
+class WindowLimiter:
+    """At most `limit` requests per `window` seconds from one source, counted in the store.
+
+    The window starts at a source's first request (not at the top of the minute), so a burst
+    cannot straddle a boundary to get twice the limit. The counter is shared by every worker and
+    instance; the window's start is written once per window, only to answer `Retry-After`.
+    """
+
+    def __init__(self, store: ShortLivedStore, name: str, limit: int, window: int) -> None:
+        self._store = store
+        self._name = name
+        self._limit = limit
+        self._window = window
+
+    def hit(self, source: str) -> int | None:
+        """Count one request; the seconds to wait when it is over the limit, else None."""
+        key = f"rate:{self._name}:{source}"
+        count = self._store.incr(key, self._window)
+        if count == 1:
+            self._store.put(f"{key}:start", str(time.time()), self._window)
+        if count <= self._limit:
+            return None
+        started = self._store.get(f"{key}:start")
+        remaining = self._window if started is None else float(started) + self._window - time.time()
+        return max(1, math.ceil(remaining))

@@ -1,0 +1,230 @@
+"""Login sessions: password sign-in at the hosted login page, throttling, session lookup.
+
+The browser holds a random session id (256 bits) in a cookie; the database holds its SHA-256
+digest (DESIGN §6), the user, `auth_time` and `amr`. Signing in always makes a new id and
+deletes the one the browser had, so an id planted before sign-in is worthless after it
+(session fixation, OWASP ASVS V3.2.1).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+
+from idp.crypto.passwords import Passwords
+from idp.crypto.secrets import digest, new_identifier
+from idp.models.sessions import LoginSession
+from idp.models.uow import UnitOfWork
+from idp.models.users import User
+from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
+from idp.services.errors import InvalidInput
+from idp.services.tenants import TenantView
+from idp.services.usage import UsageRecorder
+from idp.services.users import MAX_PASSWORD, normalise_email
+from idp.settings import RateLimitSettings
+from idp.stores import ShortLivedStore
+
+MAX_COOKIE = 128
+
+
+@dataclass(frozen=True)
+class SessionView:
+    sid: str
+    user_id: int
+    subject: str
+    auth_time: datetime
+    amr: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    cookie: str  # the only time the session id exists in clear
+    session: SessionView
+    max_age: int
+
+
+class SignInRefused(Exception):
+    """Wrong password, unknown, inactive or throttled account: one answer for all of them, so the
+    page never reveals whether an account exists (DESIGN §7)."""
+
+    def __init__(self, throttled: bool = False) -> None:
+        super().__init__("sign-in refused")
+        self.throttled = throttled
+
+
+class LoginThrottle:
+    """Failed sign-ins per account and per client IP, counted in the shared store.
+
+    Once over a limit, the source is blocked for the rest of the window *in the store*, checked
+    before the password is: every worker and instance refuses it, even the right password.
+    """
+
+    def __init__(self, store: ShortLivedStore, limits: RateLimitSettings) -> None:
+        self._store = store
+        self._limits = limits
+
+    def _sources(self, tenant: TenantView, email: str, ip: str) -> list[tuple[str, int]]:
+        # The account key is a digest: e-mail addresses stay out of Redis and the store table.
+        return [
+            (f"login:acct:{tenant.id}:{digest(email)}", self._limits.login_failures_per_account),
+            (f"login:ip:{tenant.id}:{ip}", self._limits.login_failures_per_ip),
+        ]
+
+    def blocked(self, tenant: TenantView, email: str, ip: str) -> bool:
+        return any(
+            self._store.get(f"{key}:blocked") is not None
+            for key, _ in self._sources(tenant, email, ip)
+        )
+
+    def record_failure(self, tenant: TenantView, email: str, ip: str) -> None:
+        window = self._limits.login_window_seconds
+        for key, limit in self._sources(tenant, email, ip):
+            if self._store.incr(key, window) >= limit:
+                self._store.put(f"{key}:blocked", "1", window)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Where a sign-in comes from, for the audit log and usage analytics (issue 4)."""
+
+    ip: str
+    request_id: str | None = None
+    client_id: str | None = None  # the client the person is signing in to, if any
+
+
+class SignIn:
+    """Password sign-in; `passwords` verifies argon2id hashes and upgrades old ones.
+
+    Every outcome is audited (success, refusal, throttling) and successes are counted in the
+    usage analytics. Refusals never record the e-mail typed: it may be a password typed into
+    the wrong field, and it would reveal which accounts people try.
+    """
+
+    def __init__(
+        self, passwords: Passwords, throttle: LoginThrottle, usage: UsageRecorder | None = None
+    ) -> None:
+        self._passwords = passwords
+        self._throttle = throttle
+        self._usage = usage
+
+    @cached_property
+    def _decoy_hash(self) -> str:
+        # Unknown accounts cost one verification too, so timing does not reveal them.
+        return self._passwords.hash(secrets.token_urlsafe(16))
+
+    def sign_in(
+        self,
+        uow: UnitOfWork,
+        tenant: TenantView,
+        email: str,
+        password: str,
+        ip: str,
+        previous_cookie: str | None,
+        attempt: Attempt | None = None,
+    ) -> SignedIn:
+        attempt = attempt or Attempt(ip)
+        try:
+            email = normalise_email(email)
+        except InvalidInput:
+            email = email.strip().lower()[:320]
+        if self._throttle.blocked(tenant, email, ip):
+            self._audit(uow, tenant, attempt, None, DENIED, "throttled")
+            raise SignInRefused(throttled=True)
+        refusal: tuple[str | None, str] | None = None
+        with uow:
+            user = uow.users.by_email(tenant.id, email)
+            stored = user.password_hash if user and user.password_hash else self._decoy_hash
+            verified = len(password) <= MAX_PASSWORD and self._passwords.verify(stored, password)
+            if user is None or not user.active or not user.password_hash or not verified:
+                self._throttle.record_failure(tenant, email, ip)
+                refusal = (None, "unknown account") if user is None else (user.subject, "refused")
+            else:
+                cookie, view = self._open_session(uow, tenant, user, password, previous_cookie)
+        if refusal is not None:
+            self._audit(uow, tenant, attempt, refusal[0], FAILED, refusal[1])
+            raise SignInRefused()
+        self._audit(uow, tenant, attempt, view.subject, SUCCESS, None)
+        if self._usage is not None:
+            self._usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
+        return SignedIn(cookie, view, tenant.session_lifetime)
+
+    def _open_session(
+        self,
+        uow: UnitOfWork,
+        tenant: TenantView,
+        user: User,
+        password: str,
+        previous_cookie: str | None,
+    ) -> tuple[str, SessionView]:
+        """A new session for `user` (the only time its id exists in clear), replacing any
+        session the browser had, in the caller's transaction."""
+        assert user.password_hash is not None
+        if self._passwords.needs_rehash(user.password_hash):
+            user.password_hash = self._passwords.hash(password)  # DESIGN §6
+        if previous_cookie:
+            uow.login_sessions.remove(tenant.id, digest(previous_cookie))
+        now = datetime.now(UTC)
+        cookie = secrets.token_urlsafe(32)
+        login = uow.login_sessions.add(
+            LoginSession(
+                tenant_id=tenant.id,
+                user_id=user.id,
+                cookie_digest=digest(cookie),
+                sid=new_identifier(16),
+                auth_time=now,
+                amr=["pwd"],  # RFC 8176 §2
+                expires_at=now + timedelta(seconds=tenant.session_lifetime),
+            )
+        )
+        uow.commit()
+        return cookie, SessionView(login.sid, user.id, user.subject, now, ("pwd",))
+
+    @staticmethod
+    def _audit(
+        uow: UnitOfWork,
+        tenant: TenantView,
+        attempt: Attempt,
+        subject: str | None,
+        outcome: str,
+        reason: str | None,
+    ) -> None:
+        details = {"method": "password", "client_id": attempt.client_id}
+        if reason:
+            details["reason"] = reason
+        record_event(
+            uow,
+            AuditEntry(
+                action="user.sign_in",
+                actor=f"user:{subject}" if outcome == SUCCESS and subject else "anonymous",
+                tenant_id=tenant.id,
+                target_type="user" if subject else None,
+                target_id=subject,
+                outcome=outcome,
+                client_ip=attempt.ip,
+                request_id=attempt.request_id,
+                details=details,
+            ),
+        )
+
+
+def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> SessionView | None:
+    """The live session the cookie names at this tenant, of a user who is still active."""
+    if not cookie or len(cookie) > MAX_COOKIE:
+        return None
+    with uow:
+        login = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
+        if login is None:
+            return None
+        user = uow.session.get(User, login.user_id)
+        if user is None or not user.active:
+            return None
+        return SessionView(login.sid, user.id, user.subject, login.auth_time, tuple(login.amr))
+
+
+def end_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> None:
+    if cookie and len(cookie) <= MAX_COOKIE:
+        with uow:
+            uow.login_sessions.remove(tenant.id, digest(cookie))
+            uow.commit()

@@ -1,0 +1,157 @@
+"""Signing keys per tenant: creation, rotation with publish-before-use, and the key cache.
+
+Rotation (DESIGN §4): the new key is published in the JWKS at once but signs only from
+`activates_at` = now + publish delay, when every verifier has had the chance to fetch it. The key
+it replaces stays published until every token it signed has expired (`retires_at`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.crypto.kek import Kek
+from idp.crypto.keys import (
+    KeyRing,
+    RingKey,
+    generate_private_jwk,
+    import_jwk,
+    open_jwk,
+    public_part,
+    seal_jwk,
+)
+from idp.crypto.secrets import new_identifier
+from idp.models.keys import SigningKey
+from idp.models.uow import UnitOfWork
+from idp.settings import SIGNING_ALGS
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    kid: str
+    alg: str
+    created_at: datetime
+    activates_at: datetime
+    retires_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.retires_at is not None and self.retires_at <= now:
+            return "retired"
+        if self.activates_at > now:
+            return "published"
+        return "retiring" if self.retires_at is not None else "active"
+
+
+def _new_key(kek: Kek, tenant_id: int, alg: str, activates_at: datetime) -> SigningKey:
+    kid = new_identifier(12)
+    private = generate_private_jwk(alg, kid)
+    return SigningKey(
+        tenant_id=tenant_id,
+        kid=kid,
+        alg=alg,
+        public_jwk=public_part(private),
+        private_jwk_sealed=seal_jwk(kek, private),
+        activates_at=activates_at,
+    )
+
+
+def create_initial_keys(uow: UnitOfWork, kek: Kek, tenant_id: int, algs: Iterable[str]) -> None:
+    """A new tenant's keys sign at once: no token of it exists that a verifier could confuse."""
+    now = datetime.now(UTC)
+    for alg in algs:
+        uow.keys.add(_new_key(kek, tenant_id, alg, activates_at=now))
+
+
+def rotate_keys(
+    uow: UnitOfWork,
+    kek: Kek,
+    tenant_id: int,
+    algs: Iterable[str],
+    publish_delay: timedelta,
+    longest_token_lifetime: timedelta,
+) -> list[KeyInfo]:
+    """Add a successor for each alg; schedule the retirement of the keys it replaces."""
+    now = datetime.now(UTC)
+    activates_at = now + publish_delay
+    created = []
+    with uow:
+        current = uow.keys.published(tenant_id, now)
+        for alg in algs:
+            if alg not in SIGNING_ALGS:
+                raise ValueError(f"unsupported algorithm {alg}")
+            for old in current:
+                if old.alg == alg and old.retires_at is None:
+                    # Signs until its successor activates, then verifies until its last token ends.
+                    old.retires_at = activates_at + longest_token_lifetime
+            created.append(uow.keys.add(_new_key(kek, tenant_id, alg, activates_at)))
+        uow.commit()
+        return [_info(key) for key in created]
+
+
+def list_keys(uow: UnitOfWork, tenant_id: int) -> list[KeyInfo]:
+    with uow:
+        return [_info(key) for key in uow.keys.all(tenant_id)]
+
+
+def _info(key: SigningKey) -> KeyInfo:
+    return KeyInfo(key.kid, key.alg, key.created_at, key.activates_at, key.retires_at)
+
+
+class KeyCache:
+    """Decrypted, parsed key rings per tenant, shared by the threads of one process.
+
+    A ring is trusted for `ttl` seconds; then one cheap query (the newest key id) tells whether
+    the key set changed, and only then are keys decrypted and parsed again.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], kek: Kek, ttl: float) -> None:
+        self._session_factory = session_factory
+        self._kek = kek
+        self._ttl = ttl
+        self._rings: dict[int, tuple[float, int | None, KeyRing]] = {}
+        self._lock = threading.Lock()
+
+    def ring(self, tenant_id: int) -> KeyRing:
+        now = time.monotonic()
+        entry = self._rings.get(tenant_id)
+        if entry and now - entry[0] < self._ttl:
+            return entry[2]
+        with self._lock:
+            entry = self._rings.get(tenant_id)
+            if entry and now - entry[0] < self._ttl:
+                return entry[2]
+            with self._session_factory() as session:
+                newest = session.scalar(
+                    select(func.max(SigningKey.id)).where(SigningKey.tenant_id == tenant_id)
+                )
+                unchanged = entry is not None and entry[1] == newest
+                ring = entry[2] if unchanged and entry else self._load(session, tenant_id)
+            self._rings[tenant_id] = (now, newest, ring)
+            return ring
+
+    def _load(self, session: Session, tenant_id: int) -> KeyRing:
+        rows = session.scalars(
+            select(SigningKey)
+            .where(SigningKey.tenant_id == tenant_id)
+            .order_by(SigningKey.activates_at.desc(), SigningKey.id.desc())
+        ).all()
+        now = datetime.now(UTC)
+        keys = tuple(
+            RingKey(
+                kid=row.kid,
+                alg=row.alg,
+                key=import_jwk(open_jwk(self._kek, row.private_jwk_sealed, row.kid)),
+                public_jwk=row.public_jwk,
+                activates_at=row.activates_at,
+                retires_at=row.retires_at,
+            )
+            for row in rows
+            if row.retires_at is None or row.retires_at > now
+        )
+        return KeyRing(keys)

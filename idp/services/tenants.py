@@ -1,0 +1,178 @@
+"""Tenants: creation (with their first signing keys), lookup, and a short per-process cache."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.crypto.kek import Kek
+from idp.models.pagination import Page, keyset_page
+from idp.models.tenants import Tenant
+from idp.models.uow import UnitOfWork
+from idp.services import signing_keys
+from idp.services.errors import Conflict, InvalidInput, NotFound
+from idp.settings import SIGNING_ALGS
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """An immutable copy of a tenant's settings, safe to cache and share between threads."""
+
+    id: int
+    slug: str
+    name: str
+    signing_alg: str | None
+    access_token_lifetime: int | None
+    created_at: datetime
+    # Branding and policies (services/tenant_settings.py); their defaults live in the model.
+    display_name: str | None
+    logo_url: str | None
+    primary_color: str | None
+    self_registration: bool
+    password_min_length: int
+    session_lifetime: int
+    refresh_token_idle_lifetime: int
+    refresh_token_absolute_lifetime: int
+    mfa_policy: str
+    sign_in_methods: tuple[str, ...]
+    dynamic_registration: bool
+    dynamic_registration_requires_token: bool
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantView:
+        return cls(
+            id=tenant.id,
+            slug=tenant.slug,
+            name=tenant.name,
+            signing_alg=tenant.signing_alg,
+            access_token_lifetime=tenant.access_token_lifetime,
+            created_at=tenant.created_at,
+            display_name=tenant.display_name,
+            logo_url=tenant.logo_url,
+            primary_color=tenant.primary_color,
+            self_registration=tenant.self_registration,
+            password_min_length=tenant.password_min_length,
+            session_lifetime=tenant.session_lifetime,
+            refresh_token_idle_lifetime=tenant.refresh_token_idle_lifetime,
+            refresh_token_absolute_lifetime=tenant.refresh_token_absolute_lifetime,
+            mfa_policy=tenant.mfa_policy,
+            sign_in_methods=tuple(tenant.sign_in_methods),
+            dynamic_registration=tenant.dynamic_registration,
+            dynamic_registration_requires_token=tenant.dynamic_registration_requires_token,
+        )
+
+
+def create_tenant(uow: UnitOfWork, kek: Kek, slug: str, name: str) -> TenantView:
+    if not SLUG.match(slug):
+        raise InvalidInput("slug", "use 1-63 lowercase letters, digits and inner hyphens")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("name", "must be 1-200 characters")
+    with uow:
+        if uow.tenants.by_slug(slug):
+            raise Conflict(f"tenant '{slug}' already exists")
+        tenant = uow.tenants.add(Tenant(slug=slug, name=name))
+        signing_keys.create_initial_keys(uow, kek, tenant.id, SIGNING_ALGS)
+        try:
+            uow.commit()
+        except IntegrityError as error:  # a concurrent create of the same slug
+            raise Conflict(f"tenant '{slug}' already exists") from error
+        return TenantView.of(tenant)
+
+
+def get_tenant(uow: UnitOfWork, slug: str) -> TenantView:
+    with uow:
+        tenant = uow.tenants.by_slug(slug)
+        if tenant is None:
+            raise NotFound(f"no tenant '{slug}'")
+        return TenantView.of(tenant)
+
+
+def list_tenants(uow: UnitOfWork) -> list[TenantView]:
+    with uow:
+        return [TenantView.of(tenant) for tenant in uow.tenants.list()]
+
+
+class TenantCache:
+    """Tenant lookups by slug, trusted for `ttl` seconds so discovery and tokens skip the query.
+
+    Changes to a tenant's settings take effect on every worker within `ttl` seconds.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], ttl: float) -> None:
+        self._session_factory = session_factory
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, TenantView | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, slug: str) -> TenantView | None:
+        now = time.monotonic()
+        entry = self._entries.get(slug)
+        if entry and now - entry[0] < self._ttl:
+            return entry[1]
+        if not SLUG.match(slug):
+            return None
+        with self._session_factory() as session:
+            tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+            view = TenantView.of(tenant) if tenant else None
+        with self._lock:
+            if len(self._entries) > 10_000:  # bound memory against slug scanning
+                self._entries.clear()
+            self._entries[slug] = (now, view)
+        return view
+
+    def forget(self, slug: str) -> None:
+        """Drop this process's copy after a change made here; other processes catch up within
+        `ttl` seconds, as for any change."""
+        with self._lock:
+            self._entries.pop(slug, None)
+
+
+def update_tenant(uow: UnitOfWork, slug: str, changes: dict[str, object]) -> TenantView:
+    """Apply `name`, `signing_alg` and `access_token_lifetime` changes (None resets a default)."""
+    with uow:
+        tenant = uow.tenants.by_slug(slug)
+        if tenant is None:
+            raise NotFound(f"no tenant '{slug}'")
+        if "name" in changes:
+            name = str(changes["name"] or "").strip()
+            if not name or len(name) > 200:
+                raise InvalidInput("name", "must be 1-200 characters")
+            tenant.name = name
+        if "signing_alg" in changes:
+            alg = changes["signing_alg"]
+            if alg is not None and alg not in SIGNING_ALGS:
+                raise InvalidInput("signing_alg", f"must be one of {', '.join(SIGNING_ALGS)}")
+            tenant.signing_alg = alg  # type: ignore[assignment]
+        if "access_token_lifetime" in changes:
+            lifetime = changes["access_token_lifetime"]
+            if lifetime is not None and not (isinstance(lifetime, int) and 0 < lifetime <= 86400):
+                raise InvalidInput("access_token_lifetime", "must be 1-86400 seconds")
+            tenant.access_token_lifetime = lifetime  # type: ignore[assignment]
+        uow.commit()
+        return TenantView.of(tenant)
+
+
+def delete_tenant(uow: UnitOfWork, slug: str) -> None:
+    """Delete a tenant and, by cascade, everything it owns."""
+    with uow:
+        tenant = uow.tenants.by_slug(slug)
+        if tenant is None:
+            raise NotFound(f"no tenant '{slug}'")
+        uow.session.delete(tenant)
+        uow.commit()
+
+
+def page_tenants(uow: UnitOfWork, after: int | None, limit: int) -> Page[TenantView]:
+    with uow:
+        page = keyset_page(uow.session, select(Tenant), Tenant.id, after, limit)
+        return Page([TenantView.of(tenant) for tenant in page.items], page.next_after)

@@ -1,0 +1,244 @@
+"""People who sign in: creation with normalised e-mail, passwords, activation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from idp.crypto.passwords import Passwords
+from idp.models.pagination import Page, keyset_page
+from idp.models.uow import UnitOfWork
+from idp.models.users import User
+from idp.services.clients import longest_token_lifetime
+from idp.services.errors import Conflict, InvalidInput, NotFound
+from idp.services.roles import resolve_roles
+from idp.services.tenants import TenantView
+from idp.services.tokens import revoke_tokens_of_person
+from idp.settings import TokenSettings
+from idp.stores import ShortLivedStore
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+
+@dataclass(frozen=True)
+class UserView:
+    subject: str
+    email: str
+    email_verified: bool
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    roles: tuple[str, ...]
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(
+            subject=user.subject,
+            email=user.email,
+            email_verified=user.email_verified,
+            name=user.name,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            roles=tuple(role.name for role in user.roles),
+            active=user.active,
+            created_at=user.created_at,
+        )
+
+    def public_dict(self) -> dict[str, Any]:
+        return {
+            "sub": self.subject,
+            "email": self.email,
+            "email_verified": self.email_verified,
+            "name": self.name,
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "roles": list(self.roles),
+            "active": self.active,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def normalise_email(email: str) -> str:
+    """The canonical form used for uniqueness and lookup.
+
+    email-validator normalises the domain and Unicode; we also lower-case the local part. RFC 5321
+    lets a mailbox be case-sensitive, but no real provider is, and two accounts that differ only
+    in case would let one person be mistaken for another.
+    """
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise InvalidInput("email", str(error)) from error
+
+
+def check_password(password: str, min_length: int = MIN_PASSWORD) -> None:
+    """`min_length` is the tenant's password policy (never below MIN_PASSWORD)."""
+    min_length = max(min_length, MIN_PASSWORD)
+    if not min_length <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput("password", f"must be {min_length}-{MAX_PASSWORD} characters")
+
+
+def create_user(
+    uow: UnitOfWork,
+    passwords: Passwords,
+    tenant: TenantView,
+    email: str,
+    password: str | None,
+    name: str | None = None,
+    roles: tuple[str, ...] = (),
+    create_missing_roles: bool = False,
+) -> UserView:
+    """A new user; `roles` must exist unless `create_missing_roles` (the operator's shortcut)."""
+    email = normalise_email(email)
+    if password is not None:
+        check_password(password, tenant.password_min_length)
+    given, _, family = (name or "").strip().partition(" ")
+    with uow:
+        if uow.users.by_email(tenant.id, email):
+            raise Conflict(f"a user with e-mail {email} already exists in '{tenant.slug}'")
+        user = uow.users.add(
+            User(
+                tenant_id=tenant.id,
+                subject=str(uuid.uuid4()),
+                email=email,
+                name=(name or "").strip() or None,
+                given_name=given or None,
+                family_name=family.strip() or None,
+                password_hash=passwords.hash(password) if password is not None else None,
+                roles=resolve_roles(uow, tenant.id, roles, create_missing_roles),
+            )
+        )
+        try:
+            uow.commit()
+        except IntegrityError as error:
+            raise Conflict(f"a user with e-mail {email} already exists") from error
+        return UserView.of(user)
+
+
+def find_user(uow: UnitOfWork, tenant: TenantView, email: str) -> UserView:
+    with uow:
+        return UserView.of(_require(uow, tenant, email))
+
+
+def list_users(uow: UnitOfWork, tenant: TenantView) -> list[UserView]:
+    with uow:
+        return [UserView.of(user) for user in uow.users.list(tenant.id)]
+
+
+def set_password(
+    uow: UnitOfWork, passwords: Passwords, tenant: TenantView, email: str, password: str
+) -> None:
+    check_password(password, tenant.password_min_length)
+    with uow:
+        _require(uow, tenant, email).password_hash = passwords.hash(password)
+        uow.commit()
+
+
+def set_active(uow: UnitOfWork, tenant: TenantView, email: str, active: bool) -> UserView:
+    with uow:
+        user = _require(uow, tenant, email)
+        user.active = active
+        uow.commit()
+        return UserView.of(user)
+
+
+def _require(uow: UnitOfWork, tenant: TenantView, email: str) -> User:
+    user = uow.users.by_email(tenant.id, normalise_email(email))
+    if user is None:
+        raise NotFound(f"no user {email} in '{tenant.slug}'")
+    return user
+
+
+def page_users(
+    uow: UnitOfWork,
+    tenant: TenantView,
+    after: int | None,
+    limit: int,
+    email: str | None = None,
+    text: str | None = None,
+    active: bool | None = None,
+) -> Page[UserView]:
+    """Users of `tenant`, optionally by exact e-mail, by a text in e-mail or name, by state."""
+    query = select(User).where(User.tenant_id == tenant.id)
+    if email is not None:
+        query = query.where(User.email == normalise_email(email))
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = "%" + escaped + "%"
+        query = query.where(
+            or_(User.email.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\"))
+        )
+    if active is not None:
+        query = query.where(User.active == active)
+    with uow:
+        page = keyset_page(uow.session, query, User.id, after, limit)
+        return Page([UserView.of(user) for user in page.items], page.next_after)
+
+
+def get_user(uow: UnitOfWork, tenant: TenantView, subject: str) -> UserView:
+    with uow:
+        return UserView.of(_by_subject(uow, tenant, subject))
+
+
+def update_user(
+    uow: UnitOfWork, tenant: TenantView, subject: str, changes: dict[str, Any]
+) -> UserView:
+    """Change names, roles, activation or e-mail verification of one user."""
+    with uow:
+        user = _by_subject(uow, tenant, subject)
+        for field in ("name", "given_name", "family_name"):
+            if field in changes:
+                value = (changes[field] or "").strip() or None
+                if value is not None and len(value) > 200:
+                    raise InvalidInput(field, "must be at most 200 characters")
+                setattr(user, field, value)
+        if "roles" in changes:
+            user.roles = resolve_roles(uow, tenant.id, changes["roles"], create_missing=False)
+        if "active" in changes:
+            user.active = bool(changes["active"])
+        if "email_verified" in changes:
+            user.email_verified = bool(changes["email_verified"])
+        uow.commit()
+        return UserView.of(user)
+
+
+def delete_user(uow: UnitOfWork, tenant: TenantView, subject: str) -> None:
+    with uow:
+        uow.session.delete(_by_subject(uow, tenant, subject))
+        uow.commit()
+
+
+def _by_subject(uow: UnitOfWork, tenant: TenantView, subject: str) -> User:
+    user = uow.users.by_subject(tenant.id, subject)
+    if user is None:
+        raise NotFound(f"no user '{subject}' in '{tenant.slug}'")
+    return user
+
+
+def sign_out_everywhere(
+    uow: UnitOfWork,
+    store: ShortLivedStore,
+    tenant: TenantView,
+    subject: str,
+    defaults: TokenSettings,
+) -> None:
+    """End every login session of the person and revoke every access token issued to them.
+
+    Used when an admin signs someone out and when an account is deactivated: a person who may
+    no longer sign in must not stay signed in anywhere.
+    """
+    with uow:
+        user = _by_subject(uow, tenant, subject)
+        uow.login_sessions.remove_all_of(tenant.id, user.id)
+        uow.commit()
+    lifetime = longest_token_lifetime(uow, tenant, defaults)
+    revoke_tokens_of_person(store, tenant, subject, lifetime)

@@ -1,0 +1,279 @@
+"""Typed, frozen settings from `config.toml` overridden by `IDP_<SECTION>__<KEY>` variables.
+
+Parsed once at start-up (DESIGN §8). Anything unknown or malformed raises `SettingsError` naming
+the exact key, so a typo in production stops the server instead of silently taking a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+
+SIGNING_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
+ENV_PREFIX = "IDP_"
+# RFC 9110 §5.1: a field name is a token; letters, digits and hyphens are what proxies keep.
+HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+
+
+class SettingsError(ValueError):
+    """A configuration value is unknown or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    public_url: str = "http://localhost:5000"
+    trust_proxy: bool = False
+    max_body_bytes: int = 65536
+    request_id_header: str = "X-Request-Id"
+
+    def validate(self) -> None:
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SettingsError("server.public_url must be an absolute http(s) URL")
+        if self.public_url.endswith("/") or parts.query or parts.fragment:
+            raise SettingsError("server.public_url must not end in '/' or carry a query")
+        _positive("server.max_body_bytes", self.max_body_bytes)
+        if not HEADER_NAME.fullmatch(self.request_id_header):
+            raise SettingsError("server.request_id_header must be an HTTP header name")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/idp.sqlite3"
+    pool_size: int = 5
+
+    def validate(self) -> None:
+        if not self.url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise SettingsError("database.url must be a sqlite:// or postgresql:// URL")
+        _positive("database.pool_size", self.pool_size)
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+    key_prefix: str = "idp:"
+
+    def validate(self) -> None:
+        if self.url and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("redis.url must be empty or a redis:// URL")
+        if not self.key_prefix:
+            raise SettingsError("redis.key_prefix must not be empty")
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    kek_file: str = "keys/kek"
+    publish_delay_seconds: int = 600
+    cache_seconds: int = 10
+    jwks_max_age_seconds: int = 300
+
+    def validate(self) -> None:
+        if not self.kek_file.strip():
+            raise SettingsError("keys.kek_file must name a file")
+        _positive("keys.cache_seconds", self.cache_seconds)
+        _positive("keys.jwks_max_age_seconds", self.jwks_max_age_seconds)
+        # Publish-before-use (DESIGN §4): every verifier must be able to have seen the new key
+        # before it signs, i.e. after our own cache and any client's JWKS cache refreshed.
+        if self.publish_delay_seconds < self.cache_seconds + self.jwks_max_age_seconds:
+            raise SettingsError(
+                "keys.publish_delay_seconds must be at least "
+                "keys.cache_seconds + keys.jwks_max_age_seconds"
+            )
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    access_token_lifetime_seconds: int = 3600
+    signing_alg: str = "RS256"
+    client_assertion_max_age_seconds: int = 3600
+    # RFC 9700 §2.1.1: PKCE for confidential clients too (public clients always need it).
+    pkce_required_for_confidential_clients: bool = True
+
+    def validate(self) -> None:
+        _positive("tokens.access_token_lifetime_seconds", self.access_token_lifetime_seconds)
+        _positive("tokens.client_assertion_max_age_seconds", self.client_assertion_max_age_seconds)
+        if self.signing_alg not in SIGNING_ALGS:
+            raise SettingsError(f"tokens.signing_alg must be one of {', '.join(SIGNING_ALGS)}")
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    tenant_seconds: int = 5
+    client_jwks_seconds: int = 300
+
+    def validate(self) -> None:
+        _positive("cache.tenant_seconds", self.tenant_seconds)
+        _positive("cache.client_jwks_seconds", self.client_jwks_seconds)
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 1
+
+    def validate(self) -> None:
+        _positive("passwords.time_cost", self.time_cost)
+        _positive("passwords.memory_kib", self.memory_kib)
+        _positive("passwords.parallelism", self.parallelism)
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    token_per_minute: int = 6000
+    failed_auth_per_minute: int = 30
+    api_per_minute_per_key: int = 600
+    api_per_minute_per_ip: int = 1200
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 50
+    login_window_seconds: int = 900
+
+    def validate(self) -> None:
+        _positive("rate_limits.token_per_minute", self.token_per_minute)
+        _positive("rate_limits.failed_auth_per_minute", self.failed_auth_per_minute)
+        _positive("rate_limits.api_per_minute_per_key", self.api_per_minute_per_key)
+        _positive("rate_limits.api_per_minute_per_ip", self.api_per_minute_per_ip)
+        _positive("rate_limits.login_failures_per_account", self.login_failures_per_account)
+        _positive("rate_limits.login_failures_per_ip", self.login_failures_per_ip)
+        _positive("rate_limits.login_window_seconds", self.login_window_seconds)
+
+
+@dataclass(frozen=True)
+class UsageSettings:
+    # Usage counters are kept in each process's memory and written at most this often (and at
+    # exit): the token endpoint never waits for the database to count a token.
+    flush_seconds: int = 10
+
+    def validate(self) -> None:
+        _positive("usage.flush_seconds", self.flush_seconds)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+
+    def validate(self) -> None:
+        if self.level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError("logging.level must be DEBUG, INFO, WARNING or ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    keys: KeySettings = KeySettings()
+    tokens: TokenSettings = TokenSettings()
+    cache: CacheSettings = CacheSettings()
+    passwords: PasswordSettings = PasswordSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    usage: UsageSettings = UsageSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    def replace(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with some keys changed, validated like the original (used by tests)."""
+        changed = {
+            name: dataclasses.replace(getattr(self, name), **values)
+            for name, values in sections.items()
+        }
+        result = dataclasses.replace(self, **changed)
+        result.validate()
+        return result
+
+    def validate(self) -> None:
+        for section in fields(self):
+            getattr(self, section.name).validate()
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read `config.toml` (or `IDP_CONFIG`), apply `IDP_*` overrides, validate.
+
+    A missing `config.toml` in the working directory means "defaults only"; a file named
+    explicitly (argument or `IDP_CONFIG`) must exist, or a typo would silently drop its values.
+    """
+    environ = os.environ if environ is None else environ
+    named = path or environ.get("IDP_CONFIG")
+    path = Path(named or "config.toml")
+    raw: dict[str, Any] = {}
+    if named and not path.is_file():
+        raise SettingsError(f"configuration file {path} does not exist")
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise SettingsError(f"{path}: {error}") from error
+    sections = {f.name for f in fields(Settings)}
+    for name, values in raw.items():
+        if name not in sections:
+            raise SettingsError(f"unknown configuration section '{name}'")
+        if not isinstance(values, dict):
+            raise SettingsError(f"configuration section '{name}' must be a table")
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in sections:
+            raise SettingsError(f"unknown configuration section '{section}' (from {name})")
+        raw.setdefault(section, {})[key] = _EnvText(value)
+    built = {
+        section: _build_section(section, get_type_hints(Settings)[section], values)
+        for section, values in raw.items()
+    }
+    settings = Settings(**built)
+    settings.validate()
+    return settings
+
+
+class _EnvText(str):
+    """A value from the environment: text that still has to be parsed into the field's type."""
+
+
+def _build_section(section: str, cls: type, values: dict[str, Any]) -> Any:
+    hints = get_type_hints(cls)
+    parsed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise SettingsError(f"unknown configuration key '{section}.{key}'")
+        parsed[key] = _coerce(f"{section}.{key}", hints[key], value)
+    return cls(**parsed)
+
+
+def _coerce(name: str, kind: type, value: Any) -> Any:
+    if isinstance(value, _EnvText):
+        return _parse_env(name, kind, str(value))
+    # bool is a subclass of int: a TOML `true` must not pass as a number, nor 1 as a flag.
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is not int and isinstance(value, kind):
+        return value
+    raise SettingsError(f"{name} must be of type {kind.__name__}, got {value!r}")
+
+
+def _parse_env(name: str, kind: type, text: str) -> Any:
+    if kind is str:
+        return text
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    raise SettingsError(f"{name} must be of type {kind.__name__}, got {text!r}")
+
+
+def _positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive number")

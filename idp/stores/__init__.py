@@ -1,0 +1,20 @@
+"""Short-lived state behind one interface; the backend is chosen by configuration."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from idp.stores.base import ShortLivedStore
+from idp.stores.sql import SqlStore
+
+
+def make_store(redis_url: str, redis_prefix: str, engine: Engine) -> ShortLivedStore:
+    """Redis when a URL is configured, else the database the rest of the data lives in."""
+    if redis_url:
+        from idp.stores.redis import RedisStore  # imported only when used: Redis is optional
+
+        return RedisStore(redis_url, redis_prefix)
+    return SqlStore(engine)
+
+
+__all__ = ["ShortLivedStore", "make_store"]

@@ -1,0 +1,123 @@
+"""The SQL backend of the short-lived store: correct across processes sharing one database.
+
+Single use is one statement (`DELETE ... RETURNING`), "set if absent" and counters are one
+`INSERT ... ON CONFLICT` each, so concurrent workers can never both win. Works on SQLite (3.35+)
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+from sqlalchemy import Engine, case, delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from idp.models.store_entries import StoreEntry
+
+# Expired rows are purged by roughly one write in PURGE_ONE_IN, not by a background job.
+PURGE_ONE_IN = 200
+
+log = logging.getLogger(__name__)
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, purge_one_in: int = PURGE_ONE_IN) -> None:
+        self._engine = engine
+        self._purge_one_in = purge_one_in
+        self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+
+    def put(self, key: str, value: str, ttl: float) -> None:
+        statement = self._insert(StoreEntry).values(
+            key=key, value=value, count=0, expires_at=time.time() + ttl
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[StoreEntry.key],
+            set_={
+                "value": statement.excluded.value,
+                "count": 0,
+                "expires_at": statement.excluded.expires_at,
+            },
+        )
+        self._write(statement)
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        now = time.time()
+        statement = self._insert(StoreEntry).values(
+            key=key, value=value, count=0, expires_at=now + ttl
+        )
+        # Replace only an expired row; a live one makes the update match nothing.
+        statement = statement.on_conflict_do_update(
+            index_elements=[StoreEntry.key],
+            set_={
+                "value": statement.excluded.value,
+                "count": 0,
+                "expires_at": statement.excluded.expires_at,
+            },
+            where=StoreEntry.expires_at <= now,
+        ).returning(StoreEntry.key)
+        return self._write(statement) is not None
+
+    def get(self, key: str) -> str | None:
+        query = select(StoreEntry.value).where(
+            StoreEntry.key == key, StoreEntry.expires_at > time.time()
+        )
+        with self._engine.connect() as connection:
+            return connection.scalar(query)
+
+    def take(self, key: str) -> str | None:
+        statement = (
+            delete(StoreEntry)
+            .where(StoreEntry.key == key, StoreEntry.expires_at > time.time())
+            .returning(StoreEntry.value)
+        )
+        return self._write(statement)
+
+    def delete(self, key: str) -> None:
+        self._write(delete(StoreEntry).where(StoreEntry.key == key))
+
+    def incr(self, key: str, ttl: float) -> int:
+        now = time.time()
+        statement = self._insert(StoreEntry).values(
+            key=key, value=None, count=1, expires_at=now + ttl
+        )
+        expired = StoreEntry.expires_at <= now
+        statement = statement.on_conflict_do_update(
+            index_elements=[StoreEntry.key],
+            set_={
+                "count": case((expired, 1), else_=StoreEntry.count + 1),
+                "expires_at": case(
+                    (expired, statement.excluded.expires_at), else_=StoreEntry.expires_at
+                ),
+            },
+        ).returning(StoreEntry.count)
+        result = self._write(statement)
+        assert result is not None
+        return int(result)
+
+    def ping(self) -> None:
+        with self._engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def _write(self, statement: object) -> str | None:
+        with self._engine.begin() as connection:
+            result = connection.execute(statement)  # type: ignore[call-overload]
+            value = result.scalar() if result.returns_rows else None
+        if random.randrange(self._purge_one_in) == 0:  # noqa: S311 - load spreading, not security
+            self._purge()
+        return value
+
+    def _purge(self) -> None:
+        """Delete expired rows, in a transaction of its own and after the caller's commit.
+
+        Inside the caller's transaction the purge would hold the caller's row lock while it
+        waits for rows other writers hold, and two such writers can deadlock on PostgreSQL.
+        Expired rows are already invisible, so a purge that loses a race is simply skipped.
+        """
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(delete(StoreEntry).where(StoreEntry.expires_at <= time.time()))
+        except DBAPIError:
+            log.info("store purge skipped after a concurrent write", exc_info=True)

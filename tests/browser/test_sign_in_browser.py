@@ -1,0 +1,120 @@
+"""The code flow in headless Chromium: a client library starts it, a real browser fills our hosted
+pages by their labels, and the library exchanges the code and verifies the ID token (issue 3).
+
+Chromium is Debian's (`apt-get install -y chromium`, done by .ci/run); Playwright drives it
+through `executable_path`, so no browser is downloaded. The client's redirect URI is answered
+inside the browser by `page.route`, so nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.support.browser import PASSWORD, REDIRECT
+from tests.support.factories import Factory
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("IDP_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def test_person_signs_in_through_the_hosted_pages_in_chromium(chromium, make: Factory, http):
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, name="Grace Hopper", password=PASSWORD)
+    issued = make.client(
+        tenant,
+        name="Shop",
+        grant_types=("authorization_code",),
+        redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile", "email"),
+    )
+    metadata = http.get(f"{issuer}/.well-known/openid-configuration").json()
+    client = OAuth2Session(
+        issued.client.client_id,
+        issued.secret,
+        scope="openid profile email",
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+    )
+    verifier = generate_token(48)
+    url, state = client.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=verifier, nonce="nonce-1"
+    )
+
+    context = chromium.new_context()
+    page = context.new_page()
+    arrived: list[str] = []
+
+    def client_callback(route: object) -> None:
+        arrived.append(route.request.url)
+        route.fulfill(status=200, body="signed in", content_type="text/plain")
+
+    page.route(f"{REDIRECT}**", client_callback)
+    page.goto(url)
+    assert page.title() == "Sign in"
+    page.get_by_label("E-mail address").fill(person.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{issuer}/consent**")
+    assert page.get_by_role("heading").inner_text() == "Shop wants to"
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{REDIRECT}**")
+    assert arrived, "the browser never reached the client"
+
+    token = client.fetch_token(
+        metadata["token_endpoint"],
+        authorization_response=arrived[-1],
+        state=state,
+        code_verifier=verifier,
+    )
+    keys = KeySet.import_key_set(http.get(metadata["jwks_uri"]).json())
+    claims = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
+    jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": issued.client.client_id},
+        nonce={"essential": True, "value": "nonce-1"},
+    ).validate(claims)
+    assert claims["name"] == "Grace Hopper"
+    userinfo = client.get(metadata["userinfo_endpoint"]).json()
+    assert userinfo["email"] == person.email
+
+    # Signed in and consented: prompt=none comes straight back with a code.
+    url, _ = client.create_authorization_url(
+        metadata["authorization_endpoint"], code_verifier=generate_token(48), prompt="none"
+    )
+    # Navigated from the client's page, as a link or script of the client would do it.
+    page.evaluate("url => { window.location.href = url; }", url)
+    page.wait_for_url(f"{REDIRECT}**")
+    assert "code=" in arrived[-1] and "state=" in arrived[-1]
+    context.close()

@@ -1,0 +1,83 @@
+"""Shared fixtures: every test using `server` or `services` runs on SQLite and PostgreSQL+Redis."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from idp.models.schema import upgrade
+from idp.services.container import Services, build_services
+from idp.settings import Settings
+from tests.support.backends import Backend, postgres_backend, sqlite_backend
+from tests.support.factories import Factory
+from tests.support.server import LiveServer, start_server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def settings_for_tests(backend: Backend, directory: Path, public_url: str) -> Settings:
+    """Fast settings for tests: cheap password hashing, short key publication delays."""
+    return Settings().replace(
+        server={"public_url": public_url},
+        database={"url": backend.database_url},
+        redis={"url": backend.redis_url, "key_prefix": backend.redis_prefix},
+        keys={
+            "kek_file": str(directory / "kek"),
+            "cache_seconds": 1,
+            "jwks_max_age_seconds": 1,
+            "publish_delay_seconds": 2,
+        },
+        passwords={"time_cost": 1, "memory_kib": 1024},
+        # Every test calls from 127.0.0.1; the API limits are tested on their own server
+        # (tests/http/api/test_rate_limits.py), so they never throttle unrelated tests.
+        rate_limits={"api_per_minute_per_key": 1_000_000, "api_per_minute_per_ip": 1_000_000},
+    )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield sqlite_backend(tmp_path_factory.mktemp("sqlite"))
+    else:
+        yield from postgres_backend()
+
+
+@pytest.fixture(scope="session")
+def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    port = free_port()
+    directory = tmp_path_factory.mktemp(f"server-{backend.name}")
+    services = build_services(
+        settings_for_tests(backend, directory, f"http://127.0.0.1:{port}"), create_kek=True
+    )
+    upgrade(services.engine)
+    live = start_server(services, port)
+    yield live
+    live.stop()
+    services.usage.close()  # write the last counts while the database is still there
+    services.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def services(server: LiveServer) -> Services:
+    return server.services
+
+
+@pytest.fixture
+def make(server: LiveServer) -> Factory:
+    return Factory(server.services, server.url)
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session

@@ -1,0 +1,189 @@
+"""Tenant settings (issue 4 §3, seed 002): branding and policies, typed and validated, and the
+access token lifetime set here is the one the token endpoint uses."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+TEMPLATE = "/tenants/{slug}/settings"
+
+
+@pytest.fixture
+def admin_of(api, tenant_key, make):
+    """A fresh tenant and an API client holding every scope of it."""
+
+    def build():
+        tenant = make.tenant(name="Acme Corp")
+        return tenant, api(tenant_key(tenant))
+
+    return build
+
+
+def _patch(admin, slug: str, body: dict, etag: str = "*") -> requests.Response:
+    return admin.patch(f"/tenants/{slug}/settings", TEMPLATE, json=body, headers={"If-Match": etag})
+
+
+def test_defaults_are_shown_filled_in(admin_of):
+    tenant, admin = admin_of()
+    shown = admin.get(f"/tenants/{tenant.slug}/settings", TEMPLATE)
+    assert shown.status_code == 200
+    assert shown.json() == {
+        "branding": {"display_name": "Acme Corp", "logo_url": None, "primary_color": None},
+        "policies": {
+            "self_registration": False,
+            "password_min_length": 8,
+            "session_lifetime": 86400,
+            "access_token_lifetime": 3600,  # the installation default (config.toml)
+            "refresh_token_idle_lifetime": 14 * 86400,
+            "refresh_token_absolute_lifetime": 30 * 86400,
+            "mfa": "off",
+            "sign_in_methods": ["password"],
+            "dynamic_registration": {"enabled": False, "initial_access_token_required": True},
+        },
+    }
+
+
+def test_patch_changes_only_the_fields_sent_and_null_resets(admin_of):
+    tenant, admin = admin_of()
+    changed = _patch(
+        admin,
+        tenant.slug,
+        {
+            "branding": {
+                "display_name": "Acme",
+                "logo_url": "https://cdn.acme.example/logo.svg",
+                "primary_color": "#A1B2C3",
+            },
+            "policies": {
+                "self_registration": True,
+                "password_min_length": 12,
+                "mfa": "required",
+                "sign_in_methods": ["password", "magic_link", "github"],
+                "session_lifetime": 3600,
+            },
+        },
+    )
+    assert changed.status_code == 200
+    assert changed.json()["branding"] == {
+        "display_name": "Acme",
+        "logo_url": "https://cdn.acme.example/logo.svg",
+        "primary_color": "#a1b2c3",
+    }
+    policies = changed.json()["policies"]
+    assert (policies["self_registration"], policies["password_min_length"], policies["mfa"]) == (
+        True,
+        12,
+        "required",
+    )
+    assert policies["sign_in_methods"] == ["password", "magic_link", "github"]
+    assert policies["refresh_token_idle_lifetime"] == 14 * 86400  # untouched
+    assert admin.get(f"/tenants/{tenant.slug}/settings", TEMPLATE).json() == changed.json()
+
+    reset = _patch(
+        admin,
+        tenant.slug,
+        {"branding": {"display_name": None, "logo_url": None}, "policies": {"mfa": None}},
+        changed.headers["ETag"],
+    )
+    assert reset.status_code == 200
+    assert reset.json()["branding"]["display_name"] == "Acme Corp"
+    assert reset.json()["branding"]["logo_url"] is None
+    assert reset.json()["branding"]["primary_color"] == "#a1b2c3"
+    assert reset.json()["policies"]["mfa"] == "off"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"branding": {"logo_url": "http://acme.example/logo.png"}}, "branding.logo_url"),
+        ({"branding": {"logo_url": "javascript:alert(1)"}}, "branding.logo_url"),
+        ({"branding": {"logo_url": "https://user:pw@acme.example/l.png"}}, "branding.logo_url"),
+        ({"branding": {"primary_color": "red"}}, "branding.primary_color"),
+        ({"branding": {"primary_color": "#12345"}}, "branding.primary_color"),
+        ({"branding": {"display_name": "   "}}, "branding.display_name"),
+        ({"branding": {"tagline": "x"}}, "branding.tagline"),
+        ({"policies": {"password_min_length": 7}}, "policies.password_min_length"),
+        ({"policies": {"mfa": "sometimes"}}, "policies.mfa"),
+        ({"policies": {"sign_in_methods": []}}, "policies.sign_in_methods"),
+        ({"policies": {"sign_in_methods": ["password", "fax"]}}, "policies.sign_in_methods"),
+        ({"policies": {"sign_in_methods": ["github", "github"]}}, "policies.sign_in_methods"),
+        ({"policies": {"sign_in_methods": "password"}}, "policies.sign_in_methods"),
+        ({"policies": {"self_registration": "yes"}}, "policies.self_registration"),
+        ({"policies": {"access_token_lifetime": 0}}, "policies.access_token_lifetime"),
+        ({"policies": {"access_token_lifetime": 86401}}, "policies.access_token_lifetime"),
+        ({"policies": {"session_lifetime": True}}, "policies.session_lifetime"),
+        (
+            {"policies": {"refresh_token_idle_lifetime": 40 * 86400}},
+            "policies.refresh_token_idle_lifetime",
+        ),
+        ({"policies": "strict"}, "policies"),
+        ({"slug": "other"}, "slug"),
+    ],
+)
+def test_invalid_settings_are_422_naming_the_field_and_change_nothing(admin_of, body, field):
+    tenant, admin = admin_of()
+    before = admin.get(f"/tenants/{tenant.slug}/settings", TEMPLATE).json()
+    refused = _patch(admin, tenant.slug, body)
+    assert refused.status_code == 422
+    assert [error["field"] for error in refused.json()["errors"]] == [field]
+    assert admin.get(f"/tenants/{tenant.slug}/settings", TEMPLATE).json() == before
+
+
+def test_every_bad_field_is_reported_at_once(admin_of):
+    tenant, admin = admin_of()
+    refused = _patch(
+        admin,
+        tenant.slug,
+        {
+            "branding": {"primary_color": "blue"},
+            "policies": {"mfa": "maybe", "session_lifetime": 1},
+        },
+    )
+    assert refused.status_code == 422
+    assert sorted(error["field"] for error in refused.json()["errors"]) == [
+        "branding.primary_color",
+        "policies.mfa",
+        "policies.session_lifetime",
+    ]
+
+
+def test_the_token_endpoint_issues_the_lifetime_set_here(server, admin_of, make):
+    tenant, admin = admin_of()
+    client = make.client(tenant)
+    assert (
+        _patch(admin, tenant.slug, {"policies": {"access_token_lifetime": 120}}).status_code == 200
+    )
+    # The tenant and the PATCH on /tenants/{slug} share one value: both show the new lifetime.
+    assert (
+        admin.get(f"/tenants/{tenant.slug}", "/tenants/{slug}").json()["access_token_lifetime"]
+        == 120
+    )
+    token = requests.post(
+        f"{server.url}/t/{tenant.slug}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client.client.client_id, client.secret),
+    )
+    assert token.status_code == 200
+    assert token.json()["expires_in"] == 120
+    issuer = server.issuer(tenant.slug)
+    keys = KeySet.import_key_set(requests.get(f"{issuer}/jwks.json").json())
+    claims = jwt.decode(token.json()["access_token"], keys, algorithms=["RS256"]).claims
+    assert claims["exp"] - claims["iat"] == 120
+
+
+def test_the_password_policy_applies_to_new_users(admin_of):
+    tenant, admin = admin_of()
+    _patch(admin, tenant.slug, {"policies": {"password_min_length": 12}})
+    users = f"/tenants/{tenant.slug}/users"
+    short = admin.post(
+        users, "/tenants/{slug}/users", json={"email": "a@example.com", "password": "elevenchars"}
+    )
+    assert short.status_code == 422
+    assert short.json()["errors"][0]["field"] == "password"
+    long_enough = admin.post(
+        users, "/tenants/{slug}/users", json={"email": "a@example.com", "password": "twelve chars"}
+    )
+    assert long_enough.status_code == 201

@@ -1,0 +1,191 @@
+"""The production path (DESIGN §9): gunicorn with several worker processes, as the Procfile runs
+it, after `idp migrate` and `idp demo`. A revoked token must be inactive on every worker at once,
+which only holds if revocation lives in the shared store and not in a worker's memory."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.backends import Backend, postgres_backend, sqlite_backend
+from tests.support.cli import BIN, REPO, Installation
+
+WORKERS = 3
+PROBES = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Production:
+    url: str
+    demo: dict
+    log: Path
+
+    def workers_that_answered(self, path: str, count: int) -> set[str]:
+        """Pids of the workers that served the last `count` requests to `path`.
+
+        A worker logs a request just after sending the response, so wait for the log to catch up.
+        """
+        deadline = time.monotonic() + 5
+        while True:
+            pids = re.findall(rf"pid=<(\d+)> \w+ {re.escape(path)} ", self.log.read_text())
+            if len(pids) >= count or time.monotonic() > deadline:
+                return set(pids[-count:])
+            time.sleep(0.1)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or no worker booted yet
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not become healthy:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM lets gunicorn stop its workers gracefully; SIGKILL if that hangs."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield sqlite_backend(tmp_path_factory.mktemp("gunicorn-sqlite"))
+    else:
+        yield from postgres_backend()
+
+
+@pytest.fixture(scope="module")
+def production(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    install = Installation.create(
+        tmp_path_factory.mktemp(f"gunicorn-{backend.name}"),
+        backend.database_url,
+        IDP_SERVER__PUBLIC_URL=url,
+        IDP_REDIS__URL=backend.redis_url,
+        IDP_REDIS__KEY_PREFIX=backend.redis_prefix,
+    )
+    migrated = install.run("migrate")
+    assert migrated.code == 0, migrated.stderr
+    demo = install.json("demo")
+    log = install.directory / "gunicorn.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", str(REPO / "gunicorn.conf.py"), "idp:create_app()"],
+            cwd=install.directory,
+            env={
+                **install.environ,
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                "WEB_CONCURRENCY": str(WORKERS),
+                # The access log names the worker (pid) that answered each request.
+                "IDP_ACCESS_LOG": "1",
+                "GUNICORN_CMD_ARGS": "--access-logformat 'pid=%(p)s %(m)s %(U)s %(s)s'",
+            },
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_healthy(url, process, log)
+        yield Production(url, demo, log)
+    finally:
+        stop(process)
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def test_ready(production: Production) -> None:
+    ready = requests.get(f"{production.url}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "store": "ok"}
+
+
+def test_issuer_follows_public_url(production: Production) -> None:
+    assert production.demo["issuer"] == f"{production.url}/t/demo"
+    metadata = requests.get(production.demo["discovery"], timeout=5).json()
+    assert metadata["issuer"] == production.demo["issuer"]
+
+
+def introspect(production: Production, token: str) -> dict:
+    """Over a new connection each time, so the kernel hands it to any of the workers."""
+    with requests.Session() as fresh:
+        answer = fresh.post(
+            f"{production.demo['issuer']}/introspect",
+            data={"token": token},
+            auth=(production.demo["client_id"], production.demo["client_secret"]),
+            headers={"Connection": "close"},
+            timeout=10,
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_revocation_is_seen_by_every_worker_at_once(production: Production) -> None:
+    auth = (production.demo["client_id"], production.demo["client_secret"])
+    issued = requests.post(
+        f"{production.demo['issuer']}/token",
+        data={"grant_type": "client_credentials"},
+        auth=auth,
+        timeout=10,
+    )
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+    # Every worker first sees the token active, so none can answer later from a stale view.
+    assert all(introspect(production, token)["active"] for _ in range(PROBES))
+
+    revoked = requests.post(
+        f"{production.demo['issuer']}/revoke", data={"token": token}, auth=auth, timeout=10
+    )
+    assert revoked.status_code == 200
+
+    answers = [introspect(production, token) for _ in range(PROBES)]
+    assert answers == [{"active": False}] * PROBES
+    assert len(production.workers_that_answered("/t/demo/introspect", PROBES)) > 1
+
+
+def test_idp_serve_runs_gunicorn_from_any_directory(tmp_path: Path) -> None:
+    """`make run` ends in `idp serve`; it must find gunicorn.conf.py wherever it runs."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    install = Installation.create(tmp_path, f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+    assert install.run("migrate").code == 0
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(BIN / "idp"), "serve", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env={**install.environ, "HOST": "127.0.0.1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_healthy(url, process, log)
+        assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
+    finally:
+        stop(process)

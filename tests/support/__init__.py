@@ -1,0 +1,1 @@
+"""Test harness: backends, a live server on loopback, and factories for test data."""
