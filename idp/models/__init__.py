@@ -8,7 +8,7 @@ from idp.models.keys import SigningKey
 from idp.models.providers import UpstreamProvider
 from idp.models.registration import InitialAccessToken
 from idp.models.roles import Role, user_roles
-from idp.models.sessions import Consent, LoginSession
+from idp.models.sessions import Consent, LoginSession, SessionClient
 from idp.models.store_entries import StoreEntry
 from idp.models.team import TeamMember
 from idp.models.tenants import Tenant
@@ -25,6 +25,7 @@ __all__ = [
     "InitialAccessToken",
     "LoginSession",
     "Role",
+    "SessionClient",
     "SigningKey",
     "StoreEntry",
     "TeamMember",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base, utcnow
@@ -43,6 +43,30 @@ class Client(Base):
     # RFC 7592: SHA-256 of the registration access token of a dynamically registered client;
     # None for clients made through the management API or the `idp` command.
     registration_token_digest: Mapped[str | None] = mapped_column(String(64))
+    # OIDC Registration §2: "web" or "native"; native clients may use RFC 8252 loopback
+    # redirects on any port.
+    application_type: Mapped[str] = mapped_column(
+        String(10), default="web", server_default="web"
+    )
+    # OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether they must
+    # carry the session's `sid`.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    # Browser origins (scheme://host[:port]) allowed to call the token, userinfo, JWKS and
+    # revocation endpoints cross-origin (CORS); empty: none.
+    allowed_cors_origins: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    # A first-party client: the person is never asked to consent to it.
+    skip_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Shown on the consent page (RFC 7591 `logo_uri`).
+    logo_uri: Mapped[str | None] = mapped_column(Text)
+    # Refresh tokens even without the `offline_access` scope (client policy, issue 3 §3).
+    always_issue_refresh_token: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -32,6 +32,24 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SessionClient(Base):
+    """A client that received tokens from a login session: who to tell when it ends.
+
+    OIDC Back-Channel Logout 1.0 §2.7 sends a logout token to each client "that has a session"
+    with the OP; this is that record, one row per (session, client).
+    """
+
+    __tablename__ = "session_clients"
+    __table_args__ = (UniqueConstraint("login_session_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login_session_id: Mapped[int] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Consent(Base):
     """Scopes a person allowed a client, remembered so the consent page is skipped next time."""
 

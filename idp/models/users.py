@@ -28,6 +28,8 @@ class User(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     given_name: Mapped[str | None] = mapped_column(String(100))
     family_name: Mapped[str | None] = mapped_column(String(100))
+    # URL of the person's profile picture (the OIDC `picture` claim).
+    picture: Mapped[str | None] = mapped_column(Text)
     password_hash: Mapped[str | None] = mapped_column(Text)
     # Loaded with the user in one extra query: the roles claim needs them on every sign-in.
     roles: Mapped[list[Role]] = relationship(

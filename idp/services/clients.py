@@ -128,6 +128,13 @@ class ClientView:
     id_token_signed_response_alg: str | None
     access_token_signed_alg: str | None
     is_resource_server: bool
+    application_type: str
+    backchannel_logout_uri: str | None
+    backchannel_logout_session_required: bool
+    allowed_cors_origins: tuple[str, ...]
+    skip_consent: bool
+    logo_uri: str | None
+    always_issue_refresh_token: bool
     created_at: datetime = field(compare=False)
 
     @classmethod
@@ -152,6 +159,13 @@ class ClientView:
             id_token_signed_response_alg=client.id_token_signed_response_alg,
             access_token_signed_alg=client.access_token_signed_alg,
             is_resource_server=client.is_resource_server,
+            application_type=client.application_type,
+            backchannel_logout_uri=client.backchannel_logout_uri,
+            backchannel_logout_session_required=client.backchannel_logout_session_required,
+            allowed_cors_origins=tuple(client.allowed_cors_origins),
+            skip_consent=client.skip_consent,
+            logo_uri=client.logo_uri,
+            always_issue_refresh_token=client.always_issue_refresh_token,
             created_at=client.created_at,
         )
 
