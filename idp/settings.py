@@ -20,6 +20,8 @@ SIGNING_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
 ENV_PREFIX = "IDP_"
 # RFC 9110 §5.1: a field name is a token; letters, digits and hyphens are what proxies keep.
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+# A longer grace window would let a stolen, already rotated refresh token fork the family.
+MAX_REUSE_GRACE = 60
 
 
 class SettingsError(ValueError):
@@ -95,9 +97,16 @@ class TokenSettings:
     client_assertion_max_age_seconds: int = 3600
     # RFC 9700 §2.1.1: PKCE for confidential clients too (public clients always need it).
     pkce_required_for_confidential_clients: bool = True
+    # RFC 9700 §4.14.2: a client whose refresh response was lost may retry the spent token this
+    # long and get the same successor back; later, presenting it revokes the whole family.
+    refresh_token_reuse_grace_seconds: int = 10
 
     def validate(self) -> None:
         _positive("tokens.access_token_lifetime_seconds", self.access_token_lifetime_seconds)
+        if not 0 <= self.refresh_token_reuse_grace_seconds <= MAX_REUSE_GRACE:
+            raise SettingsError(
+                f"tokens.refresh_token_reuse_grace_seconds must be 0-{MAX_REUSE_GRACE}"
+            )
         _positive("tokens.client_assertion_max_age_seconds", self.client_assertion_max_age_seconds)
         if self.signing_alg not in SIGNING_ALGS:
             raise SettingsError(f"tokens.signing_alg must be one of {', '.join(SIGNING_ALGS)}")

@@ -6,6 +6,7 @@ from idp.models.base import Base
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
 from idp.models.providers import UpstreamProvider
+from idp.models.refresh_tokens import RefreshToken
 from idp.models.registration import InitialAccessToken
 from idp.models.roles import Role, user_roles
 from idp.models.sessions import Consent, LoginSession, SessionClient
@@ -24,6 +25,7 @@ __all__ = [
     "Consent",
     "InitialAccessToken",
     "LoginSession",
+    "RefreshToken",
     "Role",
     "SessionClient",
     "SigningKey",

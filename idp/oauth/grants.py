@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidScopeError, OAuth2Error, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    grants,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import g
 
-from idp.context import current_tenant, issuer, services
+from idp.context import client_ip, current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
 from idp.services.authorization import AuthorizationCode, Codes
 from idp.services.clients import SCOPE_TOKEN, check_resource
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.id_tokens import issue_id_token
-from idp.services.tokens import issue_access_token, revoke_access_token
+from idp.services.refresh_tokens import (
+    FamilyGrant,
+    Origin,
+    RefreshRefused,
+    ScopeNotGranted,
+    TokenResponse,
+    revoke_family,
+    rotate,
+    should_issue_refresh_token,
+    start_family,
+)
+from idp.services.tokens import IssuedAccessToken, issue_access_token, revoke_access_token
 from idp.services.users import UserView, get_user
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -26,16 +44,24 @@ class InvalidTargetError(OAuth2Error):
     error = "invalid_target"
 
 
+def scope_tokens(scope: str) -> list[str]:
+    """RFC 6749 §3.3: scope = scope-token *( SP scope-token ), without repeats.
+
+    Checked before any token is echoed back, since an error_description may only hold
+    %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).
+    """
+    asked = list(dict.fromkeys(token for token in scope.split(" ") if token))
+    if not all(SCOPE_TOKEN.match(token) for token in asked):
+        raise InvalidScopeError("The scope parameter is malformed.")
+    return asked
+
+
 def requested_scopes(client: OAuthClient, scope: str | None) -> list[str]:
     """RFC 6749 §3.3: a subset of the client's scopes; none asked means all it has."""
     registered = list(client.view.scopes)
     if not scope:
         return registered
-    # scope = scope-token *( SP scope-token ); checked before any token is echoed back, since
-    # an error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).
-    asked = list(dict.fromkeys(token for token in scope.split(" ") if token))
-    if not all(SCOPE_TOKEN.match(token) for token in asked):
-        raise InvalidScopeError("The scope parameter is malformed.")
+    asked = scope_tokens(scope)
     unknown = [s for s in asked if s not in registered]
     if unknown:
         raise InvalidScopeError(f"The client may not request: {' '.join(unknown)}")
@@ -140,6 +166,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             issued = codes.replayed(tenant.id, code)
             if issued:
                 revoke_access_token(services().store, tenant, issued)
+                if issued.get("family"):
+                    revoke_family(services().uow(), services().store, tenant, issued["family"])
             return None
         # Spent either way: a code presented by another client is burnt (RFC 9700 §4.5).
         if bound.client_id != client.client_id:
@@ -165,41 +193,125 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user = self.authenticate_user(self.request.authorization_code)
         if user is None:
             raise InvalidGrantError("The person this code was issued for cannot sign in.")
-        ring = container.key_cache.ring(tenant.id)
-        issued = issue_access_token(
-            ring=ring,
-            issuer=issuer(),
-            tenant=tenant,
-            client=client.view,
+        grant = FamilyGrant(
+            client_id=client.client_id,
             subject=user.subject,
-            scopes=list(bound.scopes),
-            # The token is for this issuer's own APIs (userinfo) unless the client names one.
-            audience=[issuer()],
+            scopes=bound.scopes,
+            sid=bound.sid,
+            auth_time=bound.auth_time,
+            amr=bound.amr,
+        )
+        issued = token_response(client, user, grant, bound.scopes, nonce=bound.nonce)
+        body = issued.body
+        family, family_expires_at = None, 0.0
+        if should_issue_refresh_token(client.view, bound.scopes):
+            try:
+                refresh = start_family(container.uow(), tenant, grant, issued.access_token)
+            except RefreshRefused as error:  # the person was deleted a moment ago
+                raise InvalidGrantError(str(error)) from error
+            body["refresh_token"] = refresh.token
+            family, family_expires_at = refresh.family_id, refresh.family_expires_at.timestamp()
+        access = issued.access_token
+        Codes(container.store).remember_tokens(
+            tenant.id,
+            self.request.raw_code,
+            {"jti": access.jti, "exp": access.exp},
+            family,
+            family_expires_at,
+        )
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2, services.refresh_tokens)
+    and, for `openid`, a new ID token (OIDC Core §12.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [*TOKEN_AUTH_METHODS, "none"]
+
+    def validate_token_request(self) -> None:
+        # Authenticates the client and checks it is registered for this grant.
+        self.request.client = self._validate_request_client()
+        presented = self.request.payload.data.get("refresh_token")
+        if not presented:
+            raise InvalidRequestError("Missing 'refresh_token' parameter.")
+        self.request.presented_refresh_token = presented
+        scope = self.request.payload.scope
+        self.request.asked_scopes = scope_tokens(scope) if scope else None
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        tenant = current_tenant()
+        container = services()
+        client: OAuthClient = self.request.client
+
+        def respond(grant: FamilyGrant, scopes: tuple[str, ...]) -> TokenResponse:
+            try:
+                user = get_user(container.uow(), tenant, grant.subject)
+            except NotFound as error:
+                raise RefreshRefused("The person this token was issued for is gone.") from error
+            # OIDC Core §12.2: no nonce in an ID token from a refresh.
+            return token_response(client, user, grant, scopes, nonce=None)
+
+        try:
+            body = rotate(
+                container.uow(),
+                container.store,
+                tenant,
+                client.client_id,
+                self.request.presented_refresh_token,
+                self.request.asked_scopes,
+                respond,
+                container.settings.tokens.refresh_token_reuse_grace_seconds,
+                Origin(client_ip(), g.get("request_id")),
+            )
+        except ScopeNotGranted as error:
+            raise InvalidScopeError(str(error)) from error
+        except RefreshRefused as error:
+            raise InvalidGrantError(str(error)) from error
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+def token_response(
+    client: OAuthClient,
+    user: UserView,
+    grant: FamilyGrant,
+    scopes: tuple[str, ...],
+    nonce: str | None,
+) -> TokenResponse:
+    """An access token for `scopes` and, with `openid`, an ID token of the original sign-in."""
+    tenant = current_tenant()
+    container = services()
+    ring = container.key_cache.ring(tenant.id)
+    issued: IssuedAccessToken = issue_access_token(
+        ring=ring,
+        issuer=issuer(),
+        tenant=tenant,
+        client=client.view,
+        subject=user.subject,
+        scopes=list(scopes),
+        # The token is for this issuer's own APIs (userinfo) unless the client names one.
+        audience=[issuer()],
+        defaults=container.settings.tokens,
+    )
+    body: dict[str, Any] = {
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    }
+    if "openid" in scopes:
+        body["id_token"] = issue_id_token(
+            ring,
+            issuer(),
+            tenant,
+            client.view,
+            user,
+            scopes=scopes,
+            access_token=issued.token,
+            auth_time=grant.auth_time,
+            sid=grant.sid,
+            amr=grant.amr,
+            nonce=nonce,
+            lifetime=issued.expires_in,
             defaults=container.settings.tokens,
         )
-        Codes(container.store).remember_tokens(
-            tenant.id, self.request.raw_code, {"jti": issued.jti, "exp": issued.exp}
-        )
-        body: dict[str, Any] = {
-            "access_token": issued.token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            "scope": issued.scope,
-        }
-        if "openid" in bound.scopes:
-            body["id_token"] = issue_id_token(
-                ring,
-                issuer(),
-                tenant,
-                client.view,
-                user,
-                scopes=bound.scopes,
-                access_token=issued.token,
-                auth_time=bound.auth_time,
-                sid=bound.sid,
-                amr=bound.amr,
-                nonce=bound.nonce,
-                lifetime=issued.expires_in,
-                defaults=container.settings.tokens,
-            )
-        return 200, body, self.TOKEN_RESPONSE_HEADER
+    return TokenResponse(body, issued)

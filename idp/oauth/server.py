@@ -23,7 +23,12 @@ from idp.oauth.client_auth import (
 )
 from idp.oauth.clients import OAuthClient
 from idp.oauth.endpoints import Introspection, Revocation
-from idp.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, S256CodeChallenge
+from idp.oauth.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    S256CodeChallenge,
+)
 from idp.oauth.registration import ClientConfiguration, ClientRegistration
 from idp.services.clients import lookup_client
 from idp.services.rate_limits import FailureLimiter
@@ -50,6 +55,7 @@ class TenantAuthorizationServer(AuthorizationServer):
         self._failures = failures
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+        self.register_grant(RefreshTokenGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_endpoint(ClientRegistration)

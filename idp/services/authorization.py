@@ -7,8 +7,8 @@ another began:
 - a *code* holds what the token endpoint needs (RFC 9700 §4.5, DESIGN §5): client, redirect
   URI, PKCE challenge, nonce, scopes and the session's subject, sid and auth_time. It lives
   60 seconds and is spent by one atomic `take`, so of two concurrent redemptions only one wins.
-  After redemption a marker remembers the access token issued from it, so a replay revokes it
-  (RFC 6749 §4.1.2).
+  After redemption a marker remembers the access token and refresh token family issued from
+  it, so a replay revokes them (RFC 6749 §4.1.2).
 """
 
 from __future__ import annotations
@@ -139,14 +139,23 @@ class Codes:
             return None
         return bound
 
-    def remember_tokens(self, tenant_id: int, code: str, claims: dict[str, Any]) -> None:
-        """Remember the access token issued from `code` until it expires, for `replayed`."""
-        ttl = max(1.0, float(claims["exp"]) - time.time())
-        marker = json.dumps({"jti": claims["jti"], "exp": claims["exp"]})
+    def remember_tokens(
+        self,
+        tenant_id: int,
+        code: str,
+        claims: dict[str, Any],
+        family: str | None = None,
+        family_expires_at: float = 0.0,
+    ) -> None:
+        """Remember the access token issued from `code`, and the refresh token family if one
+        was, until both have expired, for `replayed`."""
+        ttl = max(1.0, max(float(claims["exp"]), family_expires_at) - time.time())
+        marker = json.dumps({"jti": claims["jti"], "exp": claims["exp"], "family": family})
         self._store.put(self._key("authz-code-used", tenant_id, code), marker, ttl)
 
     def replayed(self, tenant_id: int, code: str) -> dict[str, Any] | None:
-        """The `jti`/`exp` of what a spent code was exchanged for, once, or None."""
+        """The `jti`/`exp` (and refresh `family`, or None) of what a spent code was exchanged
+        for, once, or None."""
         raw = self._store.take(self._key("authz-code-used", tenant_id, code))
         return json.loads(raw) if raw else None
 

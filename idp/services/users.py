@@ -17,6 +17,7 @@ from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.clients import longest_token_lifetime
 from idp.services.errors import Conflict, InvalidInput, NotFound
+from idp.services.refresh_tokens import revoke_refresh_tokens_of_person
 from idp.services.roles import resolve_roles
 from idp.services.tenants import TenantView
 from idp.services.tokens import revoke_tokens_of_person
@@ -231,7 +232,8 @@ def sign_out_everywhere(
     subject: str,
     defaults: TokenSettings,
 ) -> None:
-    """End every login session of the person and revoke every access token issued to them.
+    """End every login session of the person and revoke every access and refresh token
+    issued to them.
 
     Used when an admin signs someone out and when an account is deactivated: a person who may
     no longer sign in must not stay signed in anywhere.
@@ -242,3 +244,4 @@ def sign_out_everywhere(
         uow.commit()
     lifetime = longest_token_lifetime(uow, tenant, defaults)
     revoke_tokens_of_person(store, tenant, subject, lifetime)
+    revoke_refresh_tokens_of_person(uow, store, tenant, subject)

@@ -61,4 +61,8 @@ def test_rfc8414_metadata_is_served_at_both_well_known_locations(server, make, h
     oidc = http.get(f"{issuer}/.well-known/openid-configuration")
     assert by_path.status_code == by_issuer.status_code == oidc.status_code == 200
     assert by_path.json() == by_issuer.json() == oidc.json()
-    assert by_path.json()["grant_types_supported"] == ["authorization_code", "client_credentials"]
+    assert by_path.json()["grant_types_supported"] == [
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+    ]

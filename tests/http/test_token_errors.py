@@ -47,7 +47,6 @@ def auth(issued) -> tuple[str, str]:
         "password",
         "implicit",
         "token",
-        "refresh_token",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "urn:ietf:params:oauth:grant-type:device_code",
         "client_credentials ",

@@ -8,6 +8,7 @@ from idp.oauth.authorize import RESPONSE_MODES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.services.id_tokens import SCOPE_CLAIMS
+from idp.services.refresh_tokens import OFFLINE_ACCESS
 from idp.settings import SIGNING_ALGS
 
 
@@ -21,14 +22,14 @@ def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/userinfo",
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
-        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
-        "scopes_supported": list(SCOPE_CLAIMS),
+        "scopes_supported": [*SCOPE_CLAIMS, OFFLINE_ACCESS],
         "claims_supported": [
             "iss",
             "aud",

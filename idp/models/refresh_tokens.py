@@ -1,0 +1,197 @@
+"""Refresh tokens (DESIGN §5): one row per issued token, grouped in families, by digest only.
+
+A family is everything rotated from one authorization code. Rows of spent tokens are kept until
+the family expires: presenting one of them again is how theft is noticed (RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from idp.models.base import Base, utcnow
+from idp.models.users import User
+
+
+class RefreshToken(Base):
+    """One refresh token. Only its SHA-256 digest is stored (DESIGN §6); a copy of this table
+    cannot be replayed. `used_at` is set once, by the one request that rotated it."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The scope originally granted: every token of the family carries it (RFC 6749 §6).
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The login session the grant came from; a family that is not `offline` ends with it.
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    auth_time: Mapped[datetime]
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    offline: Mapped[bool] = mapped_column(default=False)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Absolute lifetime, from the family's first token and never extended.
+    family_expires_at: Mapped[datetime]
+    # Idle lifetime: this token is dead if not used by then.
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    # Whom it was rotated into: a retry within the grace window is honoured only while the
+    # successor itself is unused.
+    successor_digest: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None]
+    # The access token issued with this refresh token, revoked with the family.
+    access_token_jti: Mapped[str | None] = mapped_column(String(64))
+    access_token_expires_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class RefreshTokenState:
+    """A refresh token as read, with its person's `sub` and whether they may sign in.
+
+    `expires_at` is the earlier of the idle and absolute expiry.
+    """
+
+    token_digest: str
+    family_id: str
+    client_id: str
+    user_id: int
+    subject: str
+    user_active: bool
+    scopes: tuple[str, ...]
+    sid: str
+    auth_time: datetime
+    amr: tuple[str, ...]
+    offline: bool
+    issued_at: datetime
+    family_expires_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    successor_digest: str | None
+    revoked_at: datetime | None
+
+
+class RefreshTokens:
+    """Refresh token rows, always within one tenant (DESIGN §2)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, token: RefreshToken) -> RefreshToken:
+        self._session.add(token)
+        self._session.flush()
+        return token
+
+    def state(self, tenant_id: int, token_digest: str) -> RefreshTokenState | None:
+        """The token and the state of the person it was issued to, detached from the session."""
+        row = self._session.execute(
+            select(RefreshToken, User.subject, User.active)
+            .join(User, User.id == RefreshToken.user_id)
+            .where(
+                RefreshToken.tenant_id == tenant_id,
+                RefreshToken.token_digest == token_digest,
+                User.tenant_id == tenant_id,
+            )
+        ).first()
+        if row is None:
+            return None
+        token, subject, active = row
+        return RefreshTokenState(
+            token_digest=token.token_digest,
+            family_id=token.family_id,
+            client_id=token.client_id,
+            user_id=token.user_id,
+            subject=subject,
+            user_active=active,
+            scopes=tuple(token.scopes),
+            sid=token.sid,
+            auth_time=token.auth_time,
+            amr=tuple(token.amr),
+            offline=token.offline,
+            issued_at=token.issued_at,
+            family_expires_at=token.family_expires_at,
+            expires_at=min(token.expires_at, token.family_expires_at),
+            used_at=token.used_at,
+            successor_digest=token.successor_digest,
+            revoked_at=token.revoked_at,
+        )
+
+    def by_digest(self, tenant_id: int, token_digest: str) -> RefreshToken | None:
+        return self._session.scalar(
+            select(RefreshToken).where(
+                RefreshToken.tenant_id == tenant_id, RefreshToken.token_digest == token_digest
+            )
+        )
+
+    def claim(
+        self, tenant_id: int, token_digest: str, successor_digest: str, now: datetime
+    ) -> bool:
+        """Mark the token used, if nobody has: one guarded UPDATE, so of concurrent callers
+        exactly one gets True (the database serialises the writes to the row)."""
+        result = self._session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.tenant_id == tenant_id,
+                RefreshToken.token_digest == token_digest,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(used_at=now, successor_digest=successor_digest)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def revoke_families(self, tenant_id: int, family_ids: Sequence[str], now: datetime) -> None:
+        if family_ids:
+            self._session.execute(
+                update(RefreshToken)
+                .where(
+                    RefreshToken.tenant_id == tenant_id,
+                    RefreshToken.family_id.in_(family_ids),
+                    RefreshToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def live_families(
+        self,
+        tenant_id: int,
+        *,
+        user_id: int | None = None,
+        sid: str | None = None,
+        offline: bool | None = None,
+    ) -> list[str]:
+        """Ids of unrevoked families of a person, or of a login session."""
+        query = select(RefreshToken.family_id).where(
+            RefreshToken.tenant_id == tenant_id, RefreshToken.revoked_at.is_(None)
+        )
+        if user_id is not None:
+            query = query.where(RefreshToken.user_id == user_id)
+        if sid is not None:
+            query = query.where(RefreshToken.sid == sid)
+        if offline is not None:
+            query = query.where(RefreshToken.offline == offline)
+        return list(self._session.scalars(query.distinct()))
+
+    def access_tokens_of(
+        self, tenant_id: int, family_ids: Sequence[str], now: datetime
+    ) -> list[tuple[str, datetime]]:
+        """`jti` and expiry of the unexpired access tokens issued with these families."""
+        if not family_ids:
+            return []
+        rows = self._session.execute(
+            select(RefreshToken.access_token_jti, RefreshToken.access_token_expires_at).where(
+                RefreshToken.tenant_id == tenant_id,
+                RefreshToken.family_id.in_(family_ids),
+                RefreshToken.access_token_jti.is_not(None),
+                RefreshToken.access_token_expires_at > now,
+            )
+        )
+        return [(jti, expires) for jti, expires in rows if jti and expires]

@@ -1,0 +1,157 @@
+"""The refresh token service against both databases and stores: what logout revokes, what sits
+in the database and the short-lived store (digests and sealed copies, never a token), and that
+revoking a family reaches the access tokens issued with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from idp.crypto.secrets import digest
+from idp.models.refresh_tokens import RefreshToken
+from idp.services.clients import IssuedClient
+from idp.services.container import Services
+from idp.services.refresh_tokens import (
+    FamilyGrant,
+    IssuedRefreshToken,
+    Origin,
+    TokenResponse,
+    find_refresh_token,
+    revoke_family,
+    revoke_session_refresh_tokens,
+    rotate,
+    start_family,
+)
+from idp.services.tenants import TenantView
+from idp.services.tokens import IssuedAccessToken, issue_access_token, read_access_token
+from tests.support.factories import Factory
+
+ISSUER = "https://issuer.example/t/x"
+
+
+@pytest.fixture
+def tenant(make: Factory) -> TenantView:
+    return make.tenant()
+
+
+@pytest.fixture
+def client(make: Factory, tenant: TenantView) -> IssuedClient:
+    return make.client(
+        tenant,
+        grant_types=("authorization_code", "refresh_token"),
+        redirect_uris=("https://rp.example.com/cb",),
+        scopes=("openid", "offline_access"),
+    )
+
+
+def access_token(services: Services, tenant: TenantView, client: IssuedClient) -> IssuedAccessToken:
+    return issue_access_token(
+        ring=services.key_cache.ring(tenant.id),
+        issuer=ISSUER,
+        tenant=tenant,
+        client=client.client,
+        subject="someone",
+        scopes=["openid"],
+        audience=[ISSUER],
+        defaults=services.settings.tokens,
+    )
+
+
+def family(
+    services: Services,
+    make: Factory,
+    tenant: TenantView,
+    client: IssuedClient,
+    sid: str,
+    scopes: tuple[str, ...],
+) -> IssuedRefreshToken:
+    grant = FamilyGrant(
+        client_id=client.client.client_id,
+        subject=make.user(tenant).subject,
+        scopes=scopes,
+        sid=sid,
+        auth_time=1_700_000_000,
+        amr=("pwd",),
+    )
+    return start_family(services.uow(), tenant, grant, access_token(services, tenant, client))
+
+
+def is_live(services: Services, tenant: TenantView, issued: IssuedRefreshToken) -> bool:
+    view = find_refresh_token(services.uow(), tenant, issued.token)
+    return view is not None and view.active
+
+
+def test_logout_revokes_the_sessions_families_but_not_offline_ones(services, make, tenant, client):
+    bound = family(services, make, tenant, client, "sid-a", ("openid",))
+    offline = family(services, make, tenant, client, "sid-a", ("openid", "offline_access"))
+    elsewhere = family(services, make, tenant, client, "sid-b", ("openid",))
+
+    revoke_session_refresh_tokens(services.uow(), services.store, tenant, "sid-a")
+
+    assert not is_live(services, tenant, bound)
+    assert is_live(services, tenant, offline)
+    assert is_live(services, tenant, elsewhere)
+
+
+def test_logout_at_another_tenant_revokes_nothing(services, make, tenant, client):
+    issued = family(services, make, tenant, client, "sid-c", ("openid",))
+    revoke_session_refresh_tokens(services.uow(), services.store, make.tenant(), "sid-c")
+    assert is_live(services, tenant, issued)
+
+
+def test_only_digests_in_the_database_and_a_sealed_copy_in_the_store(
+    services, make, tenant, client
+):
+    issued = family(services, make, tenant, client, "sid-d", ("openid", "offline_access"))
+    new_access = access_token(services, tenant, client)
+
+    def respond(grant: FamilyGrant, scopes: tuple[str, ...]) -> TokenResponse:
+        return TokenResponse({"access_token": new_access.token}, new_access)
+
+    body: dict[str, Any] = rotate(
+        services.uow(),
+        services.store,
+        tenant,
+        client.client.client_id,
+        issued.token,
+        None,
+        respond,
+        10,
+        Origin(),
+    )
+    successor = body["refresh_token"]
+    with services.uow() as uow:
+        rows = uow.session.scalars(
+            select(RefreshToken).where(RefreshToken.family_id == issued.family_id)
+        ).all()
+        stored = {row.token_digest for row in rows}
+        columns = [str(getattr(row, c.key)) for row in rows for c in RefreshToken.__table__.c]
+    assert stored == {digest(issued.token), digest(successor)}
+    assert not any(issued.token in value or successor in value for value in columns)
+
+    sealed = services.store.get(f"refresh-grace:{tenant.id}:{digest(issued.token)}")
+    assert sealed is not None
+    assert successor not in sealed and new_access.token not in sealed
+    assert "refresh_token" not in sealed
+
+
+def test_revoking_a_family_revokes_the_access_tokens_issued_with_it(services, make, tenant, client):
+    ring = services.key_cache.ring(tenant.id)
+    grant = FamilyGrant(
+        client_id=client.client.client_id,
+        subject=make.user(tenant).subject,
+        scopes=("openid", "offline_access"),
+        sid="sid-e",
+        auth_time=1_700_000_000,
+        amr=("pwd",),
+    )
+    issued_access = access_token(services, tenant, client)
+    issued = start_family(services.uow(), tenant, grant, issued_access)
+    assert read_access_token(ring, services.store, ISSUER, tenant, issued_access.token)
+
+    revoke_family(services.uow(), services.store, tenant, issued.family_id)
+
+    assert read_access_token(ring, services.store, ISSUER, tenant, issued_access.token) is None
+    assert find_refresh_token(services.uow(), tenant, issued.token) is None
