@@ -4,8 +4,20 @@ Order matters (RFC 6749 §4.1.2.1, RFC 9700 §4.11.2): until the client and its 
 known good, every error is shown on our own page and nobody is redirected anywhere. After that,
 errors go back to the client with `state` and `iss` (RFC 9207) in the requested response mode.
 
-A request that needs the person (sign-in, consent) is parked as a transaction in the store and
-resumed at `{issuer}/authorize/resume?txn=...` once the hosted pages are done.
+A request that needs the person (account chooser, sign-in, consent) is parked as a transaction
+in the store and resumed at `{issuer}/authorize/resume?txn=...` once the hosted pages are done.
+
+Decisions on the OIDC Core §3.1.2.1 parameters:
+- `login_hint` is an e-mail address: it fills in the login form, and a session of somebody else
+  needs a fresh sign-in (prompt=none: login_required). Whoever then signs in goes on: a hint is
+  only a hint. A hint that is not an e-mail address is ignored.
+- `id_token_hint` must be an ID token of this tenant for this client (expired is fine); it is
+  stricter: after a fresh sign-in the person must be its `sub`, or the client gets
+  login_required (§3.1.2.1: "SHOULD return an error").
+- `acr_values` are voluntary and always met by the one acr we issue; an *essential* `acr` in
+  `claims` that we cannot satisfy is a failed authentication (§5.5.1.1): access_denied.
+- First-party clients (`skip_consent`) never see the consent page, not even with prompt=consent:
+  their operator consented for everyone, as Keycloak does for clients without consent.
 """
 
 from __future__ import annotations
@@ -31,12 +43,17 @@ from idp.services.authorization import (
     Transaction,
     Transactions,
 )
-from idp.services.consents import has_consent
+from idp.services.consents import ConsentOutcome, check_consent
+from idp.services.errors import InvalidInput, NotFound
+from idp.services.id_tokens import ClaimsRequest, id_token_hint_subject, parse_claims_request
 from idp.services.sessions import SessionView, current_session
+from idp.services.users import get_user, normalise_email
 
 RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_VALUE = 512
+# Languages of the hosted pages, advertised as `ui_locales_supported` (OIDC Discovery §3).
+UI_LOCALES = ("en",)
 # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
 S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -125,7 +142,7 @@ def _validated(
         raise fail("unsupported_response_type", "Only response_type=code is supported.")
     if not client.check_response_type("code") or not client.check_grant_type("authorization_code"):
         raise fail("unauthorized_client", "The client may not use the authorization code grant.")
-    for name in ("state", "nonce"):
+    for name in ("state", "nonce", "login_hint", "ui_locales", "claims_locales", "acr_values"):
         if len(params.get(name, "")) > MAX_VALUE:
             raise fail("invalid_request", f"{name} is longer than {MAX_VALUE} characters.")
     try:
@@ -141,6 +158,7 @@ def _validated(
     max_age_text = params.get("max_age")
     if max_age_text is not None and not (max_age_text.isdigit() and len(max_age_text) < 10):
         raise fail("invalid_request", "max_age must be a non-negative number of seconds.")
+    claims = _claims_request(params.get("claims"), fail)
     return AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -151,7 +169,57 @@ def _validated(
         code_challenge=challenge,
         prompt=prompt,
         max_age=int(max_age_text) if max_age_text is not None else None,
+        login_hint=_login_hint(params.get("login_hint")),
+        expected_subject=_hinted_subject(params.get("id_token_hint"), client, fail),
+        ui_locale=pick_ui_locale(params.get("ui_locales")),
+        claims=claims,
     )
+
+
+def _login_hint(hint: str | None) -> str | None:
+    """The hinted e-mail address, normalised as accounts are; anything else is no hint."""
+    try:
+        return normalise_email(hint) if hint else None
+    except InvalidInput:
+        return None
+
+
+def _hinted_subject(
+    token: str | None, client: OAuthClient, fail: Callable[[str, str], RedirectError]
+) -> str | None:
+    if token is None:
+        return None
+    ring = services().key_cache.ring(current_tenant().id)
+    try:
+        return id_token_hint_subject(ring, issuer(), client.client_id, token)
+    except ValueError:
+        raise fail("invalid_request", "id_token_hint is not an ID token for this client.") from None
+
+
+def _claims_request(text: str | None, fail: Callable[[str, str], RedirectError]) -> ClaimsRequest:
+    if text is None:
+        return ClaimsRequest()
+    try:
+        claims = parse_claims_request(text)
+    except ValueError:
+        raise fail(
+            "invalid_request", "The claims parameter is malformed (OIDC Core 5.5)."
+        ) from None
+    if claims.acr_unmet:
+        raise fail("access_denied", "The essential acr requested cannot be satisfied.")
+    return claims
+
+
+def pick_ui_locale(ui_locales: str | None) -> str | None:
+    """The first of the requested language tags we have pages in (RFC 4647 §3.4 lookup: `en-GB`
+    falls back to `en`); None when there is none, and the pages use their default."""
+    for tag in (ui_locales or "").lower().split():
+        parts = tag.split("-")
+        while parts:
+            if "-".join(parts) in UI_LOCALES:
+                return "-".join(parts)
+            parts.pop()
+    return None
 
 
 def _pkce_challenge(
@@ -175,17 +243,19 @@ def _pkce_challenge(
     return challenge
 
 
-def csp_with_form_target(redirect_uri: str) -> str:
+def csp_with_form_target(redirect_uri: str, image_origin: str | None = None) -> str:
     """Our HTML policy, with the client's redirect URI's origin added to `form-action`.
 
     Browsers apply `form-action` to the redirects that follow a form submission too (CSP Level
     3 §6.4.1), and a login or consent POST ends with a redirect to the client; so does the form
-    of the form_post response mode.
+    of the form_post response mode. `image_origin` is added to `img-src` for a client's logo.
     """
     parts = urlsplit(redirect_uri)
     target = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+    images = f"; img-src 'self' {image_origin}" if image_origin else ""
     return (
         f"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' {target}"
+        + images
     )
 
 
@@ -237,7 +307,10 @@ class AuthorizationEndpoint:
             return deliver_error(error)
         session = current_session(services().uow(), current_tenant(), cookie)
         auth_time = session.auth_time.timestamp() if session else None
-        after = authorization.login_after(authz, auth_time, time.time())
+        now = time.time()
+        after = authorization.login_after(authz, auth_time, now)
+        if session is not None and _someone_else(authz, session):
+            after = now
         return self._proceed(authz, session, after, None)
 
     def resume(self, cookie: str | None, transaction_id: str) -> Response:
@@ -259,33 +332,26 @@ class AuthorizationEndpoint:
         client = oauth_server().query_client(authz.client_id)
         if client is None or not client.check_redirect_uri(authz.redirect_uri):
             return error_page(PageError(EXPIRED))  # deleted or changed since the request began
-        approved = bool(session and transaction and transaction.consented_sid == session.sid)
-        consent_given = approved or bool(
-            session
-            and "consent" not in authz.prompt
-            and has_consent(
-                services().uow(), tenant.id, session.user_id, authz.client_id, list(authz.scopes)
-            )
-        )
+        consent = _consent(authz, client, session, transaction)
         auth_time = session.auth_time.timestamp() if session else None
-        step = authorization.next_step(authz, auth_time, login_after, consent_given)
+        account_chosen = bool(transaction and transaction.account_chosen)
+        step = authorization.next_step(authz, auth_time, login_after, consent.given, account_chosen)
+        if step in (authorization.CONSENT, authorization.ISSUE):
+            assert session is not None
+            if authz.expected_subject not in (None, session.subject):
+                # Signed in afresh, as someone other than the id_token_hint names.
+                if transaction is not None:
+                    Transactions(store).finish(tenant.id, transaction.id)
+                return _redirect_error(authz, "login_required", "Another person signed in.")
         if step != authorization.ISSUE and "none" in authz.prompt:
             # OIDC Core §3.1.2.6: prompt=none never shows a page.
             error = "login_required" if step == authorization.LOGIN else "consent_required"
-            return deliver_error(
-                RedirectError(
-                    error,
-                    "The person must interact.",
-                    authz.redirect_uri,
-                    authz.state,
-                    authz.response_mode,
-                )
-            )
+            return _redirect_error(authz, error, "The person must interact.")
         if step != authorization.ISSUE:
             if transaction is None:
                 transaction = Transactions(store).begin(tenant.id, authz, login_after)
-            page = "login" if step == authorization.LOGIN else "consent"
-            return redirect(f"{issuer()}/{page}?{urlencode({'txn': transaction.id})}", 303)
+            # Each step is a hosted page of the same name: login, consent, select_account.
+            return redirect(f"{issuer()}/{step}?{urlencode({'txn': transaction.id})}", 303)
         assert session is not None
         if transaction is not None and not Transactions(store).finish(tenant.id, transaction.id):
             return error_page(PageError(EXPIRED))  # a double submit: the first one won
@@ -294,13 +360,14 @@ class AuthorizationEndpoint:
             AuthorizationCode(
                 client_id=authz.client_id,
                 redirect_uri=authz.redirect_uri,
-                scopes=authz.scopes,
+                scopes=consent.scopes,
                 subject=session.subject,
                 sid=session.sid,
                 auth_time=int(session.auth_time.timestamp()),
                 amr=session.amr,
                 code_challenge=authz.code_challenge,
                 nonce=authz.nonce,
+                claims=authz.claims,
             ),
         )
         params = [("code", code)]
@@ -312,16 +379,50 @@ class AuthorizationEndpoint:
     def deny(self, transaction: Transaction) -> Response:
         """The person declined on the consent page: access_denied (RFC 6749 §4.1.2.1)."""
         Transactions(services().store).finish(current_tenant().id, transaction.id)
-        authz = transaction.request
-        return deliver_error(
-            RedirectError(
-                "access_denied",
-                "The person declined.",
-                authz.redirect_uri,
-                authz.state,
-                authz.response_mode,
-            )
-        )
+        return _redirect_error(transaction.request, "access_denied", "The person declined.")
+
+
+def _redirect_error(authz: AuthorizationRequest, error: str, description: str) -> Response:
+    return deliver_error(
+        RedirectError(error, description, authz.redirect_uri, authz.state, authz.response_mode)
+    )
+
+
+def _someone_else(authz: AuthorizationRequest, session: SessionView) -> bool:
+    """The session is not the person the hints name, so a fresh sign-in is needed."""
+    if authz.expected_subject is not None and authz.expected_subject != session.subject:
+        return True
+    if authz.login_hint is None:
+        return False
+    try:
+        email = get_user(services().uow(), current_tenant(), session.subject).email
+    except NotFound:
+        return True
+    return email != authz.login_hint
+
+
+def _consent(
+    authz: AuthorizationRequest,
+    client: OAuthClient,
+    session: SessionView | None,
+    transaction: Transaction | None,
+) -> ConsentOutcome:
+    """Consent without the page: a first-party client, an approval of the page in this very
+    request by this session, or a remembered consent (services.consents for offline_access)."""
+    if session is None:
+        return ConsentOutcome(False, authz.scopes)
+    approved = bool(transaction and transaction.consented_sid == session.sid)
+    if client.view.skip_consent or approved:
+        return ConsentOutcome(True, authz.scopes)
+    return check_consent(
+        services().uow(),
+        current_tenant().id,
+        session.user_id,
+        authz.client_id,
+        authz.scopes,
+        interactive="none" not in authz.prompt,
+        force_page="consent" in authz.prompt,
+    )
 
 
 EXPIRED = "This sign-in request has expired or was already used. Go back to the application."

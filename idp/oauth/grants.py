@@ -19,7 +19,7 @@ from idp.oauth.clients import OAuthClient
 from idp.services.authorization import AuthorizationCode, Codes
 from idp.services.clients import SCOPE_TOKEN, check_resource
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.id_tokens import issue_id_token
+from idp.services.id_tokens import ClaimsRequest, issue_id_token
 from idp.services.refresh_tokens import (
     FamilyGrant,
     Origin,
@@ -201,7 +201,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=bound.auth_time,
             amr=bound.amr,
         )
-        issued = token_response(client, user, grant, bound.scopes, nonce=bound.nonce)
+        issued = token_response(client, user, grant, bound.scopes, bound.nonce, bound.claims)
         body = issued.body
         family, family_expires_at = None, 0.0
         if should_issue_refresh_token(client.view, bound.scopes):
@@ -276,8 +276,10 @@ def token_response(
     grant: FamilyGrant,
     scopes: tuple[str, ...],
     nonce: str | None,
+    claims: ClaimsRequest | None = None,
 ) -> TokenResponse:
-    """An access token for `scopes` and, with `openid`, an ID token of the original sign-in."""
+    """An access token for `scopes` and, with `openid`, an ID token of the original sign-in.
+    `claims`: what the authorization request asked for by name (OIDC Core §5.5)."""
     tenant = current_tenant()
     container = services()
     ring = container.key_cache.ring(tenant.id)
@@ -291,6 +293,7 @@ def token_response(
         # The token is for this issuer's own APIs (userinfo) unless the client names one.
         audience=[issuer()],
         defaults=container.settings.tokens,
+        userinfo_claims=claims.userinfo if claims else (),
     )
     body: dict[str, Any] = {
         "access_token": issued.token,
@@ -313,5 +316,6 @@ def token_response(
             nonce=nonce,
             lifetime=issued.expires_in,
             defaults=container.settings.tokens,
+            claims_request=claims,
         )
     return TokenResponse(body, issued)

@@ -9,7 +9,7 @@ from flask import Response, request
 from idp.context import current_tenant, issuer, services
 from idp.services.errors import NotFound
 from idp.services.id_tokens import user_claims
-from idp.services.tokens import read_access_token
+from idp.services.tokens import USERINFO_CLAIMS, read_access_token
 from idp.services.users import get_user
 
 MAX_TOKEN = 8192
@@ -77,6 +77,10 @@ def userinfo_response() -> Response:
         user = None
     if user is None or not user.active:
         return _challenge(401, "invalid_token", "The access token is invalid or has expired.")
-    response = Response(json.dumps(user_claims(user, scopes)), mimetype="application/json")
+    # The claims the client asked for by name (OIDC Core §5.5), remembered in the access token.
+    asked = claims.get(USERINFO_CLAIMS)
+    requested = tuple(str(name) for name in asked) if isinstance(asked, list) else ()
+    body = json.dumps(user_claims(user, scopes, requested))
+    response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -5,7 +5,8 @@ another began:
 - a *transaction* holds a validated authorization request while the person signs in or
   consents (10 minutes), keyed by a random id the login and consent pages carry;
 - a *code* holds what the token endpoint needs (RFC 9700 §4.5, DESIGN §5): client, redirect
-  URI, PKCE challenge, nonce, scopes and the session's subject, sid and auth_time. It lives
+  URI, PKCE challenge, nonce, scopes, the claims asked for by name (OIDC Core §5.5) and the
+  session's subject, sid and auth_time. It lives
   60 seconds and is spent by one atomic `take`, so of two concurrent redemptions only one wins.
   After redemption a marker remembers the access token and refresh token family issued from
   it, so a replay revokes them (RFC 6749 §4.1.2).
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from idp.crypto.secrets import digest
+from idp.services.id_tokens import ClaimsRequest
 from idp.stores import ShortLivedStore
 
 CODE_LIFETIME = 60
@@ -40,16 +42,25 @@ class AuthorizationRequest:
     code_challenge: str | None = None
     prompt: tuple[str, ...] = ()
     max_age: int | None = None
+    # OIDC Core §3.1.2.1 hints: the e-mail address to sign in with (normalised), and the `sub`
+    # of a verified id_token_hint, which the signed-in person must be.
+    login_hint: str | None = None
+    expected_subject: str | None = None
+    ui_locale: str | None = None  # the first of `ui_locales` we support
+    claims: ClaimsRequest = field(default_factory=ClaimsRequest)
 
 
 @dataclass(frozen=True)
 class Transaction:
     id: str
     request: AuthorizationRequest
-    # A sign-in older than this (epoch seconds) does not count: prompt=login or max_age.
+    # A sign-in older than this (epoch seconds) does not count: prompt=login, max_age, a
+    # session of someone other than the hints name, or "Use another account".
     login_after: float | None = None
     # The sid of the session that approved the consent page for this request, if one did.
     consented_sid: str | None = None
+    # prompt=select_account was answered on the chooser, or by signing in during this request.
+    account_chosen: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,12 +75,14 @@ class AuthorizationCode:
     code_challenge: str | None = None
     nonce: str | None = None
     issued_at: float = field(default_factory=time.time)
+    claims: ClaimsRequest = field(default_factory=ClaimsRequest)
 
 
 def _request_from(data: dict[str, Any]) -> AuthorizationRequest:
     data = dict(data)
     data["scopes"] = tuple(data["scopes"])
     data["prompt"] = tuple(data["prompt"])
+    data["claims"] = ClaimsRequest.of(data.get("claims"))
     return AuthorizationRequest(**data)
 
 
@@ -96,11 +109,21 @@ class Transactions:
             return None
         data = json.loads(raw)
         return Transaction(
-            data["id"], _request_from(data["request"]), data["login_after"], data["consented_sid"]
+            data["id"],
+            _request_from(data["request"]),
+            data["login_after"],
+            data["consented_sid"],
+            data.get("account_chosen", False),
         )
 
     def consented(self, tenant_id: int, transaction: Transaction, sid: str) -> None:
         self._save(tenant_id, replace(transaction, consented_sid=sid))
+
+    def choose_account(self, tenant_id: int, transaction: Transaction, another: bool) -> None:
+        """The account chooser was answered, or made moot by a sign-in; `another` ("Use another
+        account") asks for a sign-in newer than now, which replaces the browser's session."""
+        login_after = time.time() if another else transaction.login_after
+        self._save(tenant_id, replace(transaction, account_chosen=True, login_after=login_after))
 
     def finish(self, tenant_id: int, transaction_id: str) -> bool:
         """Spend the transaction: True for the one caller that did (a double submit loses)."""
@@ -134,6 +157,7 @@ class Codes:
         data = json.loads(raw)
         data["scopes"] = tuple(data["scopes"])
         data["amr"] = tuple(data["amr"])
+        data["claims"] = ClaimsRequest.of(data.get("claims"))
         bound = AuthorizationCode(**data)
         if time.time() - bound.issued_at > CODE_LIFETIME:  # the store's TTL, double-checked
             return None
@@ -160,6 +184,7 @@ class Codes:
         return json.loads(raw) if raw else None
 
 
+SELECT_ACCOUNT = "select_account"
 LOGIN = "login"
 CONSENT = "consent"
 ISSUE = "issue"
@@ -170,12 +195,17 @@ def next_step(
     auth_time: float | None,
     login_after: float | None,
     consent_given: bool,
+    account_chosen: bool = False,
 ) -> str:
-    """What the request needs before a code can be issued: LOGIN, CONSENT or ISSUE.
+    """What the request needs before a code can be issued: SELECT_ACCOUNT, LOGIN, CONSENT or
+    ISSUE.
 
     `auth_time` is the session's (None: not signed in); `login_after` is set when the request
     demands a sign-in newer than that (prompt=login, or max_age exceeded: OIDC Core §3.1.2.1).
+    The account chooser comes first: continuing as someone may still need a fresh sign-in.
     """
+    if "select_account" in request.prompt and auth_time is not None and not account_chosen:
+        return SELECT_ACCOUNT
     if auth_time is None or (login_after is not None and auth_time < login_after):
         return LOGIN
     if not consent_given:

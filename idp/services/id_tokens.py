@@ -1,14 +1,17 @@
-"""ID tokens (OpenID Connect Core 1.0 §2, §3.1.3.6) and the claims each scope releases (§5.4)."""
+"""ID tokens (OpenID Connect Core 1.0 §2, §3.1.3.6), the claims each scope releases (§5.4), the
+`claims` request parameter (§5.5) and the `id_token_hint` (§3.1.2.1)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from idp.crypto.jwt import sign
+from idp.crypto.jwt import InvalidToken, sign, verify
 from idp.crypto.keys import KeyRing
 from idp.services.clients import ClientView
 from idp.services.tenants import TenantView
@@ -17,32 +20,116 @@ from idp.settings import TokenSettings
 
 ID_TOKEN_TYPE = "JWT"
 # Password sign-in only: assurance level 1 in the sense of ISO/IEC 29115, as OIDC Core §2 uses.
+# It is the only `acr` we ever put in an ID token, so the only one discovery advertises.
 PASSWORD_ACR = "1"
+ACR_VALUES = (PASSWORD_ACR,)
 # Scopes this server understands, and the claims each releases (OIDC Core §5.4; `roles` ours).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
-    "profile": ("name", "given_name", "family_name"),
+    "profile": ("name", "given_name", "family_name", "picture", "updated_at"),
     "email": ("email", "email_verified"),
     "roles": ("roles",),
 }
+# Every claim about the person we can release, by scope or by name through `claims` (§5.5).
+USER_CLAIMS = tuple(dict.fromkeys(claim for claims in SCOPE_CLAIMS.values() for claim in claims))
+MAX_CLAIMS_REQUEST = 4096
+MAX_ID_TOKEN_HINT = 8192
 
 
-def user_claims(user: UserView, scopes: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """`sub` plus the claims the granted scopes release; absent values are left out (§5.3.2)."""
+@dataclass(frozen=True)
+class ClaimsRequest:
+    """The `claims` parameter (OIDC Core §5.5), reduced to what changes our answer: the names of
+    the claims we support that were asked for, per place (essential or not: we release what the
+    person has either way, §5.5.1), and the `acr` values required as essential, if any."""
+
+    id_token: tuple[str, ...] = ()
+    userinfo: tuple[str, ...] = ()
+    essential_acr: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> ClaimsRequest:
+        """From its JSON form in a stored transaction or code."""
+        data = data or {}
+        return cls(
+            *(tuple(data.get(place, ())) for place in ("id_token", "userinfo", "essential_acr"))
+        )
+
+    @property
+    def acr_unmet(self) -> bool:
+        """An essential `acr` none of whose values we can satisfy: OIDC Core §5.5.1.1 makes that
+        a failed authentication. An essential `acr` without values is met by any acr."""
+        return bool(self.essential_acr) and not set(self.essential_acr) & set(ACR_VALUES)
+
+
+def parse_claims_request(text: str) -> ClaimsRequest:
+    """The parsed request, or ValueError if it is malformed.
+
+    §5.5: a JSON object whose `userinfo` and `id_token` members are objects mapping claim names
+    to null or to an object (`essential`, `value`, `values`). Claims we do not know are ignored.
+    """
+    if len(text) > MAX_CLAIMS_REQUEST:
+        raise ValueError("too long")
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ValueError("not JSON") from error
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    members: dict[str, dict[str, Any]] = {}
+    for place in ("id_token", "userinfo"):
+        member = data.get(place)
+        if member is None:
+            member = {}
+        if not isinstance(member, dict):
+            raise ValueError(f"{place} is not an object")
+        for name, spec in member.items():
+            if spec is not None and not _claim_spec_ok(spec):
+                raise ValueError(f"{place}.{name} is malformed")
+        members[place] = member
+    return ClaimsRequest(
+        id_token=tuple(name for name in members["id_token"] if name in USER_CLAIMS),
+        userinfo=tuple(name for name in members["userinfo"] if name in USER_CLAIMS),
+        essential_acr=_essential_values(members["id_token"].get("acr")),
+    )
+
+
+def _claim_spec_ok(spec: object) -> bool:
+    return (
+        isinstance(spec, dict)
+        and isinstance(spec.get("essential", False), bool)
+        and isinstance(spec.get("values", []), list)
+    )
+
+
+def _essential_values(spec: dict[str, Any] | None) -> tuple[str, ...]:
+    if not spec or spec.get("essential") is not True:
+        return ()
+    values = [*spec.get("values", []), *([spec["value"]] if "value" in spec else [])]
+    return tuple(str(value) for value in values)
+
+
+def user_claims(
+    user: UserView, scopes: tuple[str, ...] | list[str], requested: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`sub` plus the claims the granted scopes release and the supported claims `requested`
+    by name (§5.5); absent values are left out (§5.3.2)."""
     values: dict[str, Any] = {
         "sub": user.subject,
         "name": user.name,
         "given_name": user.given_name,
         "family_name": user.family_name,
+        "picture": user.picture,
+        "updated_at": int(user.updated_at.timestamp()),  # §5.1: seconds since the epoch
         "email": user.email,
         "email_verified": user.email_verified,
         "roles": list(user.roles),
     }
+    names = [name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())]
+    names += [name for name in requested if name in values]
     claims: dict[str, Any] = {"sub": user.subject}
-    for scope in scopes:
-        for name in SCOPE_CLAIMS.get(scope, ()):
-            if values[name] is not None:
-                claims[name] = values[name]
+    for name in names:
+        if values[name] is not None:
+            claims[name] = values[name]
     return claims
 
 
@@ -78,15 +165,18 @@ def issue_id_token(
     nonce: str | None,
     lifetime: int,
     defaults: TokenSettings,
+    claims_request: ClaimsRequest | None = None,
 ) -> str:
+    """`claims_request`: the claims the client asked for by name for the ID token (§5.5)."""
     moment = time.time()
     alg = id_token_alg(tenant, client, defaults)
     key = ring.signer(alg, datetime.fromtimestamp(moment, UTC))
     if key is None:
         raise RuntimeError(f"tenant {tenant.slug} has no active {alg} key")
     now = int(moment)
+    requested = claims_request.id_token if claims_request else ()
     claims: dict[str, Any] = {
-        **user_claims(user, scopes),
+        **user_claims(user, scopes, requested),
         "iss": issuer,
         "aud": client.client_id,
         "azp": client.client_id,
@@ -101,3 +191,25 @@ def issue_id_token(
     if nonce is not None:
         claims["nonce"] = nonce
     return sign(claims, key, ID_TOKEN_TYPE)
+
+
+def id_token_hint_subject(ring: KeyRing, issuer: str, client_id: str, token: str) -> str:
+    """The `sub` of an ID token this tenant issued to `client_id`, or ValueError.
+
+    OIDC Core §3.1.2.1: an expired hint is fine (it names a person, it grants nothing), so only
+    the signature, our issuer and the audience are checked. The key must still be published.
+    """
+    if len(token) > MAX_ID_TOKEN_HINT:
+        raise ValueError("too long")
+    try:
+        header, claims = verify(token, ring, datetime.now(UTC))
+    except InvalidToken as error:
+        raise ValueError(str(error)) from error
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    subject = claims.get("sub")
+    if header.get("typ") != ID_TOKEN_TYPE or claims.get("iss") != issuer:
+        raise ValueError("not one of our ID tokens")  # e.g. an access token (typ at+jwt)
+    if client_id not in audiences or not isinstance(subject, str):
+        raise ValueError("not for this client")
+    return subject

@@ -20,6 +20,9 @@ from idp.settings import TokenSettings
 from idp.stores import ShortLivedStore
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+# Private claim (RFC 7519 §4.3), read only by our userinfo endpoint: the claims the client asked
+# for by name for userinfo (OIDC Core §5.5), which its scopes alone would not release.
+USERINFO_CLAIMS = "userinfo_claims"
 CLOCK_SKEW = 30
 
 
@@ -53,6 +56,7 @@ def issue_access_token(
     scopes: list[str],
     audience: list[str],
     defaults: TokenSettings,
+    userinfo_claims: tuple[str, ...] = (),
 ) -> IssuedAccessToken:
     moment = time.time()
     now = int(moment)
@@ -74,6 +78,8 @@ def issue_access_token(
     }
     if scope:
         claims["scope"] = scope
+    if userinfo_claims:
+        claims[USERINFO_CLAIMS] = list(userinfo_claims)
     token = sign(claims, key, ACCESS_TOKEN_TYPE)
     return IssuedAccessToken(token, lifetime, scope, claims["jti"], claims["exp"])
 

@@ -39,6 +39,9 @@ class UserView:
     roles: tuple[str, ...]
     active: bool
     created_at: datetime
+    picture: str | None
+    # The last change to the account: the OIDC `updated_at` claim (Core §5.1).
+    updated_at: datetime
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -52,6 +55,8 @@ class UserView:
             roles=tuple(role.name for role in user.roles),
             active=user.active,
             created_at=user.created_at,
+            picture=user.picture,
+            updated_at=user.updated_at,
         )
 
     def public_dict(self) -> dict[str, Any]:

@@ -95,7 +95,9 @@ def test_person_signs_in_consents_and_the_client_gets_verified_tokens(
         f"{issuer}/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
     assert userinfo.status_code == 200, userinfo.text
-    assert userinfo.json() == {
+    info = userinfo.json()
+    assert isinstance(info.pop("updated_at"), int)  # profile: seconds since the epoch (§5.1)
+    assert info == {
         "sub": person.subject,
         "name": "Ada Lovelace",
         "given_name": person.given_name,

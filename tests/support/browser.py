@@ -12,9 +12,12 @@ import html
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 REDIRECT = "https://rp.example.com/callback"
 PASSWORD = "correct horse battery"
@@ -40,6 +43,30 @@ def code_request(client_id: str, challenge: str | None, **extra: str) -> dict[st
     if challenge is not None:
         params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     return params | extra
+
+
+def redeem(
+    http: requests.Session, issuer: str, client_id: str, secret: str, code: str, verifier: str
+) -> dict[str, Any]:
+    """The token response for a code, asserting it succeeded."""
+    response = http.post(
+        f"{issuer}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=(client_id, secret),
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def verified_claims(http: requests.Session, issuer: str, id_token: str) -> dict[str, Any]:
+    """The claims of an ID token whose signature joserfc verified against the tenant's JWKS."""
+    keys = KeySet.import_key_set(http.get(f"{issuer}/jwks.json").json())
+    return dict(jwt.decode(id_token, keys, algorithms=["RS256"]).claims)
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -77,6 +104,13 @@ class Browser:
         if remember:
             form["remember"] = "on"
         return self.http.post(f"{self.issuer}/consent", data=form, allow_redirects=False)
+
+    def choose_account(self, chooser_url: str, account: str) -> requests.Response:
+        """Answer the account chooser: "current" (continue as) or "another"."""
+        page = self.get(chooser_url)
+        assert page.status_code == 200, page.text
+        form = hidden_fields(page.text) | {"account": account}
+        return self.http.post(f"{self.issuer}/select_account", data=form, allow_redirects=False)
 
     def follow(self, response: requests.Response) -> requests.Response:
         assert response.status_code in (302, 303), (response.status_code, response.text)

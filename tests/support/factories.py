@@ -35,9 +35,24 @@ class Factory:
                 spec[key] = tuple(spec[key])
         return client_service.create_client(self.services.uow(), tenant, ClientSpec(**spec))
 
-    def user(self, tenant: TenantView, email: str | None = None, **kwargs: Any) -> UserView:
+    def user(
+        self,
+        tenant: TenantView,
+        email: str | None = None,
+        picture: str | None = None,
+        **kwargs: Any,
+    ) -> UserView:
+        """`picture` is set on the row: no user service takes it yet."""
         email = email or f"user-{secrets.token_hex(4)}@example.com"
         password = kwargs.pop("password", "correct horse battery")
-        return user_service.create_user(
+        created = user_service.create_user(
             self.services.uow(), self.services.passwords, tenant, email, password, **kwargs
         )
+        if picture is None:
+            return created
+        with self.services.uow() as uow:
+            row = uow.users.by_subject(tenant.id, created.subject)
+            assert row is not None
+            row.picture = picture
+            uow.commit()
+            return UserView.of(row)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.oauth.authorize import RESPONSE_MODES
+from idp.oauth.authorize import RESPONSE_MODES, UI_LOCALES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
-from idp.services.id_tokens import SCOPE_CLAIMS
+from idp.services.id_tokens import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
 from idp.services.refresh_tokens import OFFLINE_ACCESS
 from idp.settings import SIGNING_ALGS
 
@@ -42,8 +42,12 @@ def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
             "at_hash",
             "sid",
             "azp",
-            *dict.fromkeys(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
+            *USER_CLAIMS,
         ],
+        # OIDC Core §5.5: any claim above about the person may be asked for by name.
+        "claims_parameter_supported": True,
+        "acr_values_supported": list(ACR_VALUES),
+        "ui_locales_supported": list(UI_LOCALES),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         # Public clients (RFC 8252 native apps, browser apps) with PKCE.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -39,6 +39,7 @@ from idp.oauth.authorize import (
 from idp.oauth.server import oauth_server
 from idp.services.authorization import Transaction, Transactions
 from idp.services.consents import describe_scopes, remember_consent
+from idp.services.errors import NotFound as UnknownUser
 from idp.services.sessions import (
     Attempt,
     LoginThrottle,
@@ -46,6 +47,7 @@ from idp.services.sessions import (
     SignInRefused,
     current_session,
 )
+from idp.services.users import get_user
 
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
@@ -106,15 +108,25 @@ def find_transaction(txn: str) -> Transaction | None:
     return Transactions(services().store).find(current_tenant().id, txn) if txn else None
 
 
-def _allow_form_target(response: Response, transaction: Transaction | None) -> Response:
+def _allow_form_target(
+    response: Response, transaction: Transaction | None, image_origin: str | None = None
+) -> Response:
     """The form's POST ends in a redirect to the client: CSP `form-action` must allow it."""
     if transaction is not None:
-        target = csp_with_form_target(transaction.request.redirect_uri)
+        target = csp_with_form_target(transaction.request.redirect_uri, image_origin)
         response.headers["Content-Security-Policy"] = target
     return response
 
 
+def page_language(transaction: Transaction | None) -> str:
+    """`<html lang>`: the request's ui_locales choice (OIDC Core §3.1.2.1), else English."""
+    return (transaction.request.ui_locale if transaction else None) or "en"
+
+
 def _login_page(txn: str, email: str = "", message: str | None = None, status: int = 200) -> Any:
+    transaction = find_transaction(txn)
+    if not email and transaction is not None:
+        email = transaction.request.login_hint or ""  # autoescaped into the value attribute
     html = render_template(
         "pages/login.html",
         txn=txn,
@@ -123,10 +135,11 @@ def _login_page(txn: str, email: str = "", message: str | None = None, status: i
         csrf=csrf_token(),
         csrf_field=CSRF_FIELD,
         tenant=current_tenant(),
+        lang=page_language(transaction),
         action=f"{issuer()}/login",
     )
     response = Response(html, status=status, mimetype="text/html")
-    return _allow_form_target(response, find_transaction(txn))
+    return _allow_form_target(response, transaction)
 
 
 @bp.get("/login")
@@ -158,6 +171,11 @@ def login_submit() -> Any:
             return _login_page(form.txn, form.email, TOO_MANY, 429)
         return _login_page(form.txn, form.email, WRONG_CREDENTIALS, 401)
     if transaction is not None:
+        if "select_account" in transaction.request.prompt and not transaction.account_chosen:
+            # Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1).
+            Transactions(services().store).choose_account(
+                current_tenant().id, transaction, another=False
+            )
         response = redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': form.txn})}", 303)
     else:
         response = Response(
@@ -168,25 +186,32 @@ def login_submit() -> Any:
 
 
 def _consent_page(transaction: Transaction, status: int = 200, message: str | None = None) -> Any:
-    client = client_name(transaction)
+    client = oauth_server().query_client(transaction.request.client_id)
+    name = client.view.name if client else transaction.request.client_id
+    logo = client.view.logo_uri if client else None
+    # Only an https logo is shown: an http one would be mixed content under our https pages,
+    # and CSP img-src opens to that one origin alone.
+    logo_origin = _origin(logo) if logo and logo.startswith("https://") else None
     html = render_template(
         "pages/consent.html",
         txn=transaction.id,
-        client_name=client,
+        client_name=name,
+        logo_uri=logo if logo_origin else None,
         message=message,
         scopes=describe_scopes(transaction.request.scopes),
         csrf=csrf_token(),
         csrf_field=CSRF_FIELD,
         tenant=current_tenant(),
+        lang=page_language(transaction),
         action=f"{issuer()}/consent",
     )
     response = Response(html, status=status, mimetype="text/html")
-    return _allow_form_target(response, transaction)
+    return _allow_form_target(response, transaction, logo_origin)
 
 
-def client_name(transaction: Transaction) -> str:
-    client = oauth_server().query_client(transaction.request.client_id)
-    return client.view.name if client else transaction.request.client_id
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.get("/consent")
@@ -221,6 +246,63 @@ def consent_submit() -> Any:
             list(transaction.request.scopes),
         )
     Transactions(services().store).consented(tenant.id, transaction, session.sid)
+    return redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}", 303)
+
+
+def _select_account_page(
+    transaction: Transaction, email: str, status: int = 200, message: str | None = None
+) -> Any:
+    client = oauth_server().query_client(transaction.request.client_id)
+    html = render_template(
+        "pages/select_account.html",
+        txn=transaction.id,
+        email=email,
+        client_name=client.view.name if client else transaction.request.client_id,
+        message=message,
+        csrf=csrf_token(),
+        csrf_field=CSRF_FIELD,
+        tenant=current_tenant(),
+        lang=page_language(transaction),
+        action=f"{issuer()}/select_account",
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    return _allow_form_target(response, transaction)
+
+
+def _signed_in_email(session_user: str) -> str | None:
+    try:
+        return get_user(services().uow(), current_tenant(), session_user).email
+    except UnknownUser:
+        return None
+
+
+@bp.get("/select_account")
+def select_account_page() -> Any:
+    """prompt=select_account (OIDC Core §3.1.2.1): go on as the signed-in person, or sign in
+    as someone else; without a session the login page is the chooser."""
+    transaction = find_transaction(request.args.get("txn", "")[:MAX_FIELD])
+    if transaction is None:
+        return error_page(PageError(EXPIRED))
+    session = current_session(services().uow(), current_tenant(), session_cookie())
+    email = _signed_in_email(session.subject) if session else None
+    if email is None:
+        return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
+    return _select_account_page(transaction, email)
+
+
+@bp.post("/select_account")
+def select_account_submit() -> Any:
+    transaction = find_transaction(request.form.get("txn", "")[:MAX_FIELD])
+    if transaction is None:
+        return error_page(PageError(EXPIRED))
+    session = current_session(services().uow(), current_tenant(), session_cookie())
+    email = _signed_in_email(session.subject) if session else None
+    if email is None:  # signed out meanwhile: signing in is choosing
+        return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
+    if not csrf_ok():
+        return _select_account_page(transaction, email, 400, FORM_EXPIRED)
+    another = request.form.get("account") != "current"
+    Transactions(services().store).choose_account(current_tenant().id, transaction, another)
     return redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}", 303)
 
 
