@@ -11,7 +11,7 @@ from idp.http import errors, ops, security
 from idp.http.api import bp as api_bp
 from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
-from idp.http.pages import assets_bp
+from idp.http.pages import assets_bp, logout_bp
 from idp.http.pages import bp as pages_bp
 from idp.models.schema import ensure_current
 from idp.oauth.server import TenantAuthorizationServer
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(well_known_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(logout_bp)
     app.register_blueprint(assets_bp)
     app.register_blueprint(api_bp)
     return app

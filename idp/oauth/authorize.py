@@ -46,6 +46,7 @@ from idp.services.authorization import (
 from idp.services.consents import ConsentOutcome, check_consent
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.id_tokens import ClaimsRequest, id_token_hint_subject, parse_claims_request
+from idp.services.session_clients import record_session_client
 from idp.services.sessions import SessionView, current_session
 from idp.services.users import get_user, normalise_email
 
@@ -370,6 +371,7 @@ class AuthorizationEndpoint:
                 claims=authz.claims,
             ),
         )
+        record_session_client(services().uow(), tenant.id, session.sid, authz.client_id)
         params = [("code", code)]
         if authz.state is not None:
             params.append(("state", authz.state))

@@ -14,6 +14,7 @@ from idp.crypto.passwords import Passwords
 from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup
 from idp.models.uow import UnitOfWork
+from idp.services.backchannel import BackchannelSender
 from idp.services.signing_keys import KeyCache
 from idp.services.tenants import TenantCache
 from idp.services.usage import UsageRecorder
@@ -33,6 +34,7 @@ class Services:
     tenant_cache: TenantCache
     client_lookup: ClientLookup
     usage: UsageRecorder
+    backchannel: BackchannelSender
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -43,6 +45,7 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
     engine = make_engine(settings.database.url, settings.database.pool_size)
     session_factory = make_session_factory(engine)
     kek = load_kek(Path(settings.keys.kek_file), os.environ.get("IDP_KEK"), create=create_kek)
+    key_cache = KeyCache(session_factory, kek, settings.keys.cache_seconds)
     return Services(
         settings=settings,
         engine=engine,
@@ -54,8 +57,9 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
             settings.passwords.memory_kib,
             settings.passwords.parallelism,
         ),
-        key_cache=KeyCache(session_factory, kek, settings.keys.cache_seconds),
+        key_cache=key_cache,
         tenant_cache=TenantCache(session_factory, settings.cache.tenant_seconds),
         client_lookup=ClientLookup(engine),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),
+        backchannel=BackchannelSender(key_cache, settings.tokens),
     )

@@ -13,12 +13,14 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.passwords import Passwords
 from idp.models.pagination import Page, keyset_page
+from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.clients import longest_token_lifetime
 from idp.services.errors import Conflict, InvalidInput, NotFound
 from idp.services.refresh_tokens import revoke_refresh_tokens_of_person
 from idp.services.roles import resolve_roles
+from idp.services.session_clients import LogoutNotice, notices_for
 from idp.services.tenants import TenantView
 from idp.services.tokens import revoke_tokens_of_person
 from idp.settings import TokenSettings
@@ -236,17 +238,20 @@ def sign_out_everywhere(
     tenant: TenantView,
     subject: str,
     defaults: TokenSettings,
-) -> None:
+) -> list[LogoutNotice]:
     """End every login session of the person and revoke every access and refresh token
     issued to them.
 
     Used when an admin signs someone out and when an account is deactivated: a person who may
-    no longer sign in must not stay signed in anywhere.
+    no longer sign in must not stay signed in anywhere. Returns the logout tokens owed to the
+    clients of those sessions (OIDC Back-Channel Logout), for the caller to send.
     """
     with uow:
         user = _by_subject(uow, tenant, subject)
+        notices = notices_for(uow, tenant.id, user.subject, LoginSession.user_id == user.id)
         uow.login_sessions.remove_all_of(tenant.id, user.id)
         uow.commit()
     lifetime = longest_token_lifetime(uow, tenant, defaults)
     revoke_tokens_of_person(store, tenant, subject, lifetime)
     revoke_refresh_tokens_of_person(uow, store, tenant, subject)
+    return notices

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from idp.services import clients as client_service
 from idp.services import tenants as tenant_service
 from idp.services import users as user_service
-from idp.services.clients import ClientSpec, IssuedClient
+from idp.services.clients import ClientSpec, ClientView, IssuedClient
 from idp.services.container import Services
 from idp.services.tenants import TenantView
 from idp.services.users import UserView
@@ -28,12 +28,26 @@ class Factory:
         return f"{self.base_url}/t/{tenant.slug}"
 
     def client(self, tenant: TenantView, **spec: Any) -> IssuedClient:
+        """A client made by `create_client`; keyword arguments that `ClientSpec` does not take
+        (yet) but the model has, such as `backchannel_logout_uri`, are set on the row after."""
         spec.setdefault("name", "Test client")
         spec.setdefault("scopes", ("read", "write"))
         for key in ("grant_types", "redirect_uris", "scopes", "resources"):
             if key in spec and isinstance(spec[key], list):
                 spec[key] = tuple(spec[key])
-        return client_service.create_client(self.services.uow(), tenant, ClientSpec(**spec))
+        accepted = {item.name for item in fields(ClientSpec)}
+        columns = {key: spec.pop(key) for key in list(spec) if key not in accepted}
+        issued = client_service.create_client(self.services.uow(), tenant, ClientSpec(**spec))
+        if not columns:
+            return issued
+        with self.services.uow() as uow:
+            row = uow.clients.get(tenant.id, issued.client.client_id)
+            assert row is not None
+            for key, value in columns.items():
+                assert hasattr(row, key), f"clients have no column {key!r}"
+                setattr(row, key, value)
+            uow.commit()
+            return IssuedClient(ClientView.of(row), issued.secret)
 
     def user(
         self,

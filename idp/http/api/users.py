@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from idp.context import services
+from idp.context import issuer_of, services
 from idp.http.api.auth import reachable_tenant
 from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body
@@ -116,6 +116,7 @@ def sign_out_user(slug: str, user_id: str) -> tuple[str, int]:
 
 def _sign_out_everywhere(tenant: TenantView, user_id: str) -> None:
     container = services()
-    user_service.sign_out_everywhere(
+    notices = user_service.sign_out_everywhere(
         container.uow(), container.store, tenant, user_id, container.settings.tokens
     )
+    container.backchannel.notify(issuer_of(tenant), tenant, notices)

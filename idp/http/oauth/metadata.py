@@ -22,11 +22,14 @@ def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/userinfo",
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
+        "end_session_endpoint": f"{issuer}/logout",  # OIDC RP-Initiated Logout 1.0 §2.1
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
+        "backchannel_logout_supported": True,  # OIDC Back-Channel Logout 1.0 §2.1
+        "backchannel_logout_session_supported": True,  # every logout token carries `sid`
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
         "scopes_supported": [*SCOPE_CLAIMS, OFFLINE_ACCESS],

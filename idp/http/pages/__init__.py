@@ -1,5 +1,6 @@
-"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent; and our static assets."""
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout; and our static assets."""
 
+from idp.http.pages.logout import bp as logout_bp
 from idp.http.pages.routes import assets_bp, bp
 
-__all__ = ["assets_bp", "bp"]
+__all__ = ["assets_bp", "bp", "logout_bp"]

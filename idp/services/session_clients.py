@@ -1,0 +1,90 @@
+"""Which clients a login session gave codes to: recorded at each code, read when it ends.
+
+OIDC Back-Channel Logout 1.0 §2.7 tells each client "that has a session" with us when that
+session ends. Kept apart from the delivery (services/backchannel.py) so that whoever ends
+sessions (sign-out, "sign out everywhere") can collect what is owed without importing tokens.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.exc import IntegrityError
+
+from idp.models.clients import Client
+from idp.models.sessions import LoginSession, SessionClient
+from idp.models.uow import UnitOfWork
+from idp.services.clients import ClientView
+
+
+@dataclass(frozen=True)
+class LogoutNotice:
+    """One logout token owed: the client to tell, and whose session ended.
+
+    `stranger`: the client registered itself (RFC 7591), so its URL may only lead to public
+    addresses (services/outbound.py).
+    """
+
+    client: ClientView
+    subject: str
+    sid: str
+    stranger: bool
+
+
+def record_session_client(uow: UnitOfWork, tenant_id: int, sid: str, client_id: str) -> None:
+    """Remember that the session `sid` gave `client_id` a code: it is told when the session ends.
+
+    Idempotent: a second code for the same client finds the row already there, and two codes at
+    once are settled by the unique (session, client) constraint.
+    """
+    with uow:
+        login_id = uow.session.scalar(
+            select(LoginSession.id).where(
+                LoginSession.tenant_id == tenant_id, LoginSession.sid == sid
+            )
+        )
+        if login_id is None:
+            return
+        known = uow.session.scalar(
+            select(SessionClient.id).where(
+                SessionClient.login_session_id == login_id, SessionClient.client_id == client_id
+            )
+        )
+        if known is not None:
+            return
+        uow.session.add(SessionClient(login_session_id=login_id, client_id=client_id))
+        # A concurrent code for the same client may have recorded it first: that is as good.
+        with suppress(IntegrityError):
+            uow.commit()
+
+
+def notices_for(
+    uow: UnitOfWork, tenant_id: int, subject: str, sessions: ColumnElement[bool]
+) -> list[LogoutNotice]:
+    """The logout tokens owed for the sessions `sessions` selects, in the caller's transaction.
+
+    Must run before those sessions are deleted: their `SessionClient` rows go with them
+    (ON DELETE CASCADE). Only clients with a `backchannel_logout_uri` are owed anything (§2.2).
+    """
+    rows = uow.session.execute(
+        select(LoginSession.sid, Client)
+        .join(SessionClient, SessionClient.login_session_id == LoginSession.id)
+        .join(
+            Client,
+            and_(Client.tenant_id == tenant_id, Client.client_id == SessionClient.client_id),
+        )
+        .where(
+            LoginSession.tenant_id == tenant_id,
+            sessions,
+            Client.backchannel_logout_uri.is_not(None),
+        )
+        .order_by(SessionClient.id)
+    ).all()
+    return [
+        LogoutNotice(
+            ClientView.of(client), subject, sid, client.registration_token_digest is not None
+        )
+        for sid, client in rows
+    ]
