@@ -106,6 +106,32 @@ def _split(values: str) -> tuple[str, ...]:
 @click.option("--id-token-alg", type=click.Choice(SIGNING_ALGS))
 @click.option("--access-token-lifetime", type=int)
 @click.option("--resource-server", is_flag=True, help="May introspect every token of the tenant.")
+@click.option(
+    "--application-type",
+    type=click.Choice(client_service.APPLICATION_TYPES),
+    default="web",
+    show_default=True,
+    help="native: private-use scheme or loopback redirects, any loopback port (RFC 8252).",
+)
+@click.option("--backchannel-logout-uri", help="Where logout tokens are POSTed (OIDC BCL).")
+@click.option(
+    "--backchannel-logout-session-required",
+    is_flag=True,
+    help="Logout tokens carry the session id (sid).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="Browser origin (https://app.example.com) allowed to call the token endpoint (CORS).",
+)
+@click.option("--skip-consent", is_flag=True, help="First-party: never ask for consent.")
+@click.option("--logo-uri", help="Shown on the consent page.")
+@click.option(
+    "--always-issue-refresh-token",
+    is_flag=True,
+    help="Refresh tokens even without the offline_access scope.",
+)
 @json_option
 @handles_errors
 def clients_create(
@@ -124,6 +150,13 @@ def clients_create(
     id_token_alg: str | None,
     access_token_lifetime: int | None,
     resource_server: bool,
+    application_type: str,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
+    allowed_origins: tuple[str, ...],
+    skip_consent: bool,
+    logo_uri: str | None,
+    always_issue_refresh_token: bool,
     as_json: bool,
 ) -> None:
     try:
@@ -145,6 +178,13 @@ def clients_create(
         id_token_signed_response_alg=id_token_alg,
         access_token_signed_alg=access_token_alg,
         is_resource_server=resource_server,
+        application_type=application_type,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
+        allowed_cors_origins=allowed_origins,
+        skip_consent=skip_consent,
+        logo_uri=logo_uri,
+        always_issue_refresh_token=always_issue_refresh_token,
     )
     container = open_services()
     tenant = tenant_of(container, slug)

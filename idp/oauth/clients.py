@@ -39,8 +39,11 @@ class OAuthClient(ClientMixin):
         # RFC 9700 §4.1.3: exact string comparison, no normalisation, no patterns...
         if redirect_uri in self.view.redirect_uris:
             return True
-        # ...except the port of a loopback IP literal, which a native app picks at run time
-        # (RFC 8252 §7.3). Everything else, path and query included, must still be identical.
+        # ...except, for a native app, the port of a loopback IP literal, which it picks at run
+        # time (RFC 8252 §7.3). A web client's server has a fixed address: no leeway there.
+        # Everything else, path and query included, must still be identical.
+        if self.view.application_type != "native":
+            return False
         return any(same_but_port(redirect_uri, uri) for uri in self.view.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:

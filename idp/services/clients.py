@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -17,6 +16,14 @@ from idp.models.clients import Client
 from idp.models.lookups import ClientLookup, ClientRow
 from idp.models.pagination import Page, keyset_page
 from idp.models.uow import UnitOfWork
+from idp.services.client_uris import (
+    check_https_or_loopback,
+    check_origin,
+    check_redirect_uri,
+    check_redirect_uri_of,
+    check_resource,
+    check_web_url,
+)
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.tenants import TenantView
 from idp.settings import SIGNING_ALGS, TokenSettings
@@ -25,11 +32,9 @@ GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 MAX_SECRET_OVERLAP = timedelta(days=30)
+APPLICATION_TYPES = ("web", "native")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
-LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
-# RFC 3986 §2: unreserved, reserved and percent-encoded characters; nothing else.
-URI_CHARACTERS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,13 @@ class ClientSpec:
     id_token_signed_response_alg: str | None = None
     access_token_signed_alg: str | None = None
     is_resource_server: bool = False
+    application_type: str = "web"
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    allowed_cors_origins: tuple[str, ...] = ()
+    skip_consent: bool = False
+    logo_uri: str | None = None
+    always_issue_refresh_token: bool = False
 
     @property
     def resolved_auth_method(self) -> str:
@@ -77,8 +89,11 @@ class ClientSpec:
             raise InvalidInput("grant_types", "client_credentials needs a confidential client")
         if "authorization_code" in self.grant_types and not self.redirect_uris:
             raise InvalidInput("redirect_uris", "authorization_code needs a redirect URI")
+        if self.application_type not in APPLICATION_TYPES:
+            raise InvalidInput("application_type", "must be 'web' or 'native'")
         for uri in self.redirect_uris:
             check_redirect_uri("redirect_uris", uri)
+            check_redirect_uri_of(self.application_type, uri)
         for uri in self.post_logout_redirect_uris:
             check_redirect_uri("post_logout_redirect_uris", uri)
         for scope in self.scopes:
@@ -93,6 +108,7 @@ class ClientSpec:
             alg = getattr(self, name)
             if alg is not None and alg not in SIGNING_ALGS:
                 raise InvalidInput(name, f"must be one of {', '.join(SIGNING_ALGS)}")
+        self._validate_browser_metadata()
 
     def _validate_keys(self, method: str) -> None:
         if self.jwks and self.jwks_uri:
@@ -103,6 +119,20 @@ class ClientSpec:
             check_public_jwks(self.jwks)
         if self.jwks_uri is not None:
             check_https_or_loopback("jwks_uri", self.jwks_uri)
+
+    def _validate_browser_metadata(self) -> None:
+        """Back-channel logout, logo and CORS origins: URLs that browsers or we will call."""
+        if self.backchannel_logout_uri is not None:
+            # OIDC Back-Channel Logout 1.0 §2.2: absolute, may have a query, no fragment.
+            check_web_url("backchannel_logout_uri", self.backchannel_logout_uri)
+        elif self.backchannel_logout_session_required:
+            raise InvalidInput(
+                "backchannel_logout_session_required", "needs a backchannel_logout_uri"
+            )
+        if self.logo_uri is not None:
+            check_web_url("logo_uri", self.logo_uri)
+        for origin in self.allowed_cors_origins:
+            check_origin(origin)
 
 
 @dataclass(frozen=True)
@@ -197,6 +227,13 @@ class ClientView:
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "access_token_signed_alg": self.access_token_signed_alg,
             "is_resource_server": self.is_resource_server,
+            "application_type": self.application_type,
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
+            "allowed_cors_origins": list(self.allowed_cors_origins),
+            "skip_consent": self.skip_consent,
+            "logo_uri": self.logo_uri,
+            "always_issue_refresh_token": self.always_issue_refresh_token,
             "previous_secret_expires_at": overlap.isoformat() if overlap else None,
             "created_at": self.created_at.isoformat(),
         }
@@ -229,24 +266,38 @@ def new_client(tenant_id: int, spec: ClientSpec) -> tuple[Client, str | None]:
         Client(
             tenant_id=tenant_id,
             client_id=new_identifier(16),
-            name=spec.name.strip(),
             secret_digest=digest(secret) if secret else None,
             token_endpoint_auth_method=method,
-            grant_types=list(spec.grant_types),
-            response_types=["code"] if "authorization_code" in spec.grant_types else [],
-            redirect_uris=list(spec.redirect_uris),
-            post_logout_redirect_uris=list(spec.post_logout_redirect_uris),
-            scopes=list(dict.fromkeys(spec.scopes)),
-            resources=list(dict.fromkeys(spec.resources)),
-            jwks=spec.jwks,
-            jwks_uri=spec.jwks_uri,
-            access_token_lifetime=spec.access_token_lifetime,
-            id_token_signed_response_alg=spec.id_token_signed_response_alg,
-            access_token_signed_alg=spec.access_token_signed_alg,
-            is_resource_server=spec.is_resource_server,
+            **_stored_metadata(spec),
         ),
         secret,
     )
+
+
+def _stored_metadata(spec: ClientSpec) -> dict[str, Any]:
+    """The columns a validated spec sets, as stored: lists, and sets without duplicates."""
+    return {
+        "name": spec.name.strip(),
+        "grant_types": list(spec.grant_types),
+        "response_types": ["code"] if "authorization_code" in spec.grant_types else [],
+        "redirect_uris": list(spec.redirect_uris),
+        "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
+        "scopes": list(dict.fromkeys(spec.scopes)),
+        "resources": list(dict.fromkeys(spec.resources)),
+        "jwks": spec.jwks,
+        "jwks_uri": spec.jwks_uri,
+        "access_token_lifetime": spec.access_token_lifetime,
+        "id_token_signed_response_alg": spec.id_token_signed_response_alg,
+        "access_token_signed_alg": spec.access_token_signed_alg,
+        "is_resource_server": spec.is_resource_server,
+        "application_type": spec.application_type,
+        "backchannel_logout_uri": spec.backchannel_logout_uri,
+        "backchannel_logout_session_required": spec.backchannel_logout_session_required,
+        "allowed_cors_origins": list(dict.fromkeys(spec.allowed_cors_origins)),
+        "skip_consent": spec.skip_consent,
+        "logo_uri": spec.logo_uri,
+        "always_issue_refresh_token": spec.always_issue_refresh_token,
+    }
 
 
 def find_client(uow: UnitOfWork, tenant_id: int, client_id: str) -> ClientView | None:
@@ -311,41 +362,6 @@ def delete_client(uow: UnitOfWork, tenant: TenantView, client_id: str) -> None:
         uow.commit()
 
 
-def check_redirect_uri(field_name: str, uri: str) -> None:
-    """RFC 9700 §4.1: absolute, exact, no fragment, no wildcard; http only on loopback."""
-    if not URI_CHARACTERS.match(uri):
-        # Spaces, quotes, backslashes, controls and raw non-ASCII are not URI characters; a
-        # browser would "fix" them, so what is compared would not be what was registered.
-        raise InvalidInput(field_name, f"'{uri}' is not a URI (RFC 3986); percent-encode it")
-    parts = urlsplit(uri)
-    if not parts.scheme or parts.fragment or "#" in uri or "*" in uri:
-        raise InvalidInput(field_name, f"'{uri}' must be absolute, without fragment or wildcard")
-    if parts.scheme in ("javascript", "data", "vbscript", "file"):
-        raise InvalidInput(field_name, f"'{uri}' uses a forbidden scheme")
-    if parts.scheme in ("http", "https"):
-        if not parts.hostname or parts.username or parts.password:
-            raise InvalidInput(field_name, f"'{uri}' needs a host and no user info")
-        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
-            raise InvalidInput(field_name, f"'{uri}': http is only allowed for loopback")
-    elif "." not in parts.scheme:
-        # RFC 8252 §7.1: private-use schemes are reverse domain names (com.example.app:/cb).
-        raise InvalidInput(field_name, f"'{uri}': a custom scheme must be a reverse domain name")
-
-
-def check_resource(resource: str) -> None:
-    """RFC 8707 §2: an absolute URI without a fragment."""
-    parts = urlsplit(resource)
-    if not parts.scheme or not (parts.netloc or parts.path) or parts.fragment or "#" in resource:
-        raise InvalidInput("resources", f"'{resource}' must be an absolute URI without fragment")
-
-
-def check_https_or_loopback(field_name: str, uri: str) -> None:
-    parts = urlsplit(uri)
-    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
-    if not (parts.scheme == "https" or loopback) or not parts.hostname:
-        raise InvalidInput(field_name, f"'{uri}' must be an https URL")
-
-
 def check_public_jwks(jwks: dict[str, Any]) -> None:
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         raise InvalidInput("jwks", "must be a JWK set with at least one key")
@@ -388,6 +404,13 @@ UPDATABLE = (
     "id_token_signed_response_alg",
     "access_token_signed_alg",
     "is_resource_server",
+    "application_type",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "allowed_cors_origins",
+    "skip_consent",
+    "logo_uri",
+    "always_issue_refresh_token",
 )
 
 
@@ -409,26 +432,21 @@ def update_client(
         current = ClientView.of(client)
         merged = {name: getattr(current, name) for name in UPDATABLE} | changes
         spec = ClientSpec(
-            name=merged["name"],
-            grant_types=tuple(merged["grant_types"]),
-            redirect_uris=tuple(merged["redirect_uris"]),
-            post_logout_redirect_uris=tuple(merged["post_logout_redirect_uris"]),
             public=current.token_endpoint_auth_method == "none",
             auth_method=current.token_endpoint_auth_method,
-            scopes=tuple(merged["scopes"]),
-            resources=tuple(merged["resources"]),
-            jwks=merged["jwks"],
-            jwks_uri=merged["jwks_uri"],
-            access_token_lifetime=merged["access_token_lifetime"],
-            id_token_signed_response_alg=merged["id_token_signed_response_alg"],
-            access_token_signed_alg=merged["access_token_signed_alg"],
-            is_resource_server=bool(merged["is_resource_server"]),
+            **{name: tuple(v) if isinstance(v, list) else v for name, v in merged.items()},
         )
         spec.validate()
-        for name in changes:
-            value = merged[name]
-            setattr(client, name, list(value) if isinstance(value, tuple) else value)
-        client.name = spec.name.strip()
-        client.response_types = ["code"] if "authorization_code" in spec.grant_types else []
+        for name, value in _stored_metadata(spec).items():
+            setattr(client, name, value)
         uow.commit()
         return ClientView.of(client)
+
+
+def cors_origins(uow: UnitOfWork, tenant_id: int) -> frozenset[str]:
+    """Every origin any client of the tenant allows: who may call its JWKS, and preflights."""
+    with uow:
+        registered = uow.session.scalars(
+            select(Client.allowed_cors_origins).where(Client.tenant_id == tenant_id)
+        )
+        return frozenset(origin for origins in registered for origin in origins or ())

@@ -9,7 +9,8 @@ to a `ClientSpec` and back. What it adds is policy that only strangers need:
   by the management API (services/api_principals.py), so self-registration would otherwise be
   self-promotion to administrator;
 - fields outside RFC 7591/OIDC Registration that widen a client's powers (resource server
-  introspection, resources, token lifetimes) are not read from the request at all.
+  introspection, resources, token lifetimes, skipping consent, refresh tokens without
+  `offline_access`, CORS origins) are not read from the request at all.
 
 The registration access token (RFC 7592 §1) is one more DESIGN §6 secret: its digest lives on
 the client's row, so deleting the client revokes it.
@@ -53,7 +54,11 @@ RFC_FIELD_NAMES = {
     "scopes": "scope",
 }
 REDIRECT_FIELDS = frozenset({"redirect_uris", "post_logout_redirect_uris"})
-# What we read from a request; anything else is ignored (RFC 7591 §2), e.g. logo_uri, contacts.
+# What we read from a request; anything else is ignored (RFC 7591 §2), e.g. contacts. Not read
+# on purpose: `skip_consent` and `always_issue_refresh_token` (a stranger must not declare its
+# own client first-party, never asked for consent, or give itself long-lived tokens the person
+# never granted) and `allowed_cors_origins` (an origin that may read our token answers in a
+# browser is the tenant's decision). Administrators set those through the API or `idp`.
 KNOWN_FIELDS = frozenset(
     {
         "client_name",
@@ -66,6 +71,10 @@ KNOWN_FIELDS = frozenset(
         "jwks",
         "jwks_uri",
         "id_token_signed_response_alg",
+        "application_type",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
+        "logo_uri",
     }
 )
 MAX_PRESENTED = 100
@@ -192,6 +201,10 @@ def update(
         "jwks": spec.jwks,
         "jwks_uri": spec.jwks_uri,
         "id_token_signed_response_alg": spec.id_token_signed_response_alg,
+        "application_type": spec.application_type,
+        "backchannel_logout_uri": spec.backchannel_logout_uri,
+        "backchannel_logout_session_required": spec.backchannel_logout_session_required,
+        "logo_uri": spec.logo_uri,
     }
     try:
         return update_client(uow, tenant, current.client_id, changes)
@@ -233,6 +246,11 @@ def spec_from_metadata(metadata: dict[str, Any], auth_method: str | None) -> Cli
         jwks=jwks,
         jwks_uri=_string(values, "jwks_uri"),
         id_token_signed_response_alg=_string(values, "id_token_signed_response_alg"),
+        # OIDC Registration §2: omitted means web.
+        application_type=_string(values, "application_type") or "web",
+        backchannel_logout_uri=_string(values, "backchannel_logout_uri"),
+        backchannel_logout_session_required=_boolean(values, "backchannel_logout_session_required"),
+        logo_uri=_string(values, "logo_uri"),
     )
     try:
         spec.validate()
@@ -240,7 +258,9 @@ def spec_from_metadata(metadata: dict[str, Any], auth_method: str | None) -> Cli
         raise _rfc_named(error) from error
     _check_response_types(values, spec.grant_types)
     if spec.jwks_uri:
-        check_public_jwks_uri(spec.jwks_uri)
+        check_public_uri("jwks_uri", spec.jwks_uri)
+    if spec.backchannel_logout_uri:
+        check_public_uri("backchannel_logout_uri", spec.backchannel_logout_uri)
     refused = [scope for scope in spec.scopes if scope.startswith(MANAGEMENT_PREFIXES)]
     if refused:
         raise InvalidInput(
@@ -249,25 +269,27 @@ def spec_from_metadata(metadata: dict[str, Any], auth_method: str | None) -> Cli
     return spec
 
 
-def check_public_jwks_uri(uri: str) -> None:
-    """A self-registered client's `jwks_uri` must name a public https host (RFC 7591 §5).
+def check_public_uri(field: str, uri: str) -> None:
+    """A self-registered client's `jwks_uri` or `backchannel_logout_uri` must name a public
+    https host (RFC 7591 §5).
 
-    We fetch that URI from inside our network, so a stranger who may register must not point
-    it at localhost, a private network or a cloud metadata address (server-side request
-    forgery). Admins registering through the management API are trusted with internal URIs.
+    We fetch keys from, and POST logout tokens to, those URIs from inside our network, so a
+    stranger who may register must not point them at localhost, a private network or a cloud
+    metadata address (server-side request forgery). Admins registering through the management
+    API are trusted with internal URIs.
     """
     parts = urlsplit(uri)
     host = (parts.hostname or "").rstrip(".").lower()
     if parts.scheme != "https" or not host:
-        raise InvalidInput("jwks_uri", "must be an https URL")
+        raise InvalidInput(field, "must be an https URL")
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise InvalidInput("jwks_uri", "must name a public host")
+        raise InvalidInput(field, "must name a public host")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         return  # a name; not an address literal
     if not address.is_global:
-        raise InvalidInput("jwks_uri", "must name a public host")
+        raise InvalidInput(field, "must name a public host")
 
 
 def is_redirect_field(field: str) -> bool:
@@ -294,6 +316,12 @@ def client_metadata(client: ClientView) -> dict[str, Any]:
         "jwks": client.jwks,
         "jwks_uri": client.jwks_uri,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "application_type": client.application_type,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": (
+            client.backchannel_logout_session_required if client.backchannel_logout_uri else None
+        ),
+        "logo_uri": client.logo_uri,
     }
     body.update({name: value for name, value in optional.items() if value is not None})
     return body
@@ -317,6 +345,13 @@ def _string(values: dict[str, Any], name: str) -> str | None:
     value = values.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidInput(name, "must be a string")
+    return value
+
+
+def _boolean(values: dict[str, Any], name: str) -> bool:
+    value = values.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(name, "must be true or false")
     return value
 
 

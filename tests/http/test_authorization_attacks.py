@@ -91,8 +91,9 @@ def test_loopback_rule_frees_only_the_port(browser, make, module_tenant, redirec
     native = make.client(
         module_tenant,
         public=True,
+        application_type="native",
         grant_types=("authorization_code",),
-        redirect_uris=("http://127.0.0.1/cb", "http://localhost/cb"),
+        redirect_uris=("http://127.0.0.1/cb",),
         scopes=("openid",),
     )
     _, challenge = pkce_pair()
@@ -102,6 +103,44 @@ def test_loopback_rule_frees_only_the_port(browser, make, module_tenant, redirec
         )
     )
     assert (response.status_code, "Location" in response.headers) == (400, False)
+
+
+@pytest.mark.parametrize("redirect_uri", ["http://127.0.0.1:5555/cb", "http://127.0.0.1/cb"])
+def test_a_web_client_gets_no_loopback_port_leeway(browser, make, module_tenant, redirect_uri):
+    # RFC 8252 §7.3's any-port rule is for native apps; a web client's address is fixed.
+    web = make.client(
+        module_tenant,
+        public=True,
+        grant_types=("authorization_code",),
+        redirect_uris=("http://127.0.0.1:8080/cb",),
+        scopes=("openid",),
+    )
+    _, challenge = pkce_pair()
+    response = browser.authorize(
+        **code_request(web.client.client_id, challenge, redirect_uri=redirect_uri, scope="openid")
+    )
+    assert (response.status_code, "Location" in response.headers) == (400, False)
+    assert "has not registered" in response.text
+
+
+def test_a_native_client_may_use_any_loopback_port(browser, make, module_tenant):
+    native = make.client(
+        module_tenant,
+        public=True,
+        application_type="native",
+        grant_types=("authorization_code",),
+        redirect_uris=("http://[::1]/cb",),
+        scopes=("openid",),
+    )
+    _, challenge = pkce_pair()
+    response = browser.authorize(
+        **code_request(
+            native.client.client_id, challenge, redirect_uri="http://[::1]:49152/cb", scope="openid"
+        )
+    )
+    # Accepted: on to sign-in, not the error page about an unregistered redirect URI.
+    assert response.status_code == 303, response.text
+    assert "/login" in response.headers["Location"]
 
 
 def test_unknown_client_gets_the_error_page(browser):

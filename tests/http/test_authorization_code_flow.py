@@ -121,6 +121,7 @@ def test_public_client_with_pkce_and_form_post(browser, person, make, module_ten
     native = make.client(
         module_tenant,
         public=True,
+        application_type="native",
         grant_types=("authorization_code",),
         redirect_uris=("http://127.0.0.1/cb",),
         scopes=("openid", "email"),

@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import update
 
 from idp.models.registration import InitialAccessToken
+from idp.services import clients as client_service
 from idp.services import initial_access_tokens as iat_service
 from idp.services import tenant_settings
 from idp.services.tenants import TenantView
@@ -97,7 +98,8 @@ def test_a_standard_client_registers_gets_a_token_reads_updates_and_deletes_itse
     assert body["grant_types"] == ["client_credentials"]
     assert body["response_types"] == []
     assert body["scope"] == "orders:read orders:write"
-    assert "logo_uri" not in body  # not understood, so ignored (RFC 7591 §2), not registered
+    assert body["logo_uri"] == "https://x.example/l"
+    assert body["application_type"] == "web"  # OIDC Registration §2 default
 
     # A standard client library gets a token with what registration returned.
     session = OAuth2Session(client_id, body["client_secret"], scope="orders:read")
@@ -259,6 +261,21 @@ def test_management_scopes_are_refused(dcr_tenant, register, rfc_error, scope):
         ({"client_name": "x" * 201}, "invalid_client_metadata"),
         ({"client_name": "nul\u0000byte"}, "invalid_client_metadata"),
         ({"id_token_signed_response_alg": "none"}, "invalid_client_metadata"),
+        ({"application_type": "desktop"}, "invalid_client_metadata"),
+        ({"application_type": ["web"]}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "http://rp.example.com/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "https://rp.example.com/l#x"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "logout"}, "invalid_client_metadata"),
+        # We POST logout tokens from inside our network: no internal targets for strangers.
+        ({"backchannel_logout_uri": "https://127.0.0.1/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "https://10.1.2.3/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "https://intranet.local/l"}, "invalid_client_metadata"),
+        ({"backchannel_logout_session_required": "yes"}, "invalid_client_metadata"),
+        ({"backchannel_logout_session_required": True}, "invalid_client_metadata"),  # no URI
+        ({"logo_uri": "javascript:alert(1)"}, "invalid_client_metadata"),
+        ({"logo_uri": "data:image/png;base64,AAAA"}, "invalid_client_metadata"),
+        ({"logo_uri": "http://rp.example.com/logo.png"}, "invalid_client_metadata"),
+        ({"logo_uri": 42}, "invalid_client_metadata"),
     ],
 )
 def test_invalid_metadata_is_invalid_client_metadata(
@@ -294,6 +311,7 @@ def test_public_and_key_clients_get_no_secret(dcr_tenant, register, public_jwks)
         tenant,
         {
             "token_endpoint_auth_method": "none",
+            "application_type": "native",
             "grant_types": ["authorization_code"],
             "redirect_uris": ["http://127.0.0.1:8080/cb", "com.example.app:/cb"],
         },
@@ -308,6 +326,91 @@ def test_public_and_key_clients_get_no_secret(dcr_tenant, register, public_jwks)
     assert keyed.status_code == 201, keyed.text
     assert "client_secret" not in keyed.json()
     assert keyed.json()["jwks"] == public_jwks
+
+
+BROWSER_METADATA = {
+    "application_type": "web",
+    "backchannel_logout_uri": "https://rp.example.com/logout?via=idp",
+    "backchannel_logout_session_required": True,
+    "logo_uri": "https://rp.example.com/logo.png",
+}
+
+
+def test_logout_logo_and_application_type_are_registered_read_and_replaced(
+    dcr_tenant, register, http
+):
+    tenant = dcr_tenant(requires_token=False)
+    metadata = {
+        "client_name": "Shop",
+        "grant_types": ["authorization_code"],
+        "redirect_uris": ["https://rp.example.com/cb"],
+        **BROWSER_METADATA,
+    }
+    registered = register(tenant, metadata)
+    assert registered.status_code == 201, registered.text
+    body = registered.json()
+    assert {name: body[name] for name in BROWSER_METADATA} == BROWSER_METADATA
+    uri, token = body["registration_client_uri"], body["registration_access_token"]
+    read = http.get(uri, headers=bearer(token)).json()
+    assert {name: read[name] for name in BROWSER_METADATA} == BROWSER_METADATA
+
+    # RFC 7592 §2.2: omitted fields take their defaults, so leaving them out clears them.
+    replaced = http.put(
+        uri,
+        json={
+            "client_id": body["client_id"],
+            "application_type": "native",
+            "grant_types": ["authorization_code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "redirect_uris": ["com.example.shop:/cb"],
+        },
+        headers=bearer(token),
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["application_type"] == "native"
+    assert not {"backchannel_logout_uri", "logo_uri"} & set(replaced.json())
+    assert "backchannel_logout_session_required" not in replaced.json()  # no URI to qualify
+
+
+@pytest.mark.parametrize(
+    "privileged",
+    [
+        {"skip_consent": True},
+        {"always_issue_refresh_token": True},
+        {"allowed_cors_origins": ["https://evil.example.com"]},
+    ],
+)
+def test_a_registered_client_cannot_give_itself_administrator_only_powers(
+    dcr_tenant, register, make, privileged
+):
+    tenant = dcr_tenant(requires_token=False)
+    registered = register(tenant, {**CC_CLIENT, **privileged})
+    assert registered.status_code == 201, registered.text  # ignored (RFC 7591 §2), not refused
+    assert not set(privileged) & set(registered.json())
+    stored = client_service.get_client(make.services.uow(), tenant, registered.json()["client_id"])
+    assert (stored.skip_consent, stored.always_issue_refresh_token) == (False, False)
+    assert stored.allowed_cors_origins == ()
+
+
+@pytest.mark.parametrize(
+    ("application_type", "redirect_uri"),
+    [
+        ("web", "com.example.app:/cb"),  # a private-use scheme is for native apps
+        ("native", "https://rp.example.com/cb"),  # OIDC Registration §2
+        ("native", "http://localhost/cb"),  # RFC 8252 §8.3: loopback IP literals only
+    ],
+)
+def test_redirect_uris_must_suit_the_application_type(
+    dcr_tenant, register, rfc_error, application_type, redirect_uri
+):
+    tenant = dcr_tenant(requires_token=False)
+    metadata = {
+        "application_type": application_type,
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code"],
+        "redirect_uris": [redirect_uri],
+    }
+    assert rfc_error(register(tenant, metadata)) == (400, "invalid_redirect_uri")
 
 
 # --- RFC 7592: the registration access token ----------------------------------------------

@@ -29,6 +29,13 @@ METADATA = {
     "id_token_signed_response_alg": Field(str, nullable=True),
     "access_token_signed_alg": Field(str, nullable=True),
     "is_resource_server": Field(bool),
+    "application_type": Field(str),
+    "backchannel_logout_uri": Field(str, nullable=True),
+    "backchannel_logout_session_required": Field(bool),
+    "allowed_cors_origins": Field(list, items=str),
+    "skip_consent": Field(bool),
+    "logo_uri": Field(str, nullable=True),
+    "always_issue_refresh_token": Field(bool),
 }
 
 
@@ -72,6 +79,13 @@ def create_client(slug: str) -> Response:
         id_token_signed_response_alg=body.get("id_token_signed_response_alg"),
         access_token_signed_alg=body.get("access_token_signed_alg"),
         is_resource_server=bool(body.get("is_resource_server")),
+        application_type=body.get("application_type", "web"),
+        backchannel_logout_uri=body.get("backchannel_logout_uri"),
+        backchannel_logout_session_required=bool(body.get("backchannel_logout_session_required")),
+        allowed_cors_origins=tuple(body.get("allowed_cors_origins") or ()),
+        skip_consent=bool(body.get("skip_consent")),
+        logo_uri=body.get("logo_uri"),
+        always_issue_refresh_token=bool(body.get("always_issue_refresh_token")),
     )
     issued = client_service.create_client(services().uow(), tenant, spec)
     location = f"/api/v1/tenants/{slug}/clients/{issued.client.client_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from idp.services.api_keys import SCOPES
-from idp.services.clients import AUTH_METHODS, GRANT_TYPES
+from idp.services.clients import APPLICATION_TYPES, AUTH_METHODS, GRANT_TYPES
 from idp.services.tenant_settings import LIFETIMES, MFA_POLICIES, SIGN_IN_METHODS
 from idp.settings import SIGNING_ALGS
 
@@ -54,6 +54,39 @@ CLIENT_METADATA = {
     "id_token_signed_response_alg": ALG,
     "access_token_signed_alg": ALG,
     "is_resource_server": {"type": "boolean"},
+    "application_type": {
+        "enum": list(APPLICATION_TYPES),
+        "description": "OIDC Registration §2; default `web`. A `native` client registers "
+        "private-use scheme or http://127.0.0.1 / http://[::1] redirect URIs and may use any "
+        "loopback port (RFC 8252 §7.3); a `web` client registers https (http only on loopback).",
+    },
+    "backchannel_logout_uri": {
+        **NULLABLE_STRING,
+        "description": "OIDC Back-Channel Logout §2.2: absolute https URL (http only on "
+        "loopback), no fragment, where logout tokens are POSTed.",
+    },
+    "backchannel_logout_session_required": {
+        "type": "boolean",
+        "description": "Logout tokens carry `sid`; needs `backchannel_logout_uri`.",
+    },
+    "allowed_cors_origins": {
+        **STRINGS,
+        "description": "Browser origins, exactly `scheme://host[:port]` (https, or http on "
+        "loopback; lower-case host; no path, trailing slash or wildcard), that may call the "
+        "token, userinfo, JWKS and revocation endpoints cross-origin. Duplicates are dropped.",
+    },
+    "skip_consent": {
+        "type": "boolean",
+        "description": "A first-party client: people are never asked to consent to it.",
+    },
+    "logo_uri": {
+        **NULLABLE_STRING,
+        "description": "An https URL (http only on loopback) of a logo for the consent page.",
+    },
+    "always_issue_refresh_token": {
+        "type": "boolean",
+        "description": "Issue refresh tokens even without the `offline_access` scope.",
+    },
 }
 
 SCHEMAS: dict[str, Any] = {

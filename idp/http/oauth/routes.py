@@ -9,6 +9,7 @@ from functools import lru_cache
 from flask import Blueprint, Response, g, request
 
 from idp.context import current_tenant, issuer, issuer_of, services
+from idp.http.oauth import cors
 from idp.http.oauth.guards import check_form_post, resolve_tenant
 from idp.http.oauth.metadata import server_metadata
 from idp.http.pages.cookies import session_cookie
@@ -19,6 +20,7 @@ from idp.oauth.userinfo import userinfo_response
 bp = Blueprint("oauth", __name__, url_prefix="/t/<tenant>")
 bp.url_value_preprocessor(resolve_tenant)
 bp.before_request(check_form_post)
+cors.install(bp)
 
 # RFC 8414 §3.1: the well-known segment goes between host and the issuer's path.
 well_known_bp = Blueprint("well_known", __name__)
