@@ -45,9 +45,7 @@ class Client(Base):
     registration_token_digest: Mapped[str | None] = mapped_column(String(64))
     # OIDC Registration §2: "web" or "native"; native clients may use RFC 8252 loopback
     # redirects on any port.
-    application_type: Mapped[str] = mapped_column(
-        String(10), default="web", server_default="web"
-    )
+    application_type: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
     # OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether they must
     # carry the session's `sid`.
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
@@ -64,9 +62,7 @@ class Client(Base):
     # Shown on the consent page (RFC 7591 `logo_uri`).
     logo_uri: Mapped[str | None] = mapped_column(Text)
     # Refresh tokens even without the `offline_access` scope (client policy, issue 3 §3).
-    always_issue_refresh_token: Mapped[bool] = mapped_column(
-        default=False, server_default=false()
-    )
+    always_issue_refresh_token: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
