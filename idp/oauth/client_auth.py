@@ -28,6 +28,7 @@ from joserfc.jwk import KeySet
 
 from idp.context import current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
+from idp.services.outbound import OutboundError, call
 from idp.settings import SIGNING_ALGS
 
 QueryClient = Callable[[str], OAuthClient | None]
@@ -120,8 +121,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def _fresher_remote_keys(self, assertion: str, key_set: Any) -> KeySet | None:
         """The client's jwks_uri fetched again, if the assertion names a kid we lack."""
-        uri = g.get("assertion_jwks_uri")
-        if uri is None or not isinstance(key_set, KeySet):
+        remote = g.get("assertion_jwks_uri")
+        if remote is None or not isinstance(key_set, KeySet):
             return None
         try:
             kid = jws.extract_compact(assertion.encode()).headers().get("kid")
@@ -131,7 +132,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         if not isinstance(kid, str) or kid in known:
             return None
         g.assertion_jwks_uri = None  # one refetch per request
-        return remote_key_sets.refetch(uri)
+        return remote_key_sets.refetch(*remote)
 
     def verify_claims(self, claims: Any) -> None:
         # The lifetime is bounded before the jti is stored, since it is remembered until `exp`.
@@ -157,57 +158,50 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         if view.jwks:
             return KeySet.import_key_set(view.jwks)
         if view.jwks_uri:
-            g.assertion_jwks_uri = view.jwks_uri
-            return remote_key_sets.get(view.jwks_uri)
+            g.assertion_jwks_uri = (view.jwks_uri, view.self_registered)
+            return remote_key_sets.get(view.jwks_uri, view.self_registered)
         raise InvalidClientError(status_code=401, description="The client has no registered keys.")
 
 
 class RemoteKeySets:
-    """Clients' `jwks_uri` documents, cached per process for `cache.client_jwks_seconds`."""
+    """Clients' `jwks_uri` documents, cached per process for `cache.client_jwks_seconds`.
+
+    A self-registered client's document is fetched only from a public address; the cache is
+    keyed on that too, so an admin's client naming the same internal URI cannot lend it one.
+    """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, KeySet]] = {}
+        self._entries: dict[tuple[str, bool], tuple[float, KeySet]] = {}
         self._lock = threading.Lock()
 
-    def get(self, uri: str) -> KeySet:
+    def get(self, uri: str, public_only: bool) -> KeySet:
         ttl = services().settings.cache.client_jwks_seconds
-        entry = self._entries.get(uri)
+        entry = self._entries.get((uri, public_only))
         if entry and time.monotonic() - entry[0] < ttl:
             return entry[1]
-        return self._fetch(uri)
+        return self._fetch(uri, public_only)
 
-    def refetch(self, uri: str) -> KeySet | None:
+    def refetch(self, uri: str, public_only: bool) -> KeySet | None:
         """A fresh copy, unless the cached one is younger than MIN_REFETCH_SECONDS."""
-        entry = self._entries.get(uri)
+        entry = self._entries.get((uri, public_only))
         if entry and time.monotonic() - entry[0] < MIN_REFETCH_SECONDS:
             return None
-        return self._fetch(uri)
+        return self._fetch(uri, public_only)
 
-    def _fetch(self, uri: str) -> KeySet:
-        # Imported here: few clients use jwks_uri, and requests costs every worker ~5 MB.
-        import requests
-
+    def _fetch(self, uri: str, public_only: bool) -> KeySet:
         try:
-            key_set = KeySet.import_key_set(json.loads(fetch_limited(uri)))
-        except (requests.RequestException, JoseError, ValueError, TypeError, KeyError) as error:
+            reply = call("GET", uri, public_only=public_only, max_bytes=MAX_JWKS_BYTES)
+            if reply.status != 200:
+                raise ValueError(f"jwks_uri answered {reply.status}")
+            key_set = KeySet.import_key_set(json.loads(reply.body))
+        except (OutboundError, JoseError, ValueError, TypeError, KeyError) as error:
+            # UnsafeDestination is a ValueError: to the client it is an unreadable jwks_uri.
             raise InvalidClientError(
                 status_code=401, description="The client's jwks_uri could not be read."
             ) from error
         with self._lock:
-            self._entries[uri] = (time.monotonic(), key_set)
+            self._entries[(uri, public_only)] = (time.monotonic(), key_set)
         return key_set
-
-
-def fetch_limited(uri: str) -> bytes:
-    """The document at `uri`, refused past MAX_JWKS_BYTES: it is held in every worker."""
-    import requests
-
-    with requests.get(uri, timeout=5, allow_redirects=False, stream=True) as response:
-        response.raise_for_status()
-        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-    if len(body) > MAX_JWKS_BYTES:
-        raise ValueError("jwks_uri document too large")
-    return body
 
 
 remote_key_sets = RemoteKeySets()

@@ -154,7 +154,7 @@ class BackchannelSender:
                 reply = outbound.call(
                     "POST",
                     client.backchannel_logout_uri,
-                    public_only=notice.stranger,
+                    public_only=client.self_registered,
                     max_bytes=MAX_REPLY,
                     fields={"logout_token": token},
                     timeout=self._timeout,

@@ -165,6 +165,9 @@ class ClientView:
     skip_consent: bool
     logo_uri: str | None
     always_issue_refresh_token: bool
+    # Registered by a stranger through RFC 7591, not by an admin: its URLs are only called when
+    # they lead to public addresses (services/outbound.py).
+    self_registered: bool
     created_at: datetime = field(compare=False)
 
     @classmethod
@@ -196,6 +199,7 @@ class ClientView:
             skip_consent=client.skip_consent,
             logo_uri=client.logo_uri,
             always_issue_refresh_token=client.always_issue_refresh_token,
+            self_registered=client.registration_token_digest is not None,
             created_at=client.created_at,
         )
 

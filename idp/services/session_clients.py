@@ -21,16 +21,11 @@ from idp.services.clients import ClientView
 
 @dataclass(frozen=True)
 class LogoutNotice:
-    """One logout token owed: the client to tell, and whose session ended.
-
-    `stranger`: the client registered itself (RFC 7591), so its URL may only lead to public
-    addresses (services/outbound.py).
-    """
+    """One logout token owed: the client to tell, and whose session ended."""
 
     client: ClientView
     subject: str
     sid: str
-    stranger: bool
 
 
 def record_session_client(uow: UnitOfWork, tenant_id: int, sid: str, client_id: str) -> None:
@@ -82,9 +77,4 @@ def notices_for(
         )
         .order_by(SessionClient.id)
     ).all()
-    return [
-        LogoutNotice(
-            ClientView.of(client), subject, sid, client.registration_token_digest is not None
-        )
-        for sid, client in rows
-    ]
+    return [LogoutNotice(ClientView.of(client), subject, sid) for sid, client in rows]

@@ -60,16 +60,16 @@ def test_person_signs_in_through_the_hosted_pages_in_chromium(chromium, make: Fa
     issued = make.client(
         tenant,
         name="Shop",
-        grant_types=("authorization_code",),
+        grant_types=("authorization_code", "refresh_token"),
         redirect_uris=(REDIRECT,),
         post_logout_redirect_uris=(SIGNED_OUT,),
-        scopes=("openid", "profile", "email"),
+        scopes=("openid", "profile", "email", "offline_access"),
     )
     metadata = http.get(f"{issuer}/.well-known/openid-configuration").json()
     client = OAuth2Session(
         issued.client.client_id,
         issued.secret,
-        scope="openid profile email",
+        scope="openid profile email offline_access",
         redirect_uri=REDIRECT,
         code_challenge_method="S256",
     )
@@ -114,6 +114,15 @@ def test_person_signs_in_through_the_hosted_pages_in_chromium(chromium, make: Fa
     assert claims["name"] == "Grace Hopper"
     userinfo = client.get(metadata["userinfo_endpoint"]).json()
     assert userinfo["email"] == person.email
+
+    # The library refreshes: a new refresh token (rotation), a new access token that works,
+    # and an ID token for the same person and sign-in.
+    first_refresh_token = token["refresh_token"]
+    refreshed = client.refresh_token(metadata["token_endpoint"])
+    assert refreshed["refresh_token"] != first_refresh_token
+    again = jwt.decode(refreshed["id_token"], keys, algorithms=["RS256"]).claims
+    assert (again["sub"], again["auth_time"]) == (claims["sub"], claims["auth_time"])
+    assert client.get(metadata["userinfo_endpoint"]).json()["sub"] == claims["sub"]
 
     # The client's own page, whose buttons are forms. (Leaving a page by script navigation works
     # too, but this Chromium's request interception then misses the redirect to the client.)

@@ -223,10 +223,12 @@ class JwksHost:
 
     def __init__(self) -> None:
         self.documents: dict[str, bytes] = {}
-        documents = self.documents
+        self.requested: list[str] = []
+        documents, requested = self.documents, self.requested
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                requested.append(self.path)
                 body = documents.get(self.path)
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "application/json")
@@ -358,6 +360,33 @@ def test_unreachable_jwks_uri_is_401(make, http, rfc_error, jwks_host):
         http, token_url, make_assertion(key, issued.client.client_id, token_url)
     )
     assert rfc_error(response) == (401, "invalid_client")
+
+
+def test_a_self_registered_clients_jwks_uri_on_a_private_address_is_never_fetched(
+    make, http, rfc_error, jwks_host
+):
+    """RFC 7591 clients are strangers: fetching their jwks_uri from inside our network must not
+    reach private addresses, whatever the name resolves to at fetch time (services/outbound.py).
+    The same URI registered by an admin is trusted and fetched."""
+    tenant = make.tenant()
+    key = new_key()
+    uri = jwks_host.publish(public_jwks(key))
+    token_url = f"{make.issuer(tenant)}/token"
+    stranger = make.client(
+        tenant, auth_method="private_key_jwt", jwks_uri=uri, registration_token_digest="0" * 64
+    )
+    refused = post_assertion(
+        http, token_url, make_assertion(key, stranger.client.client_id, token_url)
+    )
+    assert rfc_error(refused) == (401, "invalid_client")
+    assert urlsplit(uri).path not in jwks_host.requested
+
+    trusted = make.client(tenant, auth_method="private_key_jwt", jwks_uri=uri)
+    accepted = post_assertion(
+        http, token_url, make_assertion(key, trusted.client.client_id, token_url)
+    )
+    assert accepted.status_code == 200
+    assert urlsplit(uri).path in jwks_host.requested
 
 
 @pytest.mark.parametrize(
