@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -35,6 +36,9 @@ class RefreshToken(Base):
     sid: Mapped[str] = mapped_column(String(64), index=True)
     auth_time: Mapped[datetime]
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Claims the authorization request asked for by name (OIDC Core §5.5), as ClaimsRequest's
+    # JSON form: tokens from a refresh release what the first ones did.
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     offline: Mapped[bool] = mapped_column(default=False)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Absolute lifetime, from the family's first token and never extended.
@@ -68,6 +72,7 @@ class RefreshTokenState:
     sid: str
     auth_time: datetime
     amr: tuple[str, ...]
+    claims: dict[str, Any]
     offline: bool
     issued_at: datetime
     family_expires_at: datetime
@@ -113,6 +118,7 @@ class RefreshTokens:
             sid=token.sid,
             auth_time=token.auth_time,
             amr=tuple(token.amr),
+            claims=dict(token.claims),
             offline=token.offline,
             issued_at=token.issued_at,
             family_expires_at=token.family_expires_at,

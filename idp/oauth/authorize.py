@@ -43,9 +43,10 @@ from idp.services.authorization import (
     Transaction,
     Transactions,
 )
+from idp.services.claims import ClaimsRequest, parse_claims_request
 from idp.services.consents import ConsentOutcome, check_consent
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.id_tokens import ClaimsRequest, id_token_hint_subject, parse_claims_request
+from idp.services.id_tokens import id_token_hint_subject
 from idp.services.session_clients import record_session_client
 from idp.services.sessions import SessionView, current_session
 from idp.services.users import get_user, normalise_email

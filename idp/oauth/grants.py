@@ -19,7 +19,7 @@ from idp.oauth.clients import OAuthClient
 from idp.services.authorization import AuthorizationCode, Codes
 from idp.services.clients import SCOPE_TOKEN, check_resource
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.id_tokens import ClaimsRequest, issue_id_token
+from idp.services.id_tokens import issue_id_token
 from idp.services.refresh_tokens import (
     FamilyGrant,
     Origin,
@@ -200,8 +200,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             sid=bound.sid,
             auth_time=bound.auth_time,
             amr=bound.amr,
+            claims=bound.claims,
         )
-        issued = token_response(client, user, grant, bound.scopes, bound.nonce, bound.claims)
+        issued = token_response(client, user, grant, bound.scopes, bound.nonce)
         body = issued.body
         family, family_expires_at = None, 0.0
         if should_issue_refresh_token(client.view, bound.scopes):
@@ -276,10 +277,10 @@ def token_response(
     grant: FamilyGrant,
     scopes: tuple[str, ...],
     nonce: str | None,
-    claims: ClaimsRequest | None = None,
 ) -> TokenResponse:
     """An access token for `scopes` and, with `openid`, an ID token of the original sign-in.
-    `claims`: what the authorization request asked for by name (OIDC Core §5.5)."""
+    Both release what the authorization request asked for by name (`grant.claims`, OIDC Core
+    §5.5), at the first token response and at every refresh."""
     tenant = current_tenant()
     container = services()
     ring = container.key_cache.ring(tenant.id)
@@ -293,7 +294,7 @@ def token_response(
         # The token is for this issuer's own APIs (userinfo) unless the client names one.
         audience=[issuer()],
         defaults=container.settings.tokens,
-        userinfo_claims=claims.userinfo if claims else (),
+        userinfo_claims=grant.claims.userinfo,
     )
     body: dict[str, Any] = {
         "access_token": issued.token,
@@ -316,6 +317,6 @@ def token_response(
             nonce=nonce,
             lifetime=issued.expires_in,
             defaults=container.settings.tokens,
-            claims_request=claims,
+            claims_request=grant.claims,
         )
     return TokenResponse(body, issued)

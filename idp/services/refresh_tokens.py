@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from idp.crypto.secrets import digest, new_identifier, new_secret
 from idp.models.refresh_tokens import RefreshToken, RefreshTokens, RefreshTokenState
 from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
+from idp.services.claims import ClaimsRequest
 from idp.services.clients import ClientView
 from idp.services.tenants import TenantView
 from idp.services.tokens import IssuedAccessToken, revoke_access_token
@@ -63,6 +64,7 @@ class FamilyGrant:
     sid: str
     auth_time: int
     amr: tuple[str, ...]
+    claims: ClaimsRequest = field(default_factory=ClaimsRequest)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def start_family(
                 sid=grant.sid,
                 auth_time=datetime.fromtimestamp(grant.auth_time, UTC),
                 amr=list(grant.amr),
+                claims=asdict(grant.claims),
                 offline=OFFLINE_ACCESS in grant.scopes,
                 issued_at=now,
                 family_expires_at=family_expires_at,
@@ -271,6 +274,7 @@ def _rotate_unused(
         sid=token.sid,
         auth_time=int(token.auth_time.timestamp()),
         amr=tuple(token.amr),
+        claims=ClaimsRequest.of(token.claims),
     )
     response = respond(grant, scopes)
     successor = new_secret(REFRESH_TOKEN_PREFIX)
@@ -292,6 +296,7 @@ def _rotate_unused(
                 sid=token.sid,
                 auth_time=token.auth_time,
                 amr=list(token.amr),
+                claims=dict(token.claims),
                 offline=token.offline,
                 issued_at=now,
                 family_expires_at=token.family_expires_at,

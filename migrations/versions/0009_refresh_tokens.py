@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('sid', sa.String(length=64), nullable=False),
     sa.Column('auth_time', idp.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('amr', sa.JSON(), nullable=False),
+    sa.Column('claims', sa.JSON(), nullable=False),
     sa.Column('offline', sa.Boolean(), nullable=False),
     sa.Column('issued_at', idp.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('family_expires_at', idp.models.base.UTCDateTime(timezone=True), nullable=False),

@@ -96,6 +96,35 @@ def test_claims_asked_by_name_are_released_beyond_the_scope(browser, http, rp, p
     assert "email" not in userinfo and "picture" not in userinfo
 
 
+def test_claims_asked_by_name_are_released_again_at_refresh(
+    browser, http, make, module_tenant, pictured
+):
+    """OIDC Core §12.2: tokens from a refresh stand for the same grant, so they release what the
+    authorization request asked for, not only what the scope does."""
+    refreshing = make.client(
+        module_tenant,
+        grant_types=("authorization_code", "refresh_token"),
+        redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile", "email"),
+        always_issue_refresh_token=True,
+    )
+    asked = {"id_token": {"picture": None}, "userinfo": {"email": {"essential": True}}}
+    body, _, _ = tokens(
+        browser, http, refreshing, pictured, scope="openid", claims=json.dumps(asked)
+    )
+    refreshed = http.post(
+        f"{browser.issuer}/token",
+        data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        auth=(refreshing.client.client_id, refreshing.secret),
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    claims = verified_claims(http, browser.issuer, refreshed.json()["id_token"])
+    assert claims["picture"] == PICTURE and "email" not in claims
+    bearer = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    userinfo = http.get(f"{browser.issuer}/userinfo", headers=bearer).json()
+    assert userinfo["email"] == pictured.email and "picture" not in userinfo
+
+
 def test_the_profile_scope_releases_picture_and_updated_at(browser, http, rp, pictured):
     _, claims, userinfo = tokens(browser, http, rp, pictured, scope="openid profile")
     for released in (claims, userinfo):
