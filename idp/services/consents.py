@@ -51,15 +51,6 @@ def check_consent(
     return ConsentOutcome(True, scopes)
 
 
-def has_consent(
-    uow: UnitOfWork, tenant_id: int, user_id: int, client_id: str, scopes: list[str]
-) -> bool:
-    """True when every requested scope was allowed before, so the page can be skipped."""
-    with uow:
-        consent = uow.consents.get(tenant_id, user_id, client_id)
-        return consent is not None and set(scopes) <= set(consent.scopes)
-
-
 def remember_consent(
     uow: UnitOfWork, tenant_id: int, user_id: int, client_id: str, scopes: list[str]
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from idp.services.consents import has_consent, remember_consent
+from idp.services.consents import check_consent, remember_consent
 
 
 def test_simultaneous_first_consents_merge_into_one(services, make):
@@ -33,7 +33,15 @@ def test_simultaneous_first_consents_merge_into_one(services, make):
     remembered = [
         scopes
         for scopes in scope_sets
-        if has_consent(services.uow(), tenant.id, user_id, client_id, scopes)
+        if check_consent(
+            services.uow(),
+            tenant.id,
+            user_id,
+            client_id,
+            tuple(scopes),
+            interactive=True,
+            force_page=False,
+        ).given
     ]
     assert remembered
 
