@@ -89,6 +89,18 @@ def requested_audience(client: OAuthClient, resources: list[str]) -> list[str]:
     return [client.view.resources[0]] if client.view.resources else [issuer()]
 
 
+def bearer_body(issued: IssuedAccessToken) -> dict[str, Any]:
+    """RFC 6749 §5.1: the access token part of a token response; `scope` when there is one."""
+    body: dict[str, Any] = {
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+    }
+    if issued.scope:
+        body["scope"] = issued.scope
+    return body
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
@@ -111,13 +123,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             audience=self.request.audience,
             defaults=container.settings.tokens,
         )
-        body: dict[str, Any] = {
-            "access_token": issued.token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-        }
-        if issued.scope:
-            body["scope"] = issued.scope
+        body = bearer_body(issued)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
 
@@ -296,12 +302,7 @@ def token_response(
         defaults=container.settings.tokens,
         userinfo_claims=grant.claims.userinfo,
     )
-    body: dict[str, Any] = {
-        "access_token": issued.token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "scope": issued.scope,
-    }
+    body = bearer_body(issued)
     if "openid" in scopes:
         body["id_token"] = issue_id_token(
             ring,

@@ -118,6 +118,27 @@ def _allow_form_target(
     return response
 
 
+def _form_page(
+    template: str,
+    transaction: Transaction | None,
+    status: int,
+    image_origin: str | None = None,
+    **context: Any,
+) -> Response:
+    """A hosted form of an authorization request: CSRF field, the tenant's branding, the
+    request's language, and a CSP whose `form-action` lets the form continue to the client."""
+    html = render_template(
+        template,
+        csrf=csrf_token(),
+        csrf_field=CSRF_FIELD,
+        tenant=current_tenant(),
+        lang=page_language(transaction),
+        **context,
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    return _allow_form_target(response, transaction, image_origin)
+
+
 def page_language(transaction: Transaction | None) -> str:
     """`<html lang>`: the request's ui_locales choice (OIDC Core §3.1.2.1), else English."""
     return (transaction.request.ui_locale if transaction else None) or "en"
@@ -127,19 +148,15 @@ def _login_page(txn: str, email: str = "", message: str | None = None, status: i
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
-    html = render_template(
+    return _form_page(
         "pages/login.html",
+        transaction,
+        status,
         txn=txn,
         email=email,
         message=message,
-        csrf=csrf_token(),
-        csrf_field=CSRF_FIELD,
-        tenant=current_tenant(),
-        lang=page_language(transaction),
         action=f"{issuer()}/login",
     )
-    response = Response(html, status=status, mimetype="text/html")
-    return _allow_form_target(response, transaction)
 
 
 @bp.get("/login")
@@ -192,21 +209,18 @@ def _consent_page(transaction: Transaction, status: int = 200, message: str | No
     # Only an https logo is shown: an http one would be mixed content under our https pages,
     # and CSP img-src opens to that one origin alone.
     logo_origin = _origin(logo) if logo and logo.startswith("https://") else None
-    html = render_template(
+    return _form_page(
         "pages/consent.html",
+        transaction,
+        status,
+        logo_origin,
         txn=transaction.id,
         client_name=name,
         logo_uri=logo if logo_origin else None,
         message=message,
         scopes=describe_scopes(transaction.request.scopes),
-        csrf=csrf_token(),
-        csrf_field=CSRF_FIELD,
-        tenant=current_tenant(),
-        lang=page_language(transaction),
         action=f"{issuer()}/consent",
     )
-    response = Response(html, status=status, mimetype="text/html")
-    return _allow_form_target(response, transaction, logo_origin)
 
 
 def _origin(uri: str) -> str:
@@ -253,20 +267,16 @@ def _select_account_page(
     transaction: Transaction, email: str, status: int = 200, message: str | None = None
 ) -> Any:
     client = oauth_server().query_client(transaction.request.client_id)
-    html = render_template(
+    return _form_page(
         "pages/select_account.html",
+        transaction,
+        status,
         txn=transaction.id,
         email=email,
         client_name=client.view.name if client else transaction.request.client_id,
         message=message,
-        csrf=csrf_token(),
-        csrf_field=CSRF_FIELD,
-        tenant=current_tenant(),
-        lang=page_language(transaction),
         action=f"{issuer()}/select_account",
     )
-    response = Response(html, status=status, mimetype="text/html")
-    return _allow_form_target(response, transaction)
 
 
 def _signed_in_email(session_user: str) -> str | None:
