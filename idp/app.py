@@ -11,6 +11,7 @@ from idp.http import errors, ops, security
 from idp.http.api import bp as api_bp
 from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
+from idp.http.oauth.documents import PublicDocuments
 from idp.http.pages import assets_bp, logout_bp
 from idp.http.pages import bp as pages_bp
 from idp.models.schema import ensure_current
@@ -42,11 +43,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.extensions["idp.oauth"] = TenantAuthorizationServer(app, failures)
 
-    security.install(
-        app,
-        settings.server.request_id_header,
-        https=settings.server.public_url.startswith("https://"),
-    )
+    https = settings.server.public_url.startswith("https://")
+    security.install(app, settings.server.request_id_header, https=https)
+    app.wsgi_app = PublicDocuments(app.wsgi_app, services, https)  # type: ignore[method-assign]
     errors.register_error_handlers(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(well_known_bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from idp.services.container import Services
-from idp.services.tenants import TenantView
+from idp.services.tenants import TenantView, issuer_url
 
 
 def services() -> Services:
@@ -17,8 +17,7 @@ def current_tenant() -> TenantView:
 
 
 def issuer_of(tenant: TenantView) -> str:
-    """Always built from configuration, never from the Host header: one exact string (DESIGN §1)."""
-    return f"{services().settings.server.public_url}/t/{tenant.slug}"
+    return issuer_url(services().settings.server.public_url, tenant.slug)
 
 
 def issuer() -> str:

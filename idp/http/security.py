@@ -13,26 +13,34 @@ HTML_CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
+def request_id(incoming: str) -> str:
+    """Only a well-formed incoming id is trusted into our logs; anything else is replaced."""
+    return incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+
+def security_headers(html: bool, https: bool) -> list[tuple[str, str]]:
+    """The headers every response carries unless it set its own (e.g. a page's wider CSP)."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+        ("Content-Security-Policy", HTML_CSP if html else API_CSP),
+    ]
+    if https:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def install(app: Flask, request_id_header: str, https: bool) -> None:
     @app.before_request
     def assign_request_id() -> None:
-        incoming = request.headers.get(request_id_header, "")
-        # Only a well-formed incoming id is trusted into our logs; anything else is replaced.
-        g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        g.request_id = request_id(request.headers.get(request_id_header, ""))
 
     @app.after_request
     def add_headers(response: Response) -> Response:
         headers = response.headers
         headers[request_id_header] = g.get("request_id", "")
-        html = response.mimetype == "text/html"
-        defaults = [
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-            ("X-Frame-Options", "DENY"),
-            ("Content-Security-Policy", HTML_CSP if html else API_CSP),
-        ]
-        if https:
-            defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        defaults = security_headers(response.mimetype == "text/html", https)
         # setdefault() for each, but one pass over the headers instead of one per default:
         # this runs on every response (bench/RESULTS.md).
         present = {name.lower() for name, _ in headers}

@@ -23,6 +23,12 @@ from idp.settings import SIGNING_ALGS
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def issuer_url(public_url: str, slug: str) -> str:
+    """A tenant's issuer: always built from configuration, never from the Host header, so it is
+    one exact string in discovery, tokens and `iss` parameters (DESIGN §1)."""
+    return f"{public_url}/t/{slug}"
+
+
 @dataclass(frozen=True)
 class TenantView:
     """An immutable copy of a tenant's settings, safe to cache and share between threads."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from idp.oauth.authorize import RESPONSE_MODES, UI_LOCALES
@@ -10,6 +12,14 @@ from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.services.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
 from idp.services.refresh_tokens import OFFLINE_ACCESS
 from idp.settings import SIGNING_ALGS
+
+
+@lru_cache(maxsize=1024)
+def metadata_json(issuer: str, registration: bool) -> str:
+    """The metadata depends on the issuer and whether it offers registration: serialised once
+    per tenant, setting and process. The setting comes from the tenant cache, so turning
+    registration on or off shows here within `cache.tenant_seconds`."""
+    return json.dumps(server_metadata(issuer, registration))
 
 
 def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:

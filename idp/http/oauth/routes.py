@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from flask import Blueprint, Response, g, request
 
 from idp.context import current_tenant, issuer, issuer_of, services
 from idp.http.oauth import cors
 from idp.http.oauth.guards import check_form_post, resolve_tenant
-from idp.http.oauth.metadata import server_metadata
+from idp.http.oauth.metadata import metadata_json
 from idp.http.pages.cookies import session_cookie
 from idp.oauth.authorize import authorization_endpoint
 from idp.oauth.server import oauth_server
@@ -32,17 +30,9 @@ def _json(body: str, max_age: int) -> Response:
     return response
 
 
-@lru_cache(maxsize=1024)
-def _metadata_json(issuer: str, registration: bool) -> str:
-    """The metadata depends on the issuer and whether it offers registration: serialised once
-    per tenant, setting and process. The setting comes from the tenant cache, so turning
-    registration on or off shows here within `cache.tenant_seconds`."""
-    return json.dumps(server_metadata(issuer, registration))
-
-
 def _metadata() -> Response:
     tenant = current_tenant()
-    body = _metadata_json(issuer(), tenant.dynamic_registration)
+    body = metadata_json(issuer(), tenant.dynamic_registration)
     return _json(body, services().settings.keys.jwks_max_age_seconds)
 
 
@@ -53,7 +43,7 @@ bp.get("/.well-known/oauth-authorization-server")(_metadata)
 @well_known_bp.get("/.well-known/oauth-authorization-server/t/<tenant>")
 def metadata_by_path(tenant: str) -> Response:
     resolve_tenant("well_known.metadata_by_path", {"tenant": tenant})
-    body = _metadata_json(issuer_of(g.tenant), g.tenant.dynamic_registration)
+    body = metadata_json(issuer_of(g.tenant), g.tenant.dynamic_registration)
     return _json(body, services().settings.keys.jwks_max_age_seconds)
 
 
