@@ -30,7 +30,6 @@ from idp.oauth.grants import (
     S256CodeChallenge,
 )
 from idp.oauth.registration import ClientConfiguration, ClientRegistration
-from idp.services.clients import lookup_client
 from idp.services.rate_limits import FailureLimiter
 
 MAX_CLIENT_ID = 64
@@ -74,7 +73,7 @@ class TenantAuthorizationServer(AuthorizationServer):
         # Several auth methods may ask for the same client in one request: one query each.
         cache: dict[str, OAuthClient | None] = g.setdefault("oauth_clients", {})
         if client_id not in cache:
-            view = lookup_client(services().client_lookup, current_tenant().id, client_id)
+            view = services().clients.get(current_tenant().id, client_id)
             cache[client_id] = OAuthClient(view) if view else None
         return cache[client_id]
 

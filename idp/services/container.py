@@ -15,6 +15,7 @@ from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup
 from idp.models.uow import UnitOfWork
 from idp.services.backchannel import BackchannelSender
+from idp.services.client_cache import ClientCache, watch_client_writes
 from idp.services.signing_keys import KeyCache
 from idp.services.tenants import TenantCache
 from idp.services.usage import UsageRecorder
@@ -33,6 +34,7 @@ class Services:
     key_cache: KeyCache
     tenant_cache: TenantCache
     client_lookup: ClientLookup
+    clients: ClientCache
     usage: UsageRecorder
     backchannel: BackchannelSender
 
@@ -46,11 +48,14 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
     session_factory = make_session_factory(engine)
     kek = load_kek(Path(settings.keys.kek_file), os.environ.get("IDP_KEK"), create=create_kek)
     key_cache = KeyCache(session_factory, kek, settings.keys.cache_seconds)
+    store = make_store(settings.redis.url, settings.redis.key_prefix, engine)
+    client_lookup = ClientLookup(engine)
+    watch_client_writes(session_factory, store)
     return Services(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        store=make_store(settings.redis.url, settings.redis.key_prefix, engine),
+        store=store,
         kek=kek,
         passwords=Passwords(
             settings.passwords.time_cost,
@@ -59,7 +64,8 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         ),
         key_cache=key_cache,
         tenant_cache=TenantCache(session_factory, settings.cache.tenant_seconds),
-        client_lookup=ClientLookup(engine),
+        client_lookup=client_lookup,
+        clients=ClientCache(client_lookup, store),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),
         backchannel=BackchannelSender(key_cache, settings.tokens),
     )

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 
-from sqlalchemy import Engine, case, delete, select, text
+from sqlalchemy import Engine, bindparam, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -21,6 +21,10 @@ from idp.models.store_entries import StoreEntry
 PURGE_ONE_IN = 200
 
 log = logging.getLogger(__name__)
+# Built once: `get` is on the hot path (rate limits, the client cache's generation).
+_GET = select(StoreEntry.value).where(
+    StoreEntry.key == bindparam("key"), StoreEntry.expires_at > bindparam("now")
+)
 
 
 class SqlStore:
@@ -61,11 +65,8 @@ class SqlStore:
         return self._write(statement) is not None
 
     def get(self, key: str) -> str | None:
-        query = select(StoreEntry.value).where(
-            StoreEntry.key == key, StoreEntry.expires_at > time.time()
-        )
         with self._engine.connect() as connection:
-            return connection.scalar(query)
+            return connection.scalar(_GET, {"key": key, "now": time.time()})
 
     def take(self, key: str) -> str | None:
         statement = (

@@ -18,7 +18,6 @@ from joserfc.jwk import KeySet
 from sqlalchemy import func, select, update
 
 from idp.crypto.secrets import digest
-from idp.models.clients import Client
 from idp.models.refresh_tokens import RefreshToken
 from idp.models.tenants import Tenant
 from idp.models.usage import UsageCount
@@ -149,14 +148,7 @@ def test_refresh_token_only_with_offline_access_or_the_clients_policy(
     assert "refresh_token" not in client.sign_in(browser, person, scope="openid profile")
     assert client.sign_in(browser, person)["refresh_token"].startswith("idp_rt_")
 
-    policy = offline_client(make, module_tenant)
-    with make.services.uow() as uow:
-        uow.session.execute(
-            update(Client)
-            .where(Client.client_id == policy.client.client_id)
-            .values(always_issue_refresh_token=True)
-        )
-        uow.commit()
+    policy = offline_client(make, module_tenant, always_issue_refresh_token=True)
     assert "refresh_token" in TokenClient(http, issuer, policy).sign_in(browser, person, "openid")
 
     # Not registered for the grant: no refresh token, whatever the scope.

@@ -33,7 +33,7 @@ from idp.context import current_tenant, services
 from idp.crypto.jwt import InvalidToken, verify
 from idp.oauth.server import oauth_server
 from idp.oauth.userinfo import MAX_TOKEN, presented_token
-from idp.services.clients import ClientView, cors_origins, lookup_client
+from idp.services.clients import ClientView, cors_origins
 
 # Endpoint -> the methods a preflight may be answered with (Access-Control-Allow-Methods).
 METHODS = {
@@ -189,4 +189,4 @@ def _token_client() -> ClientView | None:
     client_id = claims.get("client_id")
     if not isinstance(client_id, str):
         return None
-    return lookup_client(container.client_lookup, tenant.id, client_id)
+    return container.clients.get(tenant.id, client_id)

@@ -1,0 +1,107 @@
+"""Clients as the protocol endpoints read them: cached per process, never stale.
+
+Every token, introspection and revocation request authenticates a client. Reading its row costs
+a database round trip plus decoding some thirty columns, several of them JSON; on PostgreSQL
+that was most of a token request's CPU (bench/RESULTS.md). A client changes rarely, so each
+worker keeps the `ClientView`s it has read.
+
+A cache must not let a deleted client, a rotated secret or a removed redirect URI keep working
+on the workers that did not make the change, so each tenant has a *generation* in the
+short-lived store, shared by every worker and instance: a random value replaced whenever one of
+the tenant's clients is written (`watch_client_writes` hooks every commit, whatever made it: the
+management API, the `idp` command, dynamic registration). A cached client is used only while
+the generation it was read under is still current, so checking costs one store read (a Redis
+GET) instead of the row. The generation is read before the row, so a write that lands between
+the two leaves the entry under the old generation, already outdated.
+
+Store entries expire, so the generation lives GENERATION_TTL and a cached client at most
+MAX_AGE (much shorter): an entry read while no generation existed cannot outlive a later one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.crypto.secrets import new_identifier
+from idp.models.clients import Client
+from idp.models.lookups import ClientLookup
+from idp.services.clients import ClientView, lookup_client
+from idp.stores import ShortLivedStore
+
+GENERATION_TTL = 86400.0
+MAX_AGE = 3600.0
+MAX_ENTRIES = 10_000  # bounds memory against client ids made up by strangers
+CHANGED = "idp.changed_client_tenants"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    view: ClientView
+    generation: str | None
+    loaded: float
+
+
+class ClientCache:
+    """`ClientView`s by (tenant, client id), valid while their tenant's generation is current."""
+
+    def __init__(self, lookup: ClientLookup, store: ShortLivedStore) -> None:
+        self._lookup = lookup
+        self._store = store
+        self._entries: dict[tuple[int, str], _Entry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: int, client_id: str) -> ClientView | None:
+        generation = self._store.get(generation_key(tenant_id))
+        key = (tenant_id, client_id)
+        entry = self._entries.get(key)
+        now = time.monotonic()
+        if entry and entry.generation == generation and now - entry.loaded < MAX_AGE:
+            return entry.view
+        view = lookup_client(self._lookup, tenant_id, client_id)
+        with self._lock:
+            if view is None:
+                # Not cached: an unknown id costs the caller a lookup, not us memory.
+                self._entries.pop(key, None)
+            else:
+                if len(self._entries) >= MAX_ENTRIES:
+                    self._entries.clear()
+                self._entries[key] = _Entry(view, generation, now)
+        return view
+
+
+def generation_key(tenant_id: int) -> str:
+    return f"clients-generation:{tenant_id}"
+
+
+def clients_changed(store: ShortLivedStore, tenant_id: int) -> None:
+    """Every worker's cached clients of this tenant are outdated from now on."""
+    store.put(generation_key(tenant_id), new_identifier(8), GENERATION_TTL)
+
+
+def watch_client_writes(session_factory: sessionmaker[Session], store: ShortLivedStore) -> None:
+    """After each commit that inserted, changed or deleted clients, bump their tenants'
+    generations. Client rows are only ever written through the ORM (no bulk UPDATE/DELETE on
+    clients); a tenant's deletion cascades to its clients, but a tenant made again under the
+    same slug has a new id, so nothing cached under the old one is ever asked for again."""
+
+    @event.listens_for(session_factory, "after_flush")
+    def collect(session: Session, _context: Any) -> None:
+        changed = session.info.setdefault(CHANGED, set())
+        for instance in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(instance, Client):
+                changed.add(instance.tenant_id)
+
+    @event.listens_for(session_factory, "after_commit")
+    def publish(session: Session) -> None:
+        for tenant_id in session.info.pop(CHANGED, ()):
+            clients_changed(store, tenant_id)
+
+    @event.listens_for(session_factory, "after_rollback")
+    def forget(session: Session) -> None:
+        session.info.pop(CHANGED, None)
