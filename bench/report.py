@@ -59,7 +59,8 @@ def table(result: SetupResult) -> list[str]:
         f"wrk on CPU 1 with {result.connections} keep-alive connections for {result.seconds} s "
         f"per row (after a warm-up run). Load average before the run: {result.load_average}; "
         f"one RSA-2048 signature on CPU 0 took {result.rsa_sign_ms[0]:.2f} ms before and "
-        f"{result.rsa_sign_ms[1]:.2f} ms after (about 0.75 ms when the machine is quiet).",
+        f"{result.rsa_sign_ms[1]:.2f} ms after (a slower or varying figure means CPU 0 was "
+        "shared or throttled).",
         "",
         "| Request | req/s | server CPU share | req per CPU-second | target | p50 ms | p99 ms "
         "| non-200 | |",
