@@ -16,6 +16,7 @@ import base64
 import hmac
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,9 @@ REUSE_DETECTED = "token.reuse_detected"
 # How long a retry that lost the race waits for the winner to publish its response.
 SUCCESSOR_WAIT = 2.0
 SUCCESSOR_POLL = 0.05
+# Rows of expired families are purged by roughly one new family in PURGE_ONE_IN, per tenant,
+# as the SQL store purges its entries: no background job to deploy.
+PURGE_ONE_IN = 100
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +154,18 @@ def start_family(
             )
         )
         uow.commit()
-        return IssuedRefreshToken(token, row.family_id, family_expires_at)
+        issued = IssuedRefreshToken(token, row.family_id, family_expires_at)
+    if random.randrange(PURGE_ONE_IN) == 0:  # noqa: S311 - housekeeping, not security
+        purge_expired_families(uow, tenant)
+    return issued
+
+
+def purge_expired_families(uow: UnitOfWork, tenant: TenantView) -> int:
+    """Remove the tenant's families past their absolute lifetime (dead for good)."""
+    with uow:
+        purged = RefreshTokens(uow.session).purge_expired(tenant.id, _now())
+        uow.commit()
+    return purged
 
 
 def rotate(

@@ -4,10 +4,11 @@ revoking a family reaches the access tokens issued with it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from idp.crypto.secrets import digest
 from idp.models.refresh_tokens import RefreshToken
@@ -19,6 +20,7 @@ from idp.services.refresh_tokens import (
     Origin,
     TokenResponse,
     find_refresh_token,
+    purge_expired_families,
     revoke_family,
     revoke_session_refresh_tokens,
     rotate,
@@ -155,3 +157,36 @@ def test_revoking_a_family_revokes_the_access_tokens_issued_with_it(services, ma
 
     assert read_access_token(ring, services.store, ISSUER, tenant, issued_access.token) is None
     assert find_refresh_token(services.uow(), tenant, issued.token) is None
+
+
+def test_purging_removes_only_this_tenants_families_past_their_absolute_lifetime(
+    services, make, tenant, client
+):
+    expired = family(services, make, tenant, client, "sid-p1", ("openid", "offline_access"))
+    live = family(services, make, tenant, client, "sid-p2", ("openid", "offline_access"))
+    other_tenant = make.tenant()
+    other_client = make.client(
+        other_tenant,
+        grant_types=("authorization_code", "refresh_token"),
+        redirect_uris=("https://rp.example.com/cb",),
+        scopes=("openid", "offline_access"),
+    )
+    foreign = family(services, make, other_tenant, other_client, "sid-p3", ("openid",))
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with services.uow() as uow:
+        uow.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id.in_([expired.family_id, foreign.family_id]))
+            .values(family_expires_at=past)
+        )
+        uow.commit()
+
+    assert purge_expired_families(services.uow(), tenant) == 1
+
+    def rows(issued: IssuedRefreshToken) -> int:
+        with services.uow() as uow:
+            query = select(RefreshToken).where(RefreshToken.family_id == issued.family_id)
+            return len(uow.session.scalars(query).all())
+
+    assert (rows(expired), rows(live), rows(foreign)) == (0, 1, 1)
+    assert is_live(services, tenant, live)
