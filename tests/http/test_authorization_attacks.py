@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -15,6 +17,7 @@ from tests.support.browser import (
     hidden_fields,
     pkce_pair,
     query_of,
+    verified_claims,
 )
 
 
@@ -299,6 +302,21 @@ def test_login_is_throttled_per_account_and_hides_which_accounts_exist(
     assert "Too many attempts" in blocked.text
 
 
+def test_login_is_throttled_per_client_address_across_accounts(make, http, services):
+    """Guessing one password for many accounts from one address is stopped too (a fresh tenant:
+    the address limit counts per tenant, and every test here comes from 127.0.0.1)."""
+    tenant = make.tenant()
+    person = make.user(tenant, password=PASSWORD)
+    browser = Browser(http, make.issuer(tenant))
+    login_url = f"{browser.issuer}/login"
+    for attempt in range(services.settings.rate_limits.login_failures_per_ip):
+        guess = browser.sign_in(login_url, f"user{attempt}@example.com", "Winter2026!")
+        assert guess.status_code == 401
+    blocked = browser.sign_in(login_url, person.email, PASSWORD)  # an account never tried
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.text
+
+
 def test_prompt_none_without_session_is_login_required(browser, rp):
     _, challenge = pkce_pair()
     response = browser.authorize(**code_request(rp.client.client_id, challenge, prompt="none"))
@@ -330,6 +348,21 @@ def test_max_age_zero_and_prompt_login_force_a_new_sign_in(browser, rp, person, 
     assert error_of(bad)[0] == "invalid_request"
     both = browser.authorize(**code_request(rp.client.client_id, challenge, prompt="none login"))
     assert error_of(both)[0] == "invalid_request"
+
+
+def test_max_age_re_authentication_gives_a_newer_auth_time(browser, rp, person, http):
+    """OIDC Core §3.1.2.1: after max_age the person signs in again, and the ID token says when."""
+    code, verifier = signed_in_code(browser, rp, person)
+    first = verified_claims(
+        http, browser.issuer, redeem(http, browser.issuer, rp, code, verifier).json()["id_token"]
+    )
+    time.sleep(1.1)  # auth_time has one-second resolution
+    code, verifier = signed_in_code(browser, rp, person, max_age="0")
+    again = verified_claims(
+        http, browser.issuer, redeem(http, browser.issuer, rp, code, verifier).json()["id_token"]
+    )
+    assert again["auth_time"] > first["auth_time"]
+    assert again["sid"] != first["sid"]  # the session was replaced at the new sign-in
 
 
 def test_denied_consent_returns_access_denied(browser, rp, person):

@@ -138,3 +138,27 @@ def test_offline_access_once_remembered_is_granted_silently(browser, http, offli
     scope = "openid offline_access"
     assert granted_scope(browser, http, offline_rp, person, scope=scope) == scope
     assert granted_scope(browser, http, offline_rp, person, scope=scope, prompt="none") == scope
+
+
+def test_a_remembered_consent_skips_the_page_unless_prompt_consent(
+    browser, make, module_tenant, person
+):
+    """Remembered per person and client; `prompt=consent` asks again all the same."""
+    client = code_client(make, module_tenant, scopes=("openid", "profile"))
+    _, challenge = pkce_pair()
+    browser.run(
+        person.email,
+        PASSWORD,
+        **code_request(client.client.client_id, challenge, scope="openid profile"),
+    )
+
+    again = browser.authorize(
+        **code_request(client.client.client_id, challenge, scope="openid profile")
+    )
+    assert again.headers["Location"].startswith(REDIRECT + "?")
+    assert "code" in query_of(again.headers["Location"])
+
+    forced = browser.authorize(
+        **code_request(client.client.client_id, challenge, scope="openid profile", prompt="consent")
+    )
+    assert forced.headers["Location"].startswith(f"{browser.issuer}/consent?")
