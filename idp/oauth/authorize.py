@@ -46,7 +46,7 @@ from idp.services.authorization import (
 from idp.services.claims import ClaimsRequest, parse_claims_request
 from idp.services.consents import ConsentOutcome, check_consent
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.id_tokens import id_token_hint_subject
+from idp.services.id_tokens import read_id_token_hint
 from idp.services.session_clients import record_session_client
 from idp.services.sessions import SessionView, current_session
 from idp.services.users import get_user, normalise_email
@@ -191,11 +191,10 @@ def _hinted_subject(
 ) -> str | None:
     if token is None:
         return None
-    ring = services().key_cache.ring(current_tenant().id)
-    try:
-        return id_token_hint_subject(ring, issuer(), client.client_id, token)
-    except ValueError:
-        raise fail("invalid_request", "id_token_hint is not an ID token for this client.") from None
+    hint = read_id_token_hint(services().key_cache.ring(current_tenant().id), issuer(), token)
+    if hint is None or client.client_id not in hint.audiences:
+        raise fail("invalid_request", "id_token_hint is not an ID token for this client.")
+    return hint.subject
 
 
 def _claims_request(text: str | None, fail: Callable[[str, str], RedirectError]) -> ClaimsRequest:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,23 +107,47 @@ def issue_id_token(
     return sign(claims, key, ID_TOKEN_TYPE)
 
 
-def id_token_hint_subject(ring: KeyRing, issuer: str, client_id: str, token: str) -> str:
-    """The `sub` of an ID token this tenant issued to `client_id`, or ValueError.
+@dataclass(frozen=True)
+class IdTokenHint:
+    """What a verified `id_token_hint` tells: whose session, and for which clients."""
 
-    OIDC Core §3.1.2.1: an expired hint is fine (it names a person, it grants nothing), so only
-    the signature, our issuer and the audience are checked. The key must still be published.
+    subject: str
+    sid: str | None
+    audiences: tuple[str, ...]
+    authorized_party: str | None
+
+    @property
+    def client_id(self) -> str | None:
+        """The client it was issued to: `azp` when present (§2), else its only audience."""
+        if self.authorized_party is not None:
+            return self.authorized_party
+        return self.audiences[0] if len(self.audiences) == 1 else None
+
+
+def read_id_token_hint(ring: KeyRing, issuer: str, token: str) -> IdTokenHint | None:
+    """The hint's content if it is an ID token this tenant signed, else None.
+
+    An expired ID token is still a good hint (OIDC Core §3.1.2.1, RP-Initiated Logout §2): it
+    names a person and a session, it grants nothing. Only the signature (by a key we still
+    publish), our issuer and the `typ` are checked; our access and logout tokens are signed by
+    the same keys, and the `typ` header tells them apart.
     """
     if len(token) > MAX_ID_TOKEN_HINT:
-        raise ValueError("too long")
+        return None
     try:
         header, claims = verify(token, ring, datetime.now(UTC))
-    except InvalidToken as error:
-        raise ValueError(str(error)) from error
-    audience = claims.get("aud")
-    audiences = audience if isinstance(audience, list) else [audience]
-    subject = claims.get("sub")
+    except InvalidToken:
+        return None
+    subject, audience = claims.get("sub"), claims.get("aud")
     if header.get("typ") != ID_TOKEN_TYPE or claims.get("iss") != issuer:
-        raise ValueError("not one of our ID tokens")  # e.g. an access token (typ at+jwt)
-    if client_id not in audiences or not isinstance(subject, str):
-        raise ValueError("not for this client")
-    return subject
+        return None
+    if not isinstance(subject, str):
+        return None
+    audiences = audience if isinstance(audience, list) else [audience]
+    sid, azp = claims.get("sid"), claims.get("azp")
+    return IdTokenHint(
+        subject=subject,
+        sid=sid if isinstance(sid, str) else None,
+        audiences=tuple(value for value in audiences if isinstance(value, str)),
+        authorized_party=azp if isinstance(azp, str) else None,
+    )

@@ -10,12 +10,10 @@ client knows the very session being ended (§2).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from idp.crypto.jwt import InvalidToken, verify
 from idp.crypto.keys import KeyRing
 from idp.crypto.secrets import digest
 from idp.models.lookups import ClientLookup
@@ -25,14 +23,13 @@ from idp.models.users import User
 from idp.services.audit import AuditEntry, record_event
 from idp.services.backchannel import BackchannelSender
 from idp.services.clients import ClientView, lookup_client
-from idp.services.id_tokens import ID_TOKEN_TYPE
+from idp.services.id_tokens import IdTokenHint, read_id_token_hint
 from idp.services.refresh_tokens import revoke_session_refresh_tokens
 from idp.services.session_clients import LogoutNotice, notices_for
 from idp.services.sessions import MAX_COOKIE, Attempt
 from idp.services.tenants import TenantView
 from idp.stores import ShortLivedStore
 
-MAX_HINT = 8192  # an ID token with every claim we release is far shorter
 MAX_CLIENT_ID = 64  # the column's width: anything longer names no client
 MAX_STATE = 512  # as for `state` at the authorization endpoint
 
@@ -56,15 +53,6 @@ class LogoutParams:
     # Accepted and not needed: the session cookie says who signs out, and the pages are English.
     logout_hint: str | None = None
     ui_locales: str | None = None
-
-
-@dataclass(frozen=True)
-class IdTokenHint:
-    """What a verified `id_token_hint` tells: whose session, and which client it was issued to."""
-
-    subject: str
-    sid: str | None
-    client_id: str | None
 
 
 @dataclass(frozen=True)
@@ -95,35 +83,6 @@ class EndedSession:
     sid: str
     subject: str
     notices: list[LogoutNotice]
-
-
-def read_id_token_hint(ring: KeyRing, issuer: str, token: str) -> IdTokenHint | None:
-    """The hint's content if it is an ID token this tenant signed, else None.
-
-    An expired ID token is still a good hint (§2: the OP should accept one whose `exp` has
-    passed): a person often signs out long after signing in. Our access and logout tokens are
-    signed by the same keys, so the `typ` header tells them apart.
-    """
-    if len(token) > MAX_HINT:
-        return None
-    try:
-        header, claims = verify(token, ring, datetime.now(UTC))
-    except InvalidToken:
-        return None
-    subject, audience = claims.get("sub"), claims.get("aud")
-    if header.get("typ") != ID_TOKEN_TYPE or claims.get("iss") != issuer:
-        return None
-    if not isinstance(subject, str):
-        return None
-    if isinstance(audience, list):
-        audience = audience[0] if len(audience) == 1 else None
-    client_id = claims.get("azp", audience)  # OIDC Core §2: azp names the party when present
-    sid = claims.get("sid")
-    return IdTokenHint(
-        subject=subject,
-        sid=sid if isinstance(sid, str) else None,
-        client_id=client_id if isinstance(client_id, str) else None,
-    )
 
 
 def check_logout_request(
