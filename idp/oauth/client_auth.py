@@ -72,23 +72,32 @@ def check_client_id_parameter(request: Any, client: OAuthClient) -> None:
         )
 
 
-def authenticate_client_secret_basic(query_client: QueryClient, request: Any) -> OAuthClient | None:
-    """RFC 6749 §2.3.1: Basic credentials, each part form-urlencoded before encoding."""
-    header = request.headers.get("Authorization", "")
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """RFC 6749 §2.3.1: (client id, secret) from a Basic header, each part form-urlencoded
+    before encoding; None if the header is not Basic. ValueError if it is Basic but malformed
+    (bad base64, non-ASCII header characters, bytes that are not UTF-8, a missing part)."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
+    decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id or not secret:
+        raise ValueError("a part is missing")
+    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+
+
+def authenticate_client_secret_basic(query_client: QueryClient, request: Any) -> OAuthClient | None:
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except ValueError:  # bad base64, non-ASCII header characters, or bytes that are not UTF-8
+        credentials = basic_credentials(request.headers.get("Authorization", ""))
+    except ValueError:
         raise InvalidClientError(
             status_code=401, description="Malformed Basic credentials."
         ) from None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon or not client_id or not secret:
-        raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
-    client = query_client(unquote(client_id.replace("+", " ")))
-    if client and client.check_client_secret(unquote(secret.replace("+", " "))):
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    client = query_client(client_id)
+    if client and client.check_client_secret(secret):
         return client
     return None
 

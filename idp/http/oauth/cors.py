@@ -18,12 +18,10 @@ browsers keep other sites from reading it.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
@@ -31,6 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.context import current_tenant, services
 from idp.crypto.jwt import InvalidToken, verify
+from idp.oauth.client_auth import basic_credentials
 from idp.oauth.server import oauth_server
 from idp.oauth.userinfo import MAX_TOKEN, presented_token
 from idp.services.clients import ClientView, cors_origins
@@ -155,16 +154,11 @@ def _named_client() -> ClientView | None:
 
 
 def _basic_client_id() -> str | None:
-    """RFC 6749 §2.3.1: the form-urlencoded user name of Basic credentials."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        credentials = basic_credentials(request.headers.get("Authorization", ""))
     except ValueError:
         return None
-    client_id, colon, _ = decoded.partition(":")
-    return unquote(client_id.replace("+", " ")) if colon and client_id else None
+    return credentials[0] if credentials else None
 
 
 def _token_client() -> ClientView | None:
