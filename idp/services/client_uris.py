@@ -101,7 +101,7 @@ def check_origin(origin: str) -> None:
     scheme, host, port = match.groups()
     if host != host.lower():
         raise InvalidInput(field_name, f"'{origin}': write the host in lower case")
-    if scheme == "http" and host not in ("127.0.0.1", "[::1]", "localhost"):
+    if scheme == "http" and host.strip("[]") not in LOOPBACK_NAMES:
         raise InvalidInput(field_name, f"'{origin}': http is only allowed for loopback")
     if port is not None and (int(port) > 65535 or int(port) == DEFAULT_PORTS[scheme]):
         # Browsers leave the default port out of `Origin`, so it would never match.
