@@ -12,6 +12,7 @@ from idp.http.api import bp as api_bp
 from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
 from idp.http.oauth.documents import PublicDocuments
+from idp.http.oauth.fast_path import FastPath
 from idp.http.pages import assets_bp, logout_bp
 from idp.http.pages import bp as pages_bp
 from idp.models.schema import ensure_current
@@ -35,9 +36,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
     app.extensions["idp.services"] = services
-    if settings.server.trust_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-
     failures = FailureLimiter(
         services.store, "client-auth", settings.rate_limits.failed_auth_per_minute, window=60
     )
@@ -45,6 +43,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     https = settings.server.public_url.startswith("https://")
     security.install(app, settings.server.request_id_header, https=https)
+    # Outermost last: the public documents need no client address; the fast path (its failure
+    # limiter) does, so it sits inside ProxyFix.
+    app.wsgi_app = FastPath(app.wsgi_app, services, failures, https)  # type: ignore[method-assign]
+    if settings.server.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.wsgi_app = PublicDocuments(app.wsgi_app, services, https)  # type: ignore[method-assign]
     errors.register_error_handlers(app)
     app.register_blueprint(ops.bp)

@@ -18,6 +18,7 @@ from idp.context import client_ip, current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
 from idp.services.authorization import AuthorizationCode, Codes
 from idp.services.clients import SCOPE_TOKEN, check_resource
+from idp.services.container import Services
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.id_tokens import issue_id_token
 from idp.services.refresh_tokens import (
@@ -31,6 +32,7 @@ from idp.services.refresh_tokens import (
     should_issue_refresh_token,
     start_family,
 )
+from idp.services.tenants import TenantView
 from idp.services.tokens import IssuedAccessToken, issue_access_token, revoke_access_token
 from idp.services.users import UserView, get_user
 
@@ -68,7 +70,7 @@ def requested_scopes(client: OAuthClient, scope: str | None) -> list[str]:
     return asked
 
 
-def requested_audience(client: OAuthClient, resources: list[str]) -> list[str]:
+def requested_audience(client: OAuthClient, resources: list[str], issuer: str) -> list[str]:
     """RFC 8707: each `resource` must be registered for the client; else its default audience.
 
     The resource is not echoed in the description: it may hold characters that RFC 6749 §5.2
@@ -86,7 +88,7 @@ def requested_audience(client: OAuthClient, resources: list[str]) -> list[str]:
     if resources:
         return list(dict.fromkeys(resources))
     # Without a registered resource, the token is for this issuer's own APIs (userinfo, management).
-    return [client.view.resources[0]] if client.view.resources else [issuer()]
+    return [client.view.resources[0]] if client.view.resources else [issuer]
 
 
 def bearer_body(issued: IssuedAccessToken) -> dict[str, Any]:
@@ -101,6 +103,32 @@ def bearer_body(issued: IssuedAccessToken) -> dict[str, Any]:
     return body
 
 
+def client_credentials_body(
+    container: Services,
+    tenant: TenantView,
+    issuer: str,
+    client: OAuthClient,
+    scopes: list[str],
+    audience: list[str],
+) -> dict[str, Any]:
+    """RFC 6749 §4.4.3: the token response to an authenticated client, for itself.
+
+    Shared by Authlib's grant below and the fast path (idp/http/oauth/fast_path.py), which both
+    check the request with `requested_scopes` and `requested_audience` first.
+    """
+    issued = issue_access_token(
+        ring=container.key_cache.ring(tenant.id),
+        issuer=issuer,
+        tenant=tenant,
+        client=client.view,
+        subject=client.view.client_id,
+        scopes=scopes,
+        audience=audience,
+        defaults=container.settings.tokens,
+    )
+    return bearer_body(issued)
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
@@ -108,22 +136,17 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         super().validate_token_request()
         self.request.scopes = requested_scopes(self.client, self.request.payload.scope)
         resources = self.request.payload.datalist.get("resource", [])
-        self.request.audience = requested_audience(self.client, resources)
+        self.request.audience = requested_audience(self.client, resources, issuer())
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        tenant = current_tenant()
-        container = services()
-        issued = issue_access_token(
-            ring=container.key_cache.ring(tenant.id),
-            issuer=issuer(),
-            tenant=tenant,
-            client=self.client.view,
-            subject=self.client.view.client_id,
-            scopes=self.request.scopes,
-            audience=self.request.audience,
-            defaults=container.settings.tokens,
+        body = client_credentials_body(
+            services(),
+            current_tenant(),
+            issuer(),
+            self.client,
+            self.request.scopes,
+            self.request.audience,
         )
-        body = bearer_body(issued)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
 

@@ -68,16 +68,21 @@ def check_body_complete(body: bytes) -> None:
 
 
 def check_form_encoding(body: bytes) -> None:
+    problem = form_encoding_problem(body)
+    if problem:
+        raise OAuthHttpError(400, "invalid_request", problem)
+
+
+def form_encoding_problem(body: bytes) -> str | None:
     """RFC 6749 Appendix B: UTF-8, then percent-encoded, so the body itself is ASCII.
 
     Werkzeug would keep a broken escape as literal text and replace invalid UTF-8 with U+FFFD;
     either way the client would get an answer to a question it did not ask.
     """
     if not body.isascii() or BROKEN_ESCAPE.search(body):
-        raise OAuthHttpError(400, "invalid_request", "The body is not valid form encoding.")
+        return "The body is not valid form encoding."
     try:
         unquote_to_bytes(body).decode("utf-8")
     except UnicodeDecodeError:
-        raise OAuthHttpError(
-            400, "invalid_request", "The body's percent-encoded bytes are not UTF-8."
-        ) from None
+        return "The body's percent-encoded bytes are not UTF-8."
+    return None
