@@ -57,7 +57,13 @@ class ClientCache:
         self._lock = threading.Lock()
 
     def get(self, tenant_id: int, client_id: str) -> ClientView | None:
-        generation = self._store.get(generation_key(tenant_id))
+        return self.get_under(self._store.get(generation_key(tenant_id)), tenant_id, client_id)
+
+    def get_under(
+        self, generation: str | None, tenant_id: int, client_id: str
+    ) -> ClientView | None:
+        """`get` with the tenant's generation already read (at `generation_key`) by a caller
+        that needed other entries of the store too, in the same round trip."""
         key = (tenant_id, client_id)
         entry = self._entries.get(key)
         now = time.monotonic()

@@ -19,6 +19,9 @@ class ShortLivedStore(Protocol):
     def get(self, key: str) -> str | None:
         """The live value of `key`, or None."""
 
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        """The live value of each key, in order: one round trip where the backend has one."""
+
     def take(self, key: str) -> str | None:
         """Return and delete `key` in one atomic step: of concurrent callers only one gets it."""
 

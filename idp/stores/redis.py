@@ -27,6 +27,9 @@ class RedisStore:
     def get(self, key: str) -> str | None:
         return self._redis.get(self._prefix + key)  # type: ignore[return-value]
 
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        return self._redis.mget([self._prefix + key for key in keys])  # type: ignore[return-value]
+
     def take(self, key: str) -> str | None:
         return self._redis.getdel(self._prefix + key)  # type: ignore[return-value]
 

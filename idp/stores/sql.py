@@ -21,7 +21,6 @@ from idp.models.store_entries import StoreEntry
 PURGE_ONE_IN = 200
 
 log = logging.getLogger(__name__)
-# Built once: `get` is on the hot path (rate limits, the client cache's generation).
 _GET = select(StoreEntry.value).where(
     StoreEntry.key == bindparam("key"), StoreEntry.expires_at > bindparam("now")
 )
@@ -32,6 +31,12 @@ class SqlStore:
         self._engine = engine
         self._purge_one_in = purge_one_in
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+        # `get` is on the hot path (the client cache's generation, revoked token ids, rate
+        # limits): compiled once for the dialect and run on a pooled DBAPI connection, it costs
+        # ~12 µs on SQLite instead of ~40-90 µs through a Core execution (bench/RESULTS.md).
+        compiled = _GET.compile(dialect=engine.dialect)
+        self._get_sql = compiled.string
+        self._get_order = compiled.positiontup if compiled.positional else None
 
     def put(self, key: str, value: str, ttl: float) -> None:
         statement = self._insert(StoreEntry).values(
@@ -65,8 +70,22 @@ class SqlStore:
         return self._write(statement) is not None
 
     def get(self, key: str) -> str | None:
-        with self._engine.connect() as connection:
-            return connection.scalar(_GET, {"key": key, "now": time.time()})
+        params: dict[str, object] = {"key": key, "now": time.time()}
+        arguments = tuple(params[name] for name in self._get_order) if self._get_order else params
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._get_sql, arguments)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool, which ends any transaction the driver began
+        return row[0] if row else None
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        # Separate reads: `get` costs a few µs on the embedded SQLite, and deployments on
+        # PostgreSQL use Redis (DESIGN §3).
+        return [self.get(key) for key in keys]
 
     def take(self, key: str) -> str | None:
         statement = (

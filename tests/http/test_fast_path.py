@@ -23,6 +23,7 @@ from joserfc.jwk import KeySet
 
 from idp.http.oauth.fast_path import FastPath
 from idp.services.rate_limits import FailureLimiter
+from idp.services.tokens import revoke_access_token
 
 COMPARED = (
     "Content-Type",
@@ -220,7 +221,10 @@ def test_ordinary_requests_never_reach_flask(lane, world):
     assert lane.reached == []
 
 
-def test_everything_out_of_the_ordinary_reaches_flask_with_its_body(lane, world):
+def test_everything_out_of_the_ordinary_reaches_flask_with_its_body(
+    lane, world, services, module_tenant, http, make
+):
+    jwks = http.get(f"{make.issuer(module_tenant)}/jwks.json").json()
     slug = world.slug
     client, secret = world.basic.client.client_id, world.basic.secret
     auth = basic(client, secret)
@@ -236,6 +240,10 @@ def test_everything_out_of_the_ordinary_reaches_flask_with_its_body(lane, world)
         ),
     )
     assert resource_servers is not None
+    _, revoked = lane.post(token_url, grant, HTTP_AUTHORIZATION=auth)
+    assert revoked is not None
+    claims = jwt.decode(revoked["access_token"], KeySet.import_key_set(jwks)).claims
+    revoke_access_token(services.store, module_tenant, claims)
     post = world.post
     cases: list[tuple[str, dict[str, str] | bytes, dict[str, str]]] = [
         # Not ours at all.
@@ -290,6 +298,7 @@ def test_everything_out_of_the_ordinary_reaches_flask_with_its_body(lane, world)
             {"token": resource_servers["access_token"]},
             {"HTTP_AUTHORIZATION": auth},
         ),
+        (introspect_url, {"token": revoked["access_token"]}, {"HTTP_AUTHORIZATION": auth}),
     ]
     for path, form, environ in cases:
         lane.reached.clear()

@@ -83,6 +83,20 @@ def test_get_of_unknown_key_is_none(store: ShortLivedStore, key: str) -> None:
     assert store.get(key) is None
 
 
+def test_get_many_answers_each_key_in_order(store: ShortLivedStore, key: str) -> None:
+    store.put(f"{key}:a", "first", LONG_TTL)
+    store.put(f"{key}:c", "third", SHORT_TTL)
+    store.put(f"{key}:d", "fourth", LONG_TTL)
+    assert store.get_many([f"{key}:d", f"{key}:b", f"{key}:a", f"{key}:c"]) == [
+        "fourth",
+        None,
+        "first",
+        "third",
+    ]
+    time.sleep(SHORT_TTL + 0.1)
+    assert store.get_many([f"{key}:c", f"{key}:a"]) == [None, "first"]
+
+
 def test_entry_expires_after_its_ttl(store: ShortLivedStore, key: str) -> None:
     store.put(key, "value", SHORT_TTL)
     assert store.get(key) == "value"

@@ -26,7 +26,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from authlib.oauth2 import OAuth2Error
@@ -39,11 +39,12 @@ from idp.oauth.clients import OAuthClient
 from idp.oauth.endpoints import LiveAccessToken
 from idp.oauth.grants import client_credentials_body, requested_audience, requested_scopes
 from idp.oauth.server import MAX_CLIENT_ID
+from idp.services.client_cache import generation_key
 from idp.services.container import Services
 from idp.services.rate_limits import FailureLimiter
 from idp.services.refresh_tokens import looks_like_refresh_token
 from idp.services.tenants import TenantView, issuer_url
-from idp.services.tokens import read_access_token
+from idp.services.tokens import is_revoked, revocation_keys, verify_access_token
 
 ENDPOINT = re.compile(r"^/t/([^/]+)/(token|introspect)$")
 CLIENT_FIELDS = frozenset({"client_id", "client_secret"})
@@ -134,37 +135,36 @@ class FastPath:
         tenant = self._services.tenant_cache.get(slug) if form is not None else None
         if form is None or tenant is None:
             return None
-        client = self._client(tenant, environ, form)
-        if client is None:
-            return None
-        issuer = issuer_url(self._public_url, tenant.slug)
-        if endpoint == "token":
-            return self._token(tenant, issuer, client, form)
-        return self._introspection(tenant, issuer, client, form)
-
-    def _client(
-        self, tenant: TenantView, environ: dict[str, Any], form: dict[str, str]
-    ) -> OAuthClient | None:
-        """The client, when exactly one secret authenticates it as Authlib's chain would."""
         if self._failures.retry_after(f"{tenant.id}:{environ.get('REMOTE_ADDR') or 'unknown'}"):
             return None
         credentials = secret_credentials(environ.get("HTTP_AUTHORIZATION"), form)
-        if credentials is None:
+        if credentials is None or not is_vschar_string(credentials.client_id, MAX_CLIENT_ID):
             return None
-        method, client_id, secret = credentials
-        if not is_vschar_string(client_id, MAX_CLIENT_ID):
+        issuer = issuer_url(self._public_url, tenant.slug)
+        if endpoint == "token":
+            return self._token(tenant, issuer, credentials, form)
+        return self._introspection(tenant, issuer, credentials, form)
+
+    def _client(
+        self, tenant: TenantView, credentials: Credentials, generation: str | None
+    ) -> OAuthClient | None:
+        """The client, when its secret authenticates it as Authlib's chain would: by the one
+        method it registered. `generation` is its tenant's, read by the caller (client_cache)."""
+        view = self._services.clients.get_under(generation, tenant.id, credentials.client_id)
+        if view is None or view.token_endpoint_auth_method != credentials.method:
             return None
-        view = self._services.clients.get(tenant.id, client_id)
-        if view is None or view.token_endpoint_auth_method != method:
+        if not view.accepts_secret(credentials.secret, datetime.now(UTC)):
             return None
-        return OAuthClient(view) if view.accepts_secret(secret, datetime.now(UTC)) else None
+        return OAuthClient(view)
 
     def _token(
-        self, tenant: TenantView, issuer: str, client: OAuthClient, form: dict[str, str]
+        self, tenant: TenantView, issuer: str, credentials: Credentials, form: dict[str, str]
     ) -> dict[str, Any] | None:
         if form.get("grant_type") != "client_credentials":
             return None
-        if not client.check_grant_type("client_credentials"):
+        generation = self._services.store.get(generation_key(tenant.id))
+        client = self._client(tenant, credentials, generation)
+        if client is None or not client.check_grant_type("client_credentials"):
             return None
         try:
             scopes = requested_scopes(client, form.get("scope"))
@@ -176,18 +176,33 @@ class FastPath:
         return body
 
     def _introspection(
-        self, tenant: TenantView, issuer: str, client: OAuthClient, form: dict[str, str]
+        self, tenant: TenantView, issuer: str, credentials: Credentials, form: dict[str, str]
     ) -> dict[str, Any] | None:
         """A live access token of the caller's own; anything else (inactive, a refresh token,
-        another client's token for a resource server) is Flask's to answer."""
+        another client's token for a resource server) is Flask's to answer.
+
+        The token is verified first, so that the client's generation and the token's
+        revocation markers are read from the store together, in one round trip.
+        """
         token = form.get("token")
         if not token or looks_like_refresh_token(token):
             return None
         container = self._services
-        ring = container.key_cache.ring(tenant.id)
-        claims = read_access_token(ring, container.store, issuer, tenant, token)
-        live = LiveAccessToken(claims) if claims else None
-        return live.introspection() if live and live.check_client(client) else None
+        claims = verify_access_token(container.key_cache.ring(tenant.id), issuer, token)
+        if claims is None or claims.get("client_id") != credentials.client_id:
+            return None
+        generation, *markers = container.store.get_many(
+            [generation_key(tenant.id), *revocation_keys(tenant, claims)]
+        )
+        if self._client(tenant, credentials, generation) is None or is_revoked(claims, markers):
+            return None
+        return LiveAccessToken(claims).introspection()
+
+
+class Credentials(NamedTuple):
+    method: str
+    client_id: str
+    secret: str
 
 
 def parse_form(body: bytes, known: frozenset[str]) -> dict[str, str] | None:
@@ -202,16 +217,14 @@ def parse_form(body: bytes, known: frozenset[str]) -> dict[str, str] | None:
     return form
 
 
-def secret_credentials(
-    authorization: str | None, form: dict[str, str]
-) -> tuple[str, str, str] | None:
-    """(method, client id, secret) of a request carrying exactly one client secret (RFC 6749
-    §2.3.1), by Basic or in the body; None for anything else, malformed or not."""
+def secret_credentials(authorization: str | None, form: dict[str, str]) -> Credentials | None:
+    """The client secret of a request carrying exactly one (RFC 6749 §2.3.1), by Basic or in
+    the body; None for anything else, malformed or not."""
     if authorization is None:
         client_id, secret = form.get("client_id"), form.get("client_secret")
         if client_id is None or secret is None:
             return None
-        return "client_secret_post", client_id, secret
+        return Credentials("client_secret_post", client_id, secret)
     if "client_secret" in form:
         return None
     try:
@@ -220,4 +233,4 @@ def secret_credentials(
         return None
     if credentials is None or form.get("client_id", credentials[0]) != credentials[0]:
         return None
-    return "client_secret_basic", *credentials
+    return Credentials("client_secret_basic", *credentials)
