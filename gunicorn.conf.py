@@ -1,11 +1,21 @@
 """gunicorn settings for `idp serve` and the Procfile (DESIGN §9)."""
 
-import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on. cpu_count() would also count those that taskset or a
+    container's cpuset keeps us off; sched_getaffinity exists on Linux only."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 # Several workers by default: the embedded SQLite store is shared through the database file.
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, 2 * multiprocessing.cpu_count())))
+# Two per usable CPU: more processes per core only cost memory (bench/RESULTS.md).
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, 2 * usable_cpus())))
 # Threads give keep-alive connections and overlap database waits without more processes.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

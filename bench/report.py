@@ -27,6 +27,7 @@ class SetupResult:
     threads: int
     connections: int
     seconds: int
+    runs: int
     measurements: list[Measurement]
     worker_rss_mb: list[float]
     load_average: str  # of the whole machine before the run: other work skews the figures
@@ -57,21 +58,23 @@ def table(result: SetupResult) -> list[str]:
         "",
         f"{result.workers} gunicorn gthread workers x {result.threads} threads, all on CPU 0; "
         f"wrk on CPU 1 with {result.connections} keep-alive connections for {result.seconds} s "
-        f"per row (after a warm-up run). Load average before the run: {result.load_average}; "
+        f"per run, {result.runs} runs per row after a warm-up run; each row is the run with the "
+        f"median req/s, and *runs* lists every run's. Load average before the run: "
+        f"{result.load_average}; "
         f"one RSA-2048 signature on CPU 0 took {result.rsa_sign_ms[0]:.2f} ms before and "
         f"{result.rsa_sign_ms[1]:.2f} ms after (a slower or varying figure means CPU 0 was "
         "shared or throttled).",
         "",
         "| Request | req/s | server CPU share | req per CPU-second | target | p50 ms | p99 ms "
-        "| non-200 | |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| non-200 | | runs (req/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for m in result.measurements:
         verdict = "INVALID" if not m.valid else ("met" if m.rate >= m.scenario.target else "MISSED")
         lines.append(
             f"| {m.scenario.title} | {m.rate:,.0f} | {m.cpu_seconds / m.seconds:.0%} | "
             f"{m.rate_per_cpu_second:,.0f} | {m.scenario.target:,.0f} | {m.p50_ms:.2f} | "
-            f"{m.p99_ms:.2f} | {m.not_200 + m.socket_errors} | {verdict} |"
+            f"{m.p99_ms:.2f} | {m.not_200 + m.socket_errors} | {verdict} | {m.runs_text} |"
         )
     rss = result.worker_rss_mb
     worst = max(rss) if rss else 0.0

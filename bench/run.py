@@ -15,11 +15,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 
 from bench import report
 from bench.backends import Backend, BackendUnavailable, postgres_backend, sqlite_backend
-from bench.load import ensure_wrk, request_once, run_wrk, scenarios
+from bench.load import Measurement, ensure_wrk, request_once, run_wrk, scenarios
 from bench.server import (
     ROOT,
     Server,
@@ -41,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--setup", choices=[*SETUPS, "all"], default="all")
     parser.add_argument("--seconds", type=int, default=10, help="Measured seconds per request.")
     parser.add_argument("--warmup", type=int, default=3, help="Unmeasured seconds before each.")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="Measured runs per request; the median is reported."
+    )
     parser.add_argument("--connections", type=int, default=16, help="wrk keep-alive connections.")
     parser.add_argument("--only", action="append", help="Measure only this scenario (repeatable).")
     parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY; default gunicorn.conf.py.")
@@ -92,12 +96,16 @@ def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.Setu
         for scenario in chosen:
             request_once(server, scenario)
             run_wrk(wrk, server, scenario, args.connections, args.warmup)
-            m = run_wrk(wrk, server, scenario, args.connections, args.seconds)
+            runs = [
+                run_wrk(wrk, server, scenario, args.connections, args.seconds)
+                for _ in range(args.runs)
+            ]
+            m = median_run(runs)
             measurements.append(m)
             print(
                 f"  {scenario.name:12} {m.rate:8,.0f} req/s  {m.rate_per_cpu_second:8,.0f}/CPU-s  "
                 f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
-                f"non-200 {m.not_200 + m.socket_errors}",
+                f"non-200 {m.not_200 + m.socket_errors}  runs {m.runs_text}",
                 flush=True,
             )
         rss = server.worker_rss_mb()
@@ -111,10 +119,25 @@ def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.Setu
         threads=int(config["threads"]),
         connections=args.connections,
         seconds=args.seconds,
+        runs=args.runs,
         measurements=measurements,
         worker_rss_mb=rss,
         load_average=load_average,
         rsa_sign_ms=(sign_before, sign_after),
+    )
+
+
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The run with the median rate, carrying every run's rate: this VM's speed drifts by
+    ±15 % between runs of the same build (bench/RESULTS.md), so one run proves little. Every
+    run's errors count: any non-200 in any run makes the row invalid."""
+    ordered = sorted(runs, key=lambda run: run.rate)
+    median = ordered[(len(ordered) - 1) // 2]
+    return replace(
+        median,
+        not_200=sum(run.not_200 for run in runs),
+        socket_errors=sum(run.socket_errors for run in runs),
+        run_rates=tuple(run.rate for run in runs),
     )
 
 

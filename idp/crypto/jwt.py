@@ -27,19 +27,23 @@ def verify(token: str, ring: KeyRing, now: datetime) -> tuple[dict[str, Any], di
 
     Checks the signature with the key named by `kid` and its registered algorithm only, so a
     token cannot choose a weaker algorithm (RFC 8725 §3.1). Expiry is the caller's business.
+    The token is parsed once: the header names the key, which then checks the same parse.
     """
     try:
-        header = jws.extract_compact(token.encode()).headers()
+        compact = jws.extract_compact(token.encode())
+        header = compact.headers()
     except (JoseError, ValueError, UnicodeError) as error:
         raise InvalidToken("malformed token") from error
     key = ring.verifier(str(header.get("kid", "")), now)
     if key is None or header.get("alg") != key.alg:
         raise InvalidToken("unknown signing key")
     try:
-        compact = jws.deserialize_compact(token, key.key, algorithms=[key.alg])
-        claims = json.loads(compact.payload)
+        valid = jws.validate_compact(compact, key.key, algorithms=[key.alg])
+        claims = json.loads(compact.payload) if valid else None
     except (JoseError, ValueError) as error:
         raise InvalidToken("bad signature") from error
+    if not valid:
+        raise InvalidToken("bad signature")
     if not isinstance(claims, dict):
         raise InvalidToken("claims are not an object")
     return header, claims

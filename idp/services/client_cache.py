@@ -10,9 +10,17 @@ on the workers that did not make the change, so each tenant has a *generation* i
 short-lived store, shared by every worker and instance: a random value replaced whenever one of
 the tenant's clients is written (`watch_client_writes` hooks every commit, whatever made it: the
 management API, the `idp` command, dynamic registration). A cached client is used only while
-the generation it was read under is still current, so checking costs one store read (a Redis
-GET) instead of the row. The generation is read before the row, so a write that lands between
-the two leaves the entry under the old generation, already outdated.
+the generation it was read under is still current. The generation is read before the row, so a
+write that lands between the two leaves the entry under the old generation, already outdated.
+
+Reading the generation is a store round trip, which on Redis was a fifth of a client
+credentials request's CPU (bench/RESULTS.md). So a worker trusts the generation it read for
+GENERATION_TRUSTED_FOR seconds, counted from when the read began, and every writer, after
+publishing a new generation, waits that long before its commit returns. A request that starts
+after a write has returned therefore uses a generation whose read began after the new one was
+published: the change applies to every request made after the write returned, on every worker
+and instance, as if nothing were cached. A request racing with the write may see either state,
+as it would without a cache.
 
 Store entries expire, so the generation lives GENERATION_TTL and a cached client at most
 MAX_AGE (much shorter): an entry read while no generation existed cannot outlive a later one.
@@ -35,6 +43,9 @@ from idp.services.clients import ClientView, lookup_client
 from idp.stores import ShortLivedStore
 
 GENERATION_TTL = 86400.0
+# Long enough that a busy worker reads a tenant's generation at most 100 times a second instead
+# of on every request; short enough that a client write, which waits it out, is not slowed.
+GENERATION_TRUSTED_FOR = 0.01
 MAX_AGE = 3600.0
 MAX_ENTRIES = 10_000  # bounds memory against client ids made up by strangers
 CHANGED = "idp.changed_client_tenants"
@@ -54,10 +65,24 @@ class ClientCache:
         self._lookup = lookup
         self._store = store
         self._entries: dict[tuple[int, str], _Entry] = {}
+        self._generations: dict[int, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, tenant_id: int, client_id: str) -> ClientView | None:
-        return self.get_under(self._store.get(generation_key(tenant_id)), tenant_id, client_id)
+        return self.get_under(self._generation(tenant_id), tenant_id, client_id)
+
+    def _generation(self, tenant_id: int) -> str | None:
+        """The tenant's generation as read at most GENERATION_TRUSTED_FOR ago (module doc)."""
+        started = time.monotonic()
+        seen = self._generations.get(tenant_id)
+        if seen and started - seen[0] < GENERATION_TRUSTED_FOR:
+            return seen[1]
+        generation = self._store.get(generation_key(tenant_id))
+        with self._lock:
+            if len(self._generations) >= MAX_ENTRIES:
+                self._generations.clear()
+            self._generations[tenant_id] = (started, generation)
+        return generation
 
     def get_under(
         self, generation: str | None, tenant_id: int, client_id: str
@@ -105,8 +130,12 @@ def watch_client_writes(session_factory: sessionmaker[Session], store: ShortLive
 
     @event.listens_for(session_factory, "after_commit")
     def publish(session: Session) -> None:
-        for tenant_id in session.info.pop(CHANGED, ()):
+        changed = session.info.pop(CHANGED, ())
+        for tenant_id in changed:
             clients_changed(store, tenant_id)
+        if changed:
+            # Until then, a worker may still trust the generation it read just before (module doc).
+            time.sleep(GENERATION_TRUSTED_FOR)
 
     @event.listens_for(session_factory, "after_rollback")
     def forget(session: Session) -> None:

@@ -5,11 +5,19 @@ process would, after the server has cached the client."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import update
 
+from idp.models.clients import Client
 from idp.services import clients as client_service
+from idp.services.client_cache import (
+    GENERATION_TRUSTED_FOR,
+    ClientCache,
+    clients_changed,
+)
 from idp.services.container import Services, build_services
 
 
@@ -77,3 +85,41 @@ def test_a_change_to_one_tenants_clients_leaves_other_tenants_cached(
     make.client(other_tenant)
     assert services.store.get(f"clients-generation:{module_tenant.id}") == before
     assert services.store.get(f"clients-generation:{other_tenant.id}") is not None
+
+
+def test_a_worker_trusts_the_generation_it_read_only_briefly(make, module_tenant, services):
+    """Between writes the store is not read on every request (the point of the cache), but a
+    generation is trusted only GENERATION_TRUSTED_FOR seconds after its read began."""
+    issued = make.client(module_tenant)
+    client_id = issued.client.client_id
+    cache = ClientCache(services.client_lookup, services.store)
+    assert cache.get(module_tenant.id, client_id) is not None
+
+    # Renamed behind the cache's back, without the writers' wait: the trusted generation still
+    # vouches for the cached copy, until the trust runs out.
+    clients = Client.__table__
+    with services.engine.begin() as connection:
+        connection.execute(
+            update(clients)
+            .where(clients.c.tenant_id == module_tenant.id, clients.c.client_id == client_id)
+            .values(name="Renamed")
+        )
+    clients_changed(services.store, module_tenant.id)
+    started = time.monotonic()
+    trusted = cache.get(module_tenant.id, client_id)
+    if time.monotonic() - started < GENERATION_TRUSTED_FOR:
+        assert trusted is not None and trusted.name == issued.client.name
+    time.sleep(GENERATION_TRUSTED_FOR)
+    renamed = cache.get(module_tenant.id, client_id)
+    assert renamed is not None and renamed.name == "Renamed"
+
+
+def test_a_client_write_returns_only_after_every_worker_stops_trusting_the_old_generation(
+    make, module_tenant, services
+):
+    issued = make.client(module_tenant)
+    started = time.monotonic()
+    client_service.update_client(
+        services.uow(), module_tenant, issued.client.client_id, {"name": "Renamed"}
+    )
+    assert time.monotonic() - started >= GENERATION_TRUSTED_FOR

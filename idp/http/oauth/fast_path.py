@@ -40,6 +40,7 @@ from idp.oauth.endpoints import LiveAccessToken
 from idp.oauth.grants import client_credentials_body, requested_audience, requested_scopes
 from idp.oauth.server import MAX_CLIENT_ID
 from idp.services.client_cache import generation_key
+from idp.services.clients import ClientView
 from idp.services.container import Services
 from idp.services.rate_limits import FailureLimiter
 from idp.services.refresh_tokens import looks_like_refresh_token
@@ -145,25 +146,13 @@ class FastPath:
             return self._token(tenant, issuer, credentials, form)
         return self._introspection(tenant, issuer, credentials, form)
 
-    def _client(
-        self, tenant: TenantView, credentials: Credentials, generation: str | None
-    ) -> OAuthClient | None:
-        """The client, when its secret authenticates it as Authlib's chain would: by the one
-        method it registered. `generation` is its tenant's, read by the caller (client_cache)."""
-        view = self._services.clients.get_under(generation, tenant.id, credentials.client_id)
-        if view is None or view.token_endpoint_auth_method != credentials.method:
-            return None
-        if not view.accepts_secret(credentials.secret, datetime.now(UTC)):
-            return None
-        return OAuthClient(view)
-
     def _token(
         self, tenant: TenantView, issuer: str, credentials: Credentials, form: dict[str, str]
     ) -> dict[str, Any] | None:
         if form.get("grant_type") != "client_credentials":
             return None
-        generation = self._services.store.get(generation_key(tenant.id))
-        client = self._client(tenant, credentials, generation)
+        view = self._services.clients.get(tenant.id, credentials.client_id)
+        client = authenticated(view, credentials)
         if client is None or not client.check_grant_type("client_credentials"):
             return None
         try:
@@ -194,7 +183,8 @@ class FastPath:
         generation, *markers = container.store.get_many(
             [generation_key(tenant.id), *revocation_keys(tenant, claims)]
         )
-        if self._client(tenant, credentials, generation) is None or is_revoked(claims, markers):
+        view = container.clients.get_under(generation, tenant.id, credentials.client_id)
+        if authenticated(view, credentials) is None or is_revoked(claims, markers):
             return None
         return LiveAccessToken(claims).introspection()
 
@@ -215,6 +205,16 @@ def parse_form(body: bytes, known: frozenset[str]) -> dict[str, str] | None:
             return None
         form[name] = value
     return form
+
+
+def authenticated(view: ClientView | None, credentials: Credentials) -> OAuthClient | None:
+    """The client, when the secret authenticates it as Authlib's chain would: by the one method
+    it registered."""
+    if view is None or view.token_endpoint_auth_method != credentials.method:
+        return None
+    if not view.accepts_secret(credentials.secret, datetime.now(UTC)):
+        return None
+    return OAuthClient(view)
 
 
 def secret_credentials(authorization: str | None, form: dict[str, str]) -> Credentials | None:
