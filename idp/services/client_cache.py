@@ -69,26 +69,7 @@ class ClientCache:
         self._lock = threading.Lock()
 
     def get(self, tenant_id: int, client_id: str) -> ClientView | None:
-        return self.get_under(self._generation(tenant_id), tenant_id, client_id)
-
-    def _generation(self, tenant_id: int) -> str | None:
-        """The tenant's generation as read at most GENERATION_TRUSTED_FOR ago (module doc)."""
-        started = time.monotonic()
-        seen = self._generations.get(tenant_id)
-        if seen and started - seen[0] < GENERATION_TRUSTED_FOR:
-            return seen[1]
-        generation = self._store.get(generation_key(tenant_id))
-        with self._lock:
-            if len(self._generations) >= MAX_ENTRIES:
-                self._generations.clear()
-            self._generations[tenant_id] = (started, generation)
-        return generation
-
-    def get_under(
-        self, generation: str | None, tenant_id: int, client_id: str
-    ) -> ClientView | None:
-        """`get` with the tenant's generation already read (at `generation_key`) by a caller
-        that needed other entries of the store too, in the same round trip."""
+        generation = self._generation(tenant_id)
         key = (tenant_id, client_id)
         entry = self._entries.get(key)
         now = time.monotonic()
@@ -104,6 +85,19 @@ class ClientCache:
                     self._entries.clear()
                 self._entries[key] = _Entry(view, generation, now)
         return view
+
+    def _generation(self, tenant_id: int) -> str | None:
+        """The tenant's generation as read at most GENERATION_TRUSTED_FOR ago (module doc)."""
+        started = time.monotonic()
+        seen = self._generations.get(tenant_id)
+        if seen and started - seen[0] < GENERATION_TRUSTED_FOR:
+            return seen[1]
+        generation = self._store.get(generation_key(tenant_id))
+        with self._lock:
+            if len(self._generations) >= MAX_ENTRIES:
+                self._generations.clear()
+            self._generations[tenant_id] = (started, generation)
+        return generation
 
 
 def generation_key(tenant_id: int) -> str:

@@ -88,14 +88,14 @@ def read_access_token(
     ring: KeyRing, store: ShortLivedStore, issuer: str, tenant: TenantView, token: str
 ) -> dict[str, Any] | None:
     """The claims of a live access token of this tenant, or None (RFC 7662 `active: false`)."""
-    claims = verify_access_token(ring, issuer, token)
+    claims = _verified_claims(ring, issuer, token)
     if claims is None:
         return None
-    markers = store.get_many(revocation_keys(tenant, claims))
-    return None if is_revoked(claims, markers) else claims
+    markers = store.get_many(_revocation_keys(tenant, claims))
+    return None if _is_revoked(claims, markers) else claims
 
 
-def verify_access_token(ring: KeyRing, issuer: str, token: str) -> dict[str, Any] | None:
+def _verified_claims(ring: KeyRing, issuer: str, token: str) -> dict[str, Any] | None:
     """The claims of an unexpired access token this issuer signed, revoked or not."""
     now = time.time()
     try:
@@ -113,7 +113,7 @@ def verify_access_token(ring: KeyRing, issuer: str, token: str) -> dict[str, Any
     return claims
 
 
-def revocation_keys(tenant: TenantView, claims: dict[str, Any]) -> list[str]:
+def _revocation_keys(tenant: TenantView, claims: dict[str, Any]) -> list[str]:
     """The store entries that would revoke a verified token: its `jti` and, for a person's
     token, the time everything of theirs was revoked. Read together, in one round trip."""
     keys = [_revoked_key(tenant, claims["jti"])]
@@ -123,8 +123,8 @@ def revocation_keys(tenant: TenantView, claims: dict[str, Any]) -> list[str]:
     return keys
 
 
-def is_revoked(claims: dict[str, Any], markers: list[str | None]) -> bool:
-    """Whether the values read at `revocation_keys` revoke the token."""
+def _is_revoked(claims: dict[str, Any], markers: list[str | None]) -> bool:
+    """Whether the values read at `_revocation_keys` revoke the token."""
     revoked_jti, *cutoff = markers
     if revoked_jti is not None:
         return True

@@ -39,13 +39,12 @@ from idp.oauth.clients import OAuthClient
 from idp.oauth.endpoints import LiveAccessToken
 from idp.oauth.grants import client_credentials_body, requested_audience, requested_scopes
 from idp.oauth.server import MAX_CLIENT_ID
-from idp.services.client_cache import generation_key
 from idp.services.clients import ClientView
 from idp.services.container import Services
 from idp.services.rate_limits import FailureLimiter
 from idp.services.refresh_tokens import looks_like_refresh_token
 from idp.services.tenants import TenantView, issuer_url
-from idp.services.tokens import is_revoked, revocation_keys, verify_access_token
+from idp.services.tokens import read_access_token
 
 ENDPOINT = re.compile(r"^/t/([^/]+)/(token|introspect)$")
 CLIENT_FIELDS = frozenset({"client_id", "client_secret"})
@@ -168,23 +167,17 @@ class FastPath:
         self, tenant: TenantView, issuer: str, credentials: Credentials, form: dict[str, str]
     ) -> dict[str, Any] | None:
         """A live access token of the caller's own; anything else (inactive, a refresh token,
-        another client's token for a resource server) is Flask's to answer.
-
-        The token is verified first, so that the client's generation and the token's
-        revocation markers are read from the store together, in one round trip.
-        """
+        another client's token for a resource server) is Flask's to answer."""
         token = form.get("token")
         if not token or looks_like_refresh_token(token):
             return None
         container = self._services
-        claims = verify_access_token(container.key_cache.ring(tenant.id), issuer, token)
-        if claims is None or claims.get("client_id") != credentials.client_id:
+        view = container.clients.get(tenant.id, credentials.client_id)
+        if authenticated(view, credentials) is None:
             return None
-        generation, *markers = container.store.get_many(
-            [generation_key(tenant.id), *revocation_keys(tenant, claims)]
-        )
-        view = container.clients.get_under(generation, tenant.id, credentials.client_id)
-        if authenticated(view, credentials) is None or is_revoked(claims, markers):
+        ring = container.key_cache.ring(tenant.id)
+        claims = read_access_token(ring, container.store, issuer, tenant, token)
+        if claims is None or claims.get("client_id") != credentials.client_id:
             return None
         return LiveAccessToken(claims).introspection()
 
