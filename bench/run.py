@@ -23,6 +23,7 @@ from bench.backends import Backend, BackendUnavailable, postgres_backend, sqlite
 from bench.load import Measurement, ensure_wrk, request_once, run_wrk, scenarios
 from bench.server import (
     ROOT,
+    SERVER_CPU,
     Server,
     gunicorn_command,
     provision,
@@ -65,9 +66,10 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def gunicorn_settings(backend: Backend, tuning: dict[str, str]) -> dict[str, str]:
-    """workers and threads as gunicorn resolves them from gunicorn.conf.py and the environment."""
+    """workers and threads as gunicorn resolves them from gunicorn.conf.py and the environment,
+    pinned like the server (the default worker count follows the CPUs it may run on)."""
     printed = subprocess.run(
-        [*gunicorn_command(), "--print-config"],
+        ["taskset", "-c", SERVER_CPU, *gunicorn_command(), "--print-config"],
         cwd=ROOT,
         env=server_env(backend, 0, tuning),
         capture_output=True,
