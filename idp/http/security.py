@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -29,6 +30,19 @@ def security_headers(html: bool, https: bool) -> list[tuple[str, str]]:
     if https:
         headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
     return headers
+
+
+class EdgeHeaders:
+    """The request id and security headers of a JSON answer made before Flask sees the request
+    (idp/http/oauth/documents.py, fast_path.py): what `install`'s hooks add to Flask's."""
+
+    def __init__(self, request_id_header: str, https: bool) -> None:
+        self._name = request_id_header
+        self._environ_key = "HTTP_" + request_id_header.upper().replace("-", "_")
+        self._security = security_headers(html=False, https=https)
+
+    def of(self, environ: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(self._name, request_id(environ.get(self._environ_key, ""))), *self._security]
 
 
 def install(app: Flask, request_id_header: str, https: bool) -> None:

@@ -14,7 +14,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,26 +47,29 @@ def is_vschar_string(value: Any, max_length: int) -> bool:
     return isinstance(value, str) and len(value) <= max_length and bool(VSCHARS.match(value))
 
 
-def presented_credentials(request: Any) -> int:
-    """How many client authentication mechanisms the request carries (RFC 6749 §2.3)."""
-    form = request.form
+def presented_credentials(authorization: str | None, form: Mapping[str, str]) -> int:
+    """How many client authentication mechanisms a request carries (RFC 6749 §2.3)."""
     return sum(
         (
-            bool(request.headers.get("Authorization")),
+            bool(authorization),
             "client_secret" in form,
             "client_assertion" in form or "client_assertion_type" in form,
         )
     )
 
 
-def check_client_id_parameter(request: Any, client: OAuthClient) -> None:
+def names_another_client(form: Mapping[str, str], client_id: str) -> bool:
     """A `client_id` parameter sent next to other credentials must name the same client.
 
     RFC 7521 §4.2 says so for assertions; for Basic it is the same rule, or a request could be
     logged and treated as one client while authenticated as another.
     """
-    client_id = request.form.get("client_id")
-    if client_id is not None and client_id != client.client_id:
+    named = form.get("client_id")
+    return named is not None and named != client_id
+
+
+def check_client_id_parameter(request: Any, client: OAuthClient) -> None:
+    if names_another_client(request.form, client.client_id):
         raise InvalidClientError(
             status_code=401, description="The client_id parameter names another client."
         )

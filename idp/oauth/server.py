@@ -85,7 +85,7 @@ class TenantAuthorizationServer(AuthorizationServer):
         retry_after = self._failures.retry_after(source)
         if retry_after:
             raise TooManyFailures(retry_after)
-        if presented_credentials(request) > 1:
+        if presented_credentials(request.headers.get("Authorization"), request.form) > 1:
             # RFC 6749 §2.3: a client MUST NOT use more than one authentication method at once.
             raise InvalidRequestError("Use exactly one client authentication method.")
         try:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from idp.http.oauth.metadata import metadata_json
-from idp.http.security import request_id, security_headers
+from idp.http.security import EdgeHeaders
 from idp.services.container import Services
 from idp.services.tenants import TenantView, issuer_url
 
@@ -42,9 +42,7 @@ class PublicDocuments:
         settings = services.settings
         self._public_url = settings.server.public_url
         self._max_age = f"public, max-age={settings.keys.jwks_max_age_seconds}"
-        self._request_id_header = settings.server.request_id_header
-        self._request_id_key = "HTTP_" + self._request_id_header.upper().replace("-", "_")
-        self._security = security_headers(html=False, https=https)
+        self._edge_headers = EdgeHeaders(settings.server.request_id_header, https)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_ORIGIN" in environ:
@@ -63,8 +61,7 @@ class PublicDocuments:
             ("Content-Length", str(len(body))),
             ("Cache-Control", self._max_age),
             *([("Vary", "Origin")] if vary else []),
-            (self._request_id_header, request_id(environ.get(self._request_id_key, ""))),
-            *self._security,
+            *self._edge_headers.of(environ),
         ]
         start_response("200 OK", headers)
         return [body]

@@ -29,12 +29,18 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
+from authlib.consts import default_json_headers
 from authlib.oauth2 import OAuth2Error
 
 from idp.http.oauth.documents import WsgiApp
 from idp.http.oauth.guards import FORM, form_encoding_problem
-from idp.http.security import request_id, security_headers
-from idp.oauth.client_auth import basic_credentials, is_vschar_string
+from idp.http.security import EdgeHeaders
+from idp.oauth.client_auth import (
+    basic_credentials,
+    is_vschar_string,
+    names_another_client,
+    presented_credentials,
+)
 from idp.oauth.clients import OAuthClient
 from idp.oauth.endpoints import LiveAccessToken
 from idp.oauth.grants import client_credentials_body, requested_audience, requested_scopes
@@ -55,17 +61,8 @@ FIELDS = {
 # What Authlib sends with a token response and an introspection answer (RFC 6749 §5.1), and
 # the token endpoint's `Vary` (it has CORS, idp/http/oauth/cors.py; introspection has none).
 HEADERS = {
-    "token": [
-        ("Content-Type", "application/json"),
-        ("Cache-Control", "no-store"),
-        ("Pragma", "no-cache"),
-        ("Vary", "Origin"),
-    ],
-    "introspect": [
-        ("Content-Type", "application/json"),
-        ("Cache-Control", "no-store"),
-        ("Pragma", "no-cache"),
-    ],
+    "token": [*default_json_headers, ("Vary", "Origin")],
+    "introspect": default_json_headers,
 }
 
 log = logging.getLogger(__name__)
@@ -83,9 +80,7 @@ class FastPath:
         settings = services.settings
         self._public_url = settings.server.public_url
         self._max_body = settings.server.max_body_bytes
-        self._request_id_header = settings.server.request_id_header
-        self._request_id_key = "HTTP_" + self._request_id_header.upper().replace("-", "_")
-        self._security = security_headers(html=False, https=https)
+        self._edge_headers = EdgeHeaders(settings.server.request_id_header, https)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if (
@@ -114,8 +109,7 @@ class FastPath:
             [
                 *HEADERS[endpoint],
                 ("Content-Length", str(len(payload))),
-                (self._request_id_header, request_id(environ.get(self._request_id_key, ""))),
-                *self._security,
+                *self._edge_headers.of(environ),
             ],
         )
         return [payload]
@@ -211,19 +205,19 @@ def authenticated(view: ClientView | None, credentials: Credentials) -> OAuthCli
 
 
 def secret_credentials(authorization: str | None, form: dict[str, str]) -> Credentials | None:
-    """The client secret of a request carrying exactly one (RFC 6749 §2.3.1), by Basic or in
-    the body; None for anything else, malformed or not."""
+    """The client secret of a request carrying exactly one client credential (RFC 6749 §2.3.1),
+    by Basic or in the body; None for anything else, malformed or not."""
+    if presented_credentials(authorization, form) != 1:
+        return None
     if authorization is None:
         client_id, secret = form.get("client_id"), form.get("client_secret")
         if client_id is None or secret is None:
             return None
         return Credentials("client_secret_post", client_id, secret)
-    if "client_secret" in form:
-        return None
     try:
         credentials = basic_credentials(authorization)
     except ValueError:
         return None
-    if credentials is None or form.get("client_id", credentials[0]) != credentials[0]:
+    if credentials is None or names_another_client(form, credentials[0]):
         return None
     return Credentials("client_secret_basic", *credentials)
