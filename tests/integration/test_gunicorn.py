@@ -4,7 +4,10 @@ which only holds if revocation lives in the shared store and not in a worker's m
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import shutil
 import socket
 import subprocess
 import time
@@ -36,6 +39,7 @@ class Production:
     url: str
     demo: dict
     log: Path
+    install: Installation
 
     def log_mark(self) -> int:
         """Where the access log ends now, so later requests can be told apart from earlier ones."""
@@ -122,7 +126,7 @@ def production(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> It
         )
     try:
         wait_until_healthy(url, process, log)
-        yield Production(url, demo, log)
+        yield Production(url, demo, log, install)
     finally:
         stop(process)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
@@ -132,6 +136,24 @@ def test_ready(production: Production) -> None:
     ready = requests.get(f"{production.url}/readyz", timeout=5)
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "store": "ok"}
+
+
+def test_the_demo_prints_its_credentials_and_a_curl_line_that_gets_a_token(
+    production: Production,
+) -> None:
+    """What `make run` shows a new user (`idp demo` without --json), tried as they would."""
+    shown = production.install.run("demo")
+    assert shown.code == 0, shown.stderr
+    lines = dict(line.split(": ", 1) for line in shown.stdout.splitlines())
+    assert lines["issuer"] == f"{production.url}/t/demo"
+    for name in ("client_id", "client_secret", "user_email", "user_password"):
+        assert lines[name] == production.demo[name], name
+    if shutil.which("curl") is None:  # .ci/run installs it
+        pytest.skip("curl is not installed: the demo's curl line cannot be tried")
+    curl = subprocess.run(shlex.split(lines["try"]), capture_output=True, text=True, timeout=30)
+    assert curl.returncode == 0, curl.stderr
+    answer = json.loads(curl.stdout)
+    assert answer["token_type"] == "Bearer" and answer["access_token"].count(".") == 2
 
 
 def test_issuer_follows_public_url(production: Production) -> None:
