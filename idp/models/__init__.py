@@ -8,6 +8,7 @@ from idp.models.keys import SigningKey
 from idp.models.providers import UpstreamProvider
 from idp.models.refresh_tokens import RefreshToken
 from idp.models.registration import InitialAccessToken
+from idp.models.revocations import RevokedAccessToken, SubjectRevocation, UsedClientAssertion
 from idp.models.roles import Role, user_roles
 from idp.models.sessions import Consent, LoginSession, SessionClient
 from idp.models.store_entries import StoreEntry
@@ -26,14 +27,17 @@ __all__ = [
     "InitialAccessToken",
     "LoginSession",
     "RefreshToken",
+    "RevokedAccessToken",
     "Role",
     "SessionClient",
     "SigningKey",
     "StoreEntry",
+    "SubjectRevocation",
     "TeamMember",
     "Tenant",
     "UpstreamProvider",
     "UsageCount",
+    "UsedClientAssertion",
     "User",
     "user_roles",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from idp.stores.base import ShortLivedStore
+from idp.stores.base import ShortLivedStore, StoreUnavailable
 from idp.stores.sql import SqlStore
 
 
@@ -17,4 +17,4 @@ def make_store(redis_url: str, redis_prefix: str, engine: Engine) -> ShortLivedS
     return SqlStore(engine)
 
 
-__all__ = ["ShortLivedStore", "make_store"]
+__all__ = ["ShortLivedStore", "StoreUnavailable", "make_store"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import redis
 
@@ -12,13 +13,23 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
+# Compare and set: replace the value only while it is still the one the caller saw.
+_SWAP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
 
 
 class RedisStore:
     def __init__(self, url: str, key_prefix: str) -> None:
         self._prefix = key_prefix
         self._pool = redis.ConnectionPool.from_url(url, decode_responses=True)
-        self._incr = redis.Redis(connection_pool=self._pool).register_script(_INCR_WITH_TTL)
+        scripts = redis.Redis(connection_pool=self._pool)
+        self._incr = scripts.register_script(_INCR_WITH_TTL)
+        self._swap = scripts.register_script(_SWAP)
         self._local = threading.local()
 
     @property
@@ -36,8 +47,20 @@ class RedisStore:
     def put(self, key: str, value: str, ttl: float) -> None:
         self._redis.set(self._prefix + key, value, px=_ms(ttl))
 
+    def put_many(self, entries: Sequence[tuple[str, str, float]]) -> None:
+        pipeline = self._redis.pipeline(transaction=False)
+        for key, value, ttl in entries:
+            pipeline.set(self._prefix + key, value, px=_ms(ttl))
+        pipeline.execute()
+
     def add(self, key: str, value: str, ttl: float) -> bool:
         return bool(self._redis.set(self._prefix + key, value, px=_ms(ttl), nx=True))
+
+    def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        swapped = self._swap(
+            keys=[self._prefix + key], args=[expected, value, _ms(ttl)], client=self._redis
+        )
+        return bool(swapped)
 
     def get(self, key: str) -> str | None:
         return self._redis.get(self._prefix + key)  # type: ignore[return-value]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 
-from sqlalchemy import Engine, bindparam, case, delete, select, text
+from sqlalchemy import Engine, bindparam, case, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -19,6 +20,8 @@ from idp.models.store_entries import StoreEntry
 
 # Expired rows are purged by roughly one write in PURGE_ONE_IN, not by a background job.
 PURGE_ONE_IN = 200
+# Rows per INSERT in put_many: well under SQLite's limit of bound parameters per statement.
+PUT_BATCH = 500
 
 log = logging.getLogger(__name__)
 _GET = select(StoreEntry.value).where(
@@ -39,18 +42,29 @@ class SqlStore:
         self._get_order = compiled.positiontup if compiled.positional else None
 
     def put(self, key: str, value: str, ttl: float) -> None:
-        statement = self._insert(StoreEntry).values(
-            key=key, value=value, count=0, expires_at=time.time() + ttl
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[StoreEntry.key],
-            set_={
-                "value": statement.excluded.value,
-                "count": 0,
-                "expires_at": statement.excluded.expires_at,
-            },
-        )
-        self._write(statement)
+        self.put_many([(key, value, ttl)])
+
+    def put_many(self, entries: Sequence[tuple[str, str, float]]) -> None:
+        now = time.time()
+        # One row per key (the last wins, as with successive puts): PostgreSQL refuses an
+        # INSERT ... ON CONFLICT that would update the same row twice.
+        rows = {key: (value, now + ttl) for key, value, ttl in entries}
+        batch = list(rows.items())
+        for start in range(0, len(batch), PUT_BATCH):
+            values = [
+                {"key": key, "value": value, "count": 0, "expires_at": expires_at}
+                for key, (value, expires_at) in batch[start : start + PUT_BATCH]
+            ]
+            statement = self._insert(StoreEntry).values(values)
+            statement = statement.on_conflict_do_update(
+                index_elements=[StoreEntry.key],
+                set_={
+                    "value": statement.excluded.value,
+                    "count": 0,
+                    "expires_at": statement.excluded.expires_at,
+                },
+            )
+            self._write(statement)
 
     def add(self, key: str, value: str, ttl: float) -> bool:
         now = time.time()
@@ -67,6 +81,16 @@ class SqlStore:
             },
             where=StoreEntry.expires_at <= now,
         ).returning(StoreEntry.key)
+        return self._write(statement) is not None
+
+    def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
+        now = time.time()
+        statement = (
+            update(StoreEntry)
+            .where(StoreEntry.key == key, StoreEntry.value == expected, StoreEntry.expires_at > now)
+            .values(value=value, count=0, expires_at=now + ttl)
+            .returning(StoreEntry.key)
+        )
         return self._write(statement) is not None
 
     def get(self, key: str) -> str | None:

@@ -97,6 +97,46 @@ def test_get_many_answers_each_key_in_order(store: ShortLivedStore, key: str) ->
     assert store.get_many([f"{key}:c", f"{key}:a"]) == [None, "first"]
 
 
+def test_put_many_sets_each_entry_with_its_own_ttl(store: ShortLivedStore, key: str) -> None:
+    store.put(f"{key}:a", "old", LONG_TTL)
+    store.put_many(
+        [
+            (f"{key}:a", "first", LONG_TTL),
+            (f"{key}:b", "second", SHORT_TTL),
+            (f"{key}:a", "last", LONG_TTL),
+        ]
+    )
+    assert store.get_many([f"{key}:a", f"{key}:b"]) == ["last", "second"]
+    time.sleep(SHORT_TTL + 0.1)
+    assert store.get_many([f"{key}:a", f"{key}:b"]) == ["last", None]
+
+
+def test_put_many_of_many_entries_and_of_none(store: ShortLivedStore, key: str) -> None:
+    store.put_many([])
+    entries = [(f"{key}:{number}", str(number), LONG_TTL) for number in range(1200)]
+    store.put_many(entries)
+    assert store.get_many([f"{key}:0", f"{key}:777", f"{key}:1199"]) == ["0", "777", "1199"]
+
+
+def test_swap_replaces_only_the_expected_value(store: ShortLivedStore, key: str) -> None:
+    assert store.swap(key, "anything", "new", LONG_TTL) is False
+    assert store.get(key) is None
+    store.put(key, "seen", LONG_TTL)
+    assert store.swap(key, "other", "new", LONG_TTL) is False
+    assert store.get(key) == "seen"
+    assert store.swap(key, "seen", "new", LONG_TTL) is True
+    assert store.get(key) == "new"
+
+
+def test_swap_sets_the_new_ttl_and_ignores_expired_values(store: ShortLivedStore, key: str) -> None:
+    store.put(key, "seen", LONG_TTL)
+    assert store.swap(key, "seen", "short", SHORT_TTL) is True
+    time.sleep(SHORT_TTL + 0.1)
+    assert store.get(key) is None
+    assert store.swap(key, "short", "revived", LONG_TTL) is False
+    assert store.get(key) is None
+
+
 def test_entry_expires_after_its_ttl(store: ShortLivedStore, key: str) -> None:
     store.put(key, "value", SHORT_TTL)
     assert store.get(key) == "value"
