@@ -333,7 +333,7 @@ def users_deactivate(slug: str, email: str, as_json: bool) -> None:
     tenant = tenant_of(container, slug)
     user = user_service.set_active(container.uow(), tenant, email, False)
     user_service.sign_out_everywhere(
-        container.uow(), container.store, tenant, user.subject, container.settings.tokens
+        container.uow(), container.revocations, tenant, user.subject, container.settings.tokens
     )
     record_operator_write(container, "user.deactivate", tenant, "user", user.subject)
     emit(user.public_dict(), as_json)

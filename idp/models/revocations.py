@@ -7,9 +7,7 @@ until the thing it refuses would have expired anyway; expired rows are purged no
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base
@@ -24,8 +22,8 @@ class RevokedAccessToken(Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # The token's own `exp`: past it, this row refuses nothing.
-    expires_at: Mapped[datetime] = mapped_column(index=True)
+    # Unix time, as the token's own `exp`: past it, this row refuses nothing.
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class SubjectRevocation(Base):
@@ -38,9 +36,10 @@ class SubjectRevocation(Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
-    revoked_before: Mapped[datetime]
+    # Unix times, compared with the tokens' own `iat` and `exp`.
+    revoked_before: Mapped[float] = mapped_column(Float)
     # When the longest-lived token it could void expires.
-    expires_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class UsedClientAssertion(Base):
@@ -53,4 +52,4 @@ class UsedClientAssertion(Base):
     )
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(128), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

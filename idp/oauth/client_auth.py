@@ -161,9 +161,12 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def validate_jti(self, claims: dict[str, Any], jti: Any) -> bool:
         if not is_vschar_string(jti, MAX_JTI):
             return False
-        ttl = max(1.0, float(claims["exp"]) - time.time() + self.leeway)
-        key = f"assertion-jti:{current_tenant().id}:{claims['sub']}:{jti}"
-        return services().store.add(key, "1", ttl)
+        # Remembered in the database until the assertion expires: a store that lost its
+        # contents must not accept the assertion again (DESIGN §3).
+        expires_at = float(claims["exp"]) + self.leeway
+        return services().revocations.first_use_of_assertion(
+            current_tenant().id, claims["sub"], jti, expires_at
+        )
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         view = client.view

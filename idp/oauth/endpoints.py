@@ -57,7 +57,7 @@ class LiveAccessToken:
         return payload
 
     def revoke(self) -> None:
-        revoke_access_token(services().store, current_tenant(), self.claims)
+        revoke_access_token(services().revocations, current_tenant(), self.claims)
 
 
 class LiveRefreshToken:
@@ -100,7 +100,7 @@ class LiveRefreshToken:
         """RFC 7009 §2.1: revoking a refresh token ends its grant: the family and the access
         tokens issued from it."""
         container = services()
-        revoke_family(container.uow(), container.store, current_tenant(), self.view.family_id)
+        revoke_family(container.uow(), container.revocations, current_tenant(), self.view.family_id)
 
 
 LiveToken = LiveAccessToken | LiveRefreshToken
@@ -130,7 +130,7 @@ def find_live_token(token: str) -> LiveToken | None:
         view = find_refresh_token(container.uow(), tenant, token)
         return LiveRefreshToken(view) if view else None
     claims = read_access_token(
-        container.key_cache.ring(tenant.id), container.store, issuer(), tenant, token
+        container.key_cache.ring(tenant.id), container.revocations, issuer(), tenant, token
     )
     return LiveAccessToken(claims) if claims else None
 

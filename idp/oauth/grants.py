@@ -194,9 +194,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # RFC 6749 §4.1.2: a replayed code SHOULD revoke the tokens issued from it.
             issued = codes.replayed(tenant.id, code)
             if issued:
-                revoke_access_token(services().store, tenant, issued)
+                revoke_access_token(services().revocations, tenant, issued)
                 if issued.get("family"):
-                    revoke_family(services().uow(), services().store, tenant, issued["family"])
+                    revoke_family(
+                        services().uow(), services().revocations, tenant, issued["family"]
+                    )
             return None
         # Spent either way: a code presented by another client is burnt (RFC 9700 §4.5).
         if bound.client_id != client.client_id:
@@ -285,6 +287,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             body = rotate(
                 container.uow(),
                 container.store,
+                container.revocations,
                 tenant,
                 client.client_id,
                 self.request.presented_refresh_token,

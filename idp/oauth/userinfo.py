@@ -61,7 +61,7 @@ def userinfo_response() -> Response:
     claims = None
     if len(token) <= MAX_TOKEN:
         ring = container.key_cache.ring(tenant.id)
-        claims = read_access_token(ring, container.store, issuer(), tenant, token)
+        claims = read_access_token(ring, container.revocations, issuer(), tenant, token)
     audience = claims.get("aud") if claims else None
     audiences = audience if isinstance(audience, list) else [audience]
     if claims is not None and issuer() not in audiences:

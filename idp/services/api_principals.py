@@ -24,7 +24,7 @@ def principal_from_access_token(container: Services, token: str) -> Principal | 
     if tenant is None:
         return None
     claims = read_access_token(
-        container.key_cache.ring(tenant.id), container.store, issuer, tenant, token
+        container.key_cache.ring(tenant.id), container.revocations, issuer, tenant, token
     )
     if claims is None:
         return None

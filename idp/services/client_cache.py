@@ -22,8 +22,9 @@ published: the change applies to every request made after the write returned, on
 and instance, as if nothing were cached. A request racing with the write may see either state,
 as it would without a cache.
 
-Store entries expire, so the generation lives GENERATION_TTL and a cached client at most
-MAX_AGE (much shorter): an entry read while no generation existed cannot outlive a later one.
+Store entries expire, and the store may lose them all at once (DESIGN §3). A worker that finds
+no generation makes one, new and random, so an entry cached before the loss never matches
+again; a cached client lives at most MAX_AGE in any case.
 """
 
 from __future__ import annotations
@@ -92,12 +93,23 @@ class ClientCache:
         seen = self._generations.get(tenant_id)
         if seen and started - seen[0] < GENERATION_TRUSTED_FOR:
             return seen[1]
-        generation = self._store.get(generation_key(tenant_id))
+        generation = self._store.get(generation_key(tenant_id)) or self._new_generation(tenant_id)
         with self._lock:
             if len(self._generations) >= MAX_ENTRIES:
                 self._generations.clear()
             self._generations[tenant_id] = (started, generation)
         return generation
+
+    def _new_generation(self, tenant_id: int) -> str | None:
+        """A generation where there is none: never seen before, so nothing cached matches it.
+
+        Without it, entries read while no generation existed (a store that lost its contents)
+        would match again after the next loss, and a client changed in between would be served
+        as it was before the change.
+        """
+        key = generation_key(tenant_id)
+        fresh = new_identifier(8)
+        return fresh if self._store.add(key, fresh, GENERATION_TTL) else self._store.get(key)
 
 
 def generation_key(tenant_id: int) -> str:

@@ -13,9 +13,11 @@ from idp.crypto.kek import Kek, load_kek
 from idp.crypto.passwords import Passwords
 from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup
+from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
 from idp.services.backchannel import BackchannelSender
 from idp.services.client_cache import ClientCache, watch_client_writes
+from idp.services.revocations import Revocations
 from idp.services.signing_keys import KeyCache
 from idp.services.tenants import TenantCache
 from idp.services.usage import UsageRecorder
@@ -29,6 +31,7 @@ class Services:
     engine: Engine
     session_factory: sessionmaker[Session]
     store: ShortLivedStore
+    revocations: Revocations
     kek: Kek
     passwords: Passwords
     key_cache: KeyCache
@@ -56,6 +59,9 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         engine=engine,
         session_factory=session_factory,
         store=store,
+        # Redis caches the records; the SQL store would only keep a second copy of them in
+        # the same database, so the records are read where they live (services/revocations.py).
+        revocations=Revocations(RevocationRecords(engine), store if settings.redis.url else None),
         kek=kek,
         passwords=Passwords(
             settings.passwords.time_cost,

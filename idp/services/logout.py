@@ -25,10 +25,10 @@ from idp.services.backchannel import BackchannelSender
 from idp.services.clients import ClientView, lookup_client
 from idp.services.id_tokens import IdTokenHint, read_id_token_hint
 from idp.services.refresh_tokens import revoke_session_refresh_tokens
+from idp.services.revocations import Revocations
 from idp.services.session_clients import LogoutNotice, notices_for
 from idp.services.sessions import MAX_COOKIE, Attempt
 from idp.services.tenants import TenantView
-from idp.stores import ShortLivedStore
 
 MAX_CLIENT_ID = 64  # the column's width: anything longer names no client
 MAX_STATE = 512  # as for `state` at the authorization endpoint
@@ -117,7 +117,7 @@ def check_logout_request(
 
 def sign_out(
     uow: UnitOfWork,
-    store: ShortLivedStore,
+    revocations: Revocations,
     backchannel: BackchannelSender,
     issuer: str,
     tenant: TenantView,
@@ -132,7 +132,7 @@ def sign_out(
     ended = end_login_session(uow, tenant, cookie)
     if ended is None:
         return None
-    revoke_session_refresh_tokens(uow, store, tenant, ended.sid)
+    revoke_session_refresh_tokens(uow, revocations, tenant, ended.sid)
     backchannel.notify(issuer, tenant, ended.notices)
     record_event(
         uow,

@@ -30,6 +30,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
 from idp.services.claims import ClaimsRequest
 from idp.services.clients import ClientView
+from idp.services.revocations import Revocations
 from idp.services.tenants import TenantView
 from idp.services.tokens import IssuedAccessToken, revoke_access_token
 from idp.stores import ShortLivedStore
@@ -171,6 +172,7 @@ def purge_expired_families(uow: UnitOfWork, tenant: TenantView) -> int:
 def rotate(
     uow: UnitOfWork,
     store: ShortLivedStore,
+    revocations: Revocations,
     tenant: TenantView,
     client_id: str,
     presented: str,
@@ -195,7 +197,7 @@ def rotate(
             _keep_for_retries(store, tenant, presented, body, grace_seconds)
             return body
         token = _presented(uow, tenant, client_id, token_digest)  # lost the race
-    return _spent(uow, store, tenant, presented, token, grace_seconds, origin)
+    return _spent(uow, store, revocations, tenant, presented, token, grace_seconds, origin)
 
 
 def find_refresh_token(
@@ -220,14 +222,14 @@ def find_refresh_token(
 
 
 def revoke_family(
-    uow: UnitOfWork, store: ShortLivedStore, tenant: TenantView, family_id: str
+    uow: UnitOfWork, revocations: Revocations, tenant: TenantView, family_id: str
 ) -> None:
     """Revoke every refresh token of the family and the access tokens issued with them."""
-    _revoke(uow, store, tenant, lambda tokens: [family_id])
+    _revoke(uow, revocations, tenant, lambda tokens: [family_id])
 
 
 def revoke_refresh_tokens_of_person(
-    uow: UnitOfWork, store: ShortLivedStore, tenant: TenantView, subject: str
+    uow: UnitOfWork, revocations: Revocations, tenant: TenantView, subject: str
 ) -> None:
     """Every refresh token family of the person: signed out everywhere, deactivated, deleted."""
 
@@ -235,11 +237,11 @@ def revoke_refresh_tokens_of_person(
         user = uow.users.by_subject(tenant.id, subject)
         return tokens.live_families(tenant.id, user_id=user.id) if user else []
 
-    _revoke(uow, store, tenant, families)
+    _revoke(uow, revocations, tenant, families)
 
 
 def revoke_session_refresh_tokens(
-    uow: UnitOfWork, store: ShortLivedStore, tenant: TenantView, sid: str
+    uow: UnitOfWork, revocations: Revocations, tenant: TenantView, sid: str
 ) -> None:
     """The families bound to the login session `sid`, when it ends (logout).
 
@@ -247,7 +249,10 @@ def revoke_session_refresh_tokens(
     for (OIDC Core §11).
     """
     _revoke(
-        uow, store, tenant, lambda tokens: tokens.live_families(tenant.id, sid=sid, offline=False)
+        uow,
+        revocations,
+        tenant,
+        lambda tokens: tokens.live_families(tenant.id, sid=sid, offline=False),
     )
 
 
@@ -327,6 +332,7 @@ def _rotate_unused(
 def _spent(
     uow: UnitOfWork,
     store: ShortLivedStore,
+    revocations: Revocations,
     tenant: TenantView,
     presented: str,
     token: RefreshTokenState,
@@ -344,7 +350,7 @@ def _spent(
         # Within the window but the response is gone (store evicted it): refuse, and leave
         # the family alone; its current token is most likely with the rightful client.
         raise RefreshRefused("The refresh token was already used.")
-    _revoke(uow, store, tenant, lambda tokens: [token.family_id])
+    _revoke(uow, revocations, tenant, lambda tokens: [token.family_id])
     _audit_reuse(uow, tenant, token, origin)
     raise RefreshRefused("The refresh token was already used; the grant is revoked.")
 
@@ -371,7 +377,7 @@ def _narrowed(granted: tuple[str, ...], asked: Sequence[str] | None) -> tuple[st
 
 def _revoke(
     uow: UnitOfWork,
-    store: ShortLivedStore,
+    revocations: Revocations,
     tenant: TenantView,
     families_of: Callable[[RefreshTokens], list[str]],
 ) -> None:
@@ -383,10 +389,10 @@ def _revoke(
         access_tokens = tokens.access_tokens_of(tenant.id, families, now)
         tokens.revoke_families(tenant.id, families, now)
         uow.commit()
-    # After the commit: the SQL store writes through its own connection, which would wait for
-    # this transaction's lock on SQLite.
+    # After the commit: the records are written through their own connection, which would wait
+    # for this transaction's lock on SQLite.
     for jti, expires_at in access_tokens:
-        revoke_access_token(store, tenant, {"jti": jti, "exp": expires_at.timestamp()})
+        revoke_access_token(revocations, tenant, {"jti": jti, "exp": expires_at.timestamp()})
 
 
 def _audit_reuse(

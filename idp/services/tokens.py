@@ -1,7 +1,8 @@
 """Access tokens: JWTs per RFC 9068, their introspection, and revocation by `jti`.
 
-JWTs are self-contained, so revocation is a set of revoked token ids in the short-lived store,
-kept until the token would have expired anyway; every worker and instance sees it at once.
+JWTs are self-contained, so revocation is a record per revoked token id (and per person whose
+earlier tokens are void), kept until the token would have expired anyway, in the database and
+cached in the store (services/revocations.py); every worker and instance sees it at once.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from idp.crypto.jwt import InvalidToken, sign, verify
 from idp.crypto.keys import KeyRing
 from idp.crypto.secrets import new_identifier
 from idp.services.clients import ClientView
+from idp.services.revocations import Revocations
 from idp.services.tenants import TenantView
 from idp.settings import TokenSettings
-from idp.stores import ShortLivedStore
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 # Private claim (RFC 7519 §4.3), read only by our userinfo endpoint: the claims the client asked
@@ -85,14 +86,20 @@ def issue_access_token(
 
 
 def read_access_token(
-    ring: KeyRing, store: ShortLivedStore, issuer: str, tenant: TenantView, token: str
+    ring: KeyRing, revocations: Revocations, issuer: str, tenant: TenantView, token: str
 ) -> dict[str, Any] | None:
     """The claims of a live access token of this tenant, or None (RFC 7662 `active: false`)."""
     claims = _verified_claims(ring, issuer, token)
     if claims is None:
         return None
-    markers = store.get_many(_revocation_keys(tenant, claims))
-    return None if _is_revoked(claims, markers) else claims
+    subject = claims.get("sub")
+    # A client's own token (client credentials) has no person whose tokens could be revoked.
+    person = subject if isinstance(subject, str) and subject != claims.get("client_id") else None
+    iat = claims.get("iat")
+    issued_at = iat if isinstance(iat, int) else 0
+    if revocations.is_revoked(tenant.id, claims["jti"], person, issued_at):
+        return None
+    return claims
 
 
 def _verified_claims(ring: KeyRing, issuer: str, token: str) -> dict[str, Any] | None:
@@ -113,46 +120,19 @@ def _verified_claims(ring: KeyRing, issuer: str, token: str) -> dict[str, Any] |
     return claims
 
 
-def _revocation_keys(tenant: TenantView, claims: dict[str, Any]) -> list[str]:
-    """The store entries that would revoke a verified token: its `jti` and, for a person's
-    token, the time everything of theirs was revoked. Read together, in one round trip."""
-    keys = [_revoked_key(tenant, claims["jti"])]
-    subject = claims.get("sub")
-    if subject != claims.get("client_id") and isinstance(subject, str):
-        keys.append(_revoked_before_key(tenant, subject))
-    return keys
-
-
-def _is_revoked(claims: dict[str, Any], markers: list[str | None]) -> bool:
-    """Whether the values read at `_revocation_keys` revoke the token."""
-    revoked_jti, *cutoff = markers
-    if revoked_jti is not None:
-        return True
-    # A person's token is dead if everything of theirs was revoked after it was issued.
-    return bool(cutoff and cutoff[0] is not None and claims.get("iat", 0) <= float(cutoff[0]))
-
-
-def revoke_access_token(store: ShortLivedStore, tenant: TenantView, claims: dict[str, Any]) -> None:
-    """Remember the `jti` until the token expires; after that it is dead anyway."""
-    ttl = max(1.0, float(claims["exp"]) - time.time() + CLOCK_SKEW)
-    store.put(_revoked_key(tenant, claims["jti"]), "1", ttl)
+def revoke_access_token(
+    revocations: Revocations, tenant: TenantView, claims: dict[str, Any]
+) -> None:
+    """Void the token until its `exp`; after that it is dead anyway."""
+    revocations.revoke_token(tenant.id, claims["jti"], float(claims["exp"]))
 
 
 def revoke_tokens_of_person(
-    store: ShortLivedStore, tenant: TenantView, subject: str, longest_lifetime: int
+    revocations: Revocations, tenant: TenantView, subject: str, longest_lifetime: int
 ) -> None:
     """Every access token issued to `subject` until now becomes inactive.
 
-    One marker per person instead of one per token (we do not keep the tokens we issue): it
+    One record per person instead of one per token (we do not keep the tokens we issue): it
     lives as long as the longest token could, after which every token it covers has expired.
-    Tokens issued in the same second as the revocation are revoked too, erring on the safe side.
     """
-    store.put(_revoked_before_key(tenant, subject), str(time.time()), longest_lifetime + CLOCK_SKEW)
-
-
-def _revoked_before_key(tenant: TenantView, subject: str) -> str:
-    return f"revoked-before:{tenant.id}:{subject}"
-
-
-def _revoked_key(tenant: TenantView, jti: str) -> str:
-    return f"revoked-jti:{tenant.id}:{jti}"
+    revocations.revoke_before(tenant.id, subject, longest_lifetime)

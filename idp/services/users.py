@@ -19,12 +19,12 @@ from idp.models.users import User
 from idp.services.clients import longest_token_lifetime
 from idp.services.errors import Conflict, InvalidInput, NotFound
 from idp.services.refresh_tokens import revoke_refresh_tokens_of_person
+from idp.services.revocations import Revocations
 from idp.services.roles import resolve_roles
 from idp.services.session_clients import LogoutNotice, notices_for
 from idp.services.tenants import TenantView
 from idp.services.tokens import revoke_tokens_of_person
 from idp.settings import TokenSettings
-from idp.stores import ShortLivedStore
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -234,7 +234,7 @@ def _by_subject(uow: UnitOfWork, tenant: TenantView, subject: str) -> User:
 
 def sign_out_everywhere(
     uow: UnitOfWork,
-    store: ShortLivedStore,
+    revocations: Revocations,
     tenant: TenantView,
     subject: str,
     defaults: TokenSettings,
@@ -252,6 +252,6 @@ def sign_out_everywhere(
         uow.login_sessions.remove_all_of(tenant.id, user.id)
         uow.commit()
     lifetime = longest_token_lifetime(uow, tenant, defaults)
-    revoke_tokens_of_person(store, tenant, subject, lifetime)
-    revoke_refresh_tokens_of_person(uow, store, tenant, subject)
+    revoke_tokens_of_person(revocations, tenant, subject, lifetime)
+    revoke_refresh_tokens_of_person(uow, revocations, tenant, subject)
     return notices

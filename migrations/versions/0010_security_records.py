@@ -8,8 +8,6 @@ Create Date: 2026-12-03 09:35:26.048374
 import sqlalchemy as sa
 from alembic import op
 
-import idp.models.base
-
 revision = '0010'
 down_revision = '0009'
 branch_labels = None
@@ -21,7 +19,7 @@ def upgrade() -> None:
     op.create_table('revoked_access_tokens',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('jti', sa.String(length=64), nullable=False),
-    sa.Column('expires_at', idp.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_revoked_access_tokens_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'jti', name=op.f('pk_revoked_access_tokens'))
     )
@@ -31,8 +29,8 @@ def upgrade() -> None:
     op.create_table('subject_revocations',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('subject', sa.String(length=255), nullable=False),
-    sa.Column('revoked_before', idp.models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', idp.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_before', sa.Float(), nullable=False),
+    sa.Column('expires_at', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_subject_revocations_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'subject', name=op.f('pk_subject_revocations'))
     )
@@ -43,7 +41,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('jti', sa.String(length=128), nullable=False),
-    sa.Column('expires_at', idp.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_used_client_assertions_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'client_id', 'jti', name=op.f('pk_used_client_assertions'))
     )

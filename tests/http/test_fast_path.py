@@ -243,7 +243,7 @@ def test_everything_out_of_the_ordinary_reaches_flask_with_its_body(
     _, revoked = lane.post(token_url, grant, HTTP_AUTHORIZATION=auth)
     assert revoked is not None
     claims = jwt.decode(revoked["access_token"], KeySet.import_key_set(jwks)).claims
-    revoke_access_token(services.store, module_tenant, claims)
+    revoke_access_token(services.revocations, module_tenant, claims)
     post = world.post
     cases: list[tuple[str, dict[str, str] | bytes, dict[str, str]]] = [
         # Not ours at all.

@@ -410,7 +410,11 @@ def test_signing_a_person_out_everywhere_revokes_their_families(
     person = make.user(module_tenant, password=PASSWORD)
     first = token_client.sign_in(browser, person)
     user_service.sign_out_everywhere(
-        services.uow(), services.store, module_tenant, person.subject, services.settings.tokens
+        services.uow(),
+        services.revocations,
+        module_tenant,
+        person.subject,
+        services.settings.tokens,
     )
     assert rfc_error(token_client.refresh(first["refresh_token"])) == (400, "invalid_grant")
 

@@ -90,7 +90,7 @@ def test_logout_revokes_the_sessions_families_but_not_offline_ones(services, mak
     offline = family(services, make, tenant, client, "sid-a", ("openid", "offline_access"))
     elsewhere = family(services, make, tenant, client, "sid-b", ("openid",))
 
-    revoke_session_refresh_tokens(services.uow(), services.store, tenant, "sid-a")
+    revoke_session_refresh_tokens(services.uow(), services.revocations, tenant, "sid-a")
 
     assert not is_live(services, tenant, bound)
     assert is_live(services, tenant, offline)
@@ -99,7 +99,7 @@ def test_logout_revokes_the_sessions_families_but_not_offline_ones(services, mak
 
 def test_logout_at_another_tenant_revokes_nothing(services, make, tenant, client):
     issued = family(services, make, tenant, client, "sid-c", ("openid",))
-    revoke_session_refresh_tokens(services.uow(), services.store, make.tenant(), "sid-c")
+    revoke_session_refresh_tokens(services.uow(), services.revocations, make.tenant(), "sid-c")
     assert is_live(services, tenant, issued)
 
 
@@ -115,6 +115,7 @@ def test_only_digests_in_the_database_and_a_sealed_copy_in_the_store(
     body: dict[str, Any] = rotate(
         services.uow(),
         services.store,
+        services.revocations,
         tenant,
         client.client.client_id,
         issued.token,
@@ -151,11 +152,13 @@ def test_revoking_a_family_revokes_the_access_tokens_issued_with_it(services, ma
     )
     issued_access = access_token(services, tenant, client)
     issued = start_family(services.uow(), tenant, grant, issued_access)
-    assert read_access_token(ring, services.store, ISSUER, tenant, issued_access.token)
+    assert read_access_token(ring, services.revocations, ISSUER, tenant, issued_access.token)
 
-    revoke_family(services.uow(), services.store, tenant, issued.family_id)
+    revoke_family(services.uow(), services.revocations, tenant, issued.family_id)
 
-    assert read_access_token(ring, services.store, ISSUER, tenant, issued_access.token) is None
+    assert (
+        read_access_token(ring, services.revocations, ISSUER, tenant, issued_access.token) is None
+    )
     assert find_refresh_token(services.uow(), tenant, issued.token) is None
 
 

@@ -170,7 +170,7 @@ class FastPath:
         if authenticated(view, credentials) is None:
             return None
         ring = container.key_cache.ring(tenant.id)
-        claims = read_access_token(ring, container.store, issuer, tenant, token)
+        claims = read_access_token(ring, container.revocations, issuer, tenant, token)
         if claims is None or claims.get("client_id") != credentials.client_id:
             return None
         return LiveAccessToken(claims).introspection()

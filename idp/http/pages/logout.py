@@ -116,7 +116,7 @@ def _sign_out(checked: LogoutRequest) -> Response:
     client_id = checked.client.client_id if checked.client else None
     sign_out(
         container.uow(),
-        container.store,
+        container.revocations,
         container.backchannel,
         issuer(),
         current_tenant(),

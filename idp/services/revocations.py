@@ -1,0 +1,134 @@
+"""Revoked access tokens and people, durable in the database and cached in the store.
+
+Access tokens are JWTs, valid by themselves until `exp`; what makes one inactive early is a
+record: its `jti` revoked (RFC 7009), or its person's "every token issued before this instant is
+void" (deactivation, sign out everywhere, password reset). DESIGN §3: the database holds these
+records, because the store may lose everything at any moment (Redis restarted without
+persistence, flushed, failed over to a replica that lagged) and must never revive a revoked token.
+
+On Redis, checking a token stays one round trip. The store caches every live record, and a
+marker, WARM_KEY, says that the cache is complete; the check reads the marker with the token's
+entries in one MGET. Without the marker (the store lost its contents, or the marker expired),
+the check reads the database instead, and that request refills the cache:
+
+1. `add(WARM_KEY, "warming:<id>")` claims the refill; it succeeds only where the marker is absent;
+2. every live record is copied from the database into the store;
+3. `swap(WARM_KEY, "warming:<id>", WARM)` declares the cache complete, and fails if the store lost
+   its contents after step 1 (the claim is gone with them): the next check starts again.
+
+Every writer records in the database first, then in the store. A record committed before step 2
+read the database is copied; one committed after is written to the store by its writer after
+step 2, so after any loss that could erase it (a loss erases WARM_KEY too). What is left is a
+writer that fails between its commit and its store write: the caller gets a 503 and retries,
+and the marker's lifetime, WARM_SECONDS, bounds how long such a gap could last, since every
+expiry of the marker refills the cache from the database.
+
+With the embedded SQL store the records are read where they live: one query, no cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from idp.crypto.secrets import new_identifier
+from idp.models.revocation_records import LiveRevocation, RevocationRecords, RevocationState
+from idp.stores import ShortLivedStore, StoreUnavailable
+
+WARM_KEY = "revocations:warm"
+WARM = "warm"
+# A complete cache is refilled from the database this often (the module docstring says why).
+WARM_SECONDS = 600.0
+# A refill that has not finished by then (its worker died) is claimed by another request.
+WARMING_SECONDS = 60.0
+# Tokens are checked with this leeway on `exp`, so records outlive their token by as much.
+CLOCK_SKEW = 30
+
+log = logging.getLogger(__name__)
+
+
+class Revocations:
+    """The revocation records of every tenant; `cache` is the store when it is a separate
+    service (Redis), None when the store is the database itself."""
+
+    def __init__(self, records: RevocationRecords, cache: ShortLivedStore | None) -> None:
+        self._records = records
+        self._cache = cache
+
+    def revoke_token(self, tenant_id: int, jti: str, expires_at: float) -> None:
+        """Void one access token until its `exp`; after that it is dead anyway."""
+        until = expires_at + CLOCK_SKEW
+        self._records.revoke_token(tenant_id, jti, until)
+        if self._cache is not None:
+            self._cache.put(_token_key(tenant_id, jti), "1", max(1.0, until - time.time()))
+
+    def revoke_before(self, tenant_id: int, subject: str, lifetime: float) -> None:
+        """Void every token of `subject` issued until now; `lifetime` is the longest any of
+        them can live, after which the record refuses nothing. Tokens issued in the same second
+        are voided too (`iat` has whole seconds), erring on the safe side."""
+        now = time.time()
+        until = now + lifetime + CLOCK_SKEW
+        self._records.revoke_before(tenant_id, subject, now, until)
+        if self._cache is not None:
+            self._cache.put(_subject_key(tenant_id, subject), repr(now), until - now)
+
+    def is_revoked(self, tenant_id: int, jti: str, subject: str | None, issued_at: int) -> bool:
+        """Whether the token `jti`, issued at `issued_at` to `subject` (None for a client's
+        own token), has been revoked. Raises StoreUnavailable rather than guess."""
+        if self._cache is None:
+            return _revokes(self._records.state(tenant_id, jti, subject, time.time()), issued_at)
+        keys = [WARM_KEY, _token_key(tenant_id, jti)]
+        if subject is not None:
+            keys.append(_subject_key(tenant_id, subject))
+        warm, revoked, *cutoff = self._cache.get_many(keys)
+        if warm == WARM:
+            revoked_before = float(cutoff[0]) if cutoff and cutoff[0] is not None else None
+            return _revokes(RevocationState(revoked is not None, revoked_before), issued_at)
+        state = self._records.state(tenant_id, jti, subject, time.time())
+        self._refill(self._cache)
+        return _revokes(state, issued_at)
+
+    def first_use_of_assertion(
+        self, tenant_id: int, client_id: str, jti: str, expires_at: float
+    ) -> bool:
+        """Record a `private_key_jwt` assertion's `jti` until it expires; False for a replay
+        (RFC 7523 §3). In the database alone: it is written once per assertion anyway, and
+        a store that forgot it would accept the replay."""
+        return self._records.use_assertion(tenant_id, client_id, jti, expires_at + CLOCK_SKEW)
+
+    def _refill(self, cache: ShortLivedStore) -> None:
+        """Copy every live record into the store and mark it complete (module docstring)."""
+        claim = f"warming:{new_identifier(8)}"
+        try:
+            if not cache.add(WARM_KEY, claim, WARMING_SECONDS):
+                return  # complete already, or another request is refilling it
+            now = time.time()
+            live = self._records.live(now)
+            cache.put_many([_entry(record, now) for record in live])
+            if cache.swap(WARM_KEY, claim, WARM, WARM_SECONDS):
+                log.info("revocation cache refilled from the database: %d records", len(live))
+        except StoreUnavailable:
+            # This request's answer came from the database; the next check tries again.
+            log.warning("revocation cache not refilled: the store is unavailable")
+
+
+def _revokes(state: RevocationState, issued_at: int) -> bool:
+    if state.jti_revoked:
+        return True
+    return state.revoked_before is not None and issued_at <= state.revoked_before
+
+
+def _entry(record: LiveRevocation, now: float) -> tuple[str, str, float]:
+    ttl = max(1.0, record.expires_at - now)
+    if record.jti is not None:
+        return _token_key(record.tenant_id, record.jti), "1", ttl
+    assert record.subject is not None and record.revoked_before is not None
+    return _subject_key(record.tenant_id, record.subject), repr(record.revoked_before), ttl
+
+
+def _subject_key(tenant_id: int, subject: str) -> str:
+    return f"revoked-before:{tenant_id}:{subject}"
+
+
+def _token_key(tenant_id: int, jti: str) -> str:
+    return f"revoked-jti:{tenant_id}:{jti}"
