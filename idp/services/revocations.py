@@ -81,12 +81,15 @@ class Revocations:
         if subject is not None:
             keys.append(_subject_key(tenant_id, subject))
         warm, revoked, *cutoff = self._cache.get_many(keys)
+        revoked_before = float(cutoff[0]) if cutoff and cutoff[0] is not None else None
+        cached = RevocationState(revoked is not None, revoked_before)
         if warm == WARM:
-            revoked_before = float(cutoff[0]) if cutoff and cutoff[0] is not None else None
-            return _revokes(RevocationState(revoked is not None, revoked_before), issued_at)
-        state = self._records.state(tenant_id, jti, subject, time.time())
+            return _revokes(cached, issued_at)
+        # What the store still holds counts too: entries written before the records existed
+        # (an upgrade) are in the store alone.
+        recorded = self._records.state(tenant_id, jti, subject, time.time())
         self._refill(self._cache)
-        return _revokes(state, issued_at)
+        return _revokes(recorded, issued_at) or _revokes(cached, issued_at)
 
     def first_use_of_assertion(
         self, tenant_id: int, client_id: str, jti: str, expires_at: float
