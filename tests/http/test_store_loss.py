@@ -253,3 +253,25 @@ def test_a_revocation_during_a_lost_cache_is_seen_once_it_is_refilled(
         )
         assert introspected.json() == {"active": False}
     assert redis_server.client().get(f"idp:{WARM_KEY}") == WARM
+
+
+def test_a_client_changed_between_two_losses_is_never_served_as_it_was(
+    make: Factory, server: LiveServer, redis_server: RedisServer
+) -> None:
+    """Workers cache clients under a generation kept in the store (services/client_cache.py);
+    a store that lost it twice must not make an entry from before the change current again."""
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    machine = make.client(tenant)
+    old = (machine.client.client_id, machine.secret or "")
+    redis_server.flushall()
+    assert _client_credentials(issuer, old).status_code == 200  # cached after the first loss
+    admin = create_api_key(server.services.uow(), OPERATOR, tenant, "admin", None).secret
+    rotated = requests.post(
+        f"{server.url}/api/v1/tenants/{tenant.slug}/clients/{old[0]}/secret",
+        headers={"Authorization": f"Bearer {admin}"},
+    )
+    assert rotated.status_code == 200
+    redis_server.flushall()
+    assert _client_credentials(issuer, old).status_code == 401
+    assert _client_credentials(issuer, (old[0], rotated.json()["client_secret"])).status_code == 200
