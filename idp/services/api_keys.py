@@ -187,8 +187,8 @@ def revoke_api_key(uow: UnitOfWork, tenant: TenantView, key_id: str) -> ApiKeyVi
 def list_platform_api_keys(uow: UnitOfWork) -> list[ApiKeyView]:
     """Every platform key, revoked ones included: an operator auditing access sees them all.
 
-    Callers decide who may see them (only the operator or a platform key): the service cannot
-    tell a platform caller from a tenant one that reached it by mistake, the entry points can.
+    Who may call this (the operator, a platform key) is decided by the entry points, as for
+    creating and deleting tenants.
     """
     with uow:
         return [ApiKeyView.of(key) for key in uow.api_keys.list_platform()]
