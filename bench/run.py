@@ -26,6 +26,7 @@ from bench.server import (
     SERVER_CPU,
     Server,
     gunicorn_command,
+    password_cost,
     provision,
     rsa_sign_ms,
     serve,
@@ -113,7 +114,9 @@ def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.Setu
         rss = server.worker_rss_mb()
         check_log(server)
     sign_after = rsa_sign_ms()
+    passwords = password_cost(backend)
     print(f"  RSA-2048 sign on CPU 0: {sign_before:.2f} ms before, {sign_after:.2f} ms after")
+    print(f"  argon2id verification on CPU 0: {passwords.verify_ms:.1f} ms", flush=True)
     print(f"  worker RSS MB: {', '.join(f'{mb:.1f}' for mb in rss)}", flush=True)
     return report.SetupResult(
         title=backend.title,
@@ -126,6 +129,7 @@ def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.Setu
         worker_rss_mb=rss,
         load_average=load_average,
         rsa_sign_ms=(sign_before, sign_after),
+        password_cost=passwords,
     )
 
 

@@ -131,6 +131,25 @@ print(sorted(times)[len(times) // 2] * 1000)
 """
 
 
+# One argon2id verification at the cost the server is shipped with (config.toml [passwords], as
+# the server reads it), timed on the server's CPU: what each password sign-in costs (DESIGN §6
+# asks for at most about 50 ms on one core).
+PASSWORD_VERIFICATION = """
+import time
+from idp.crypto.passwords import Passwords
+from idp.settings import load_settings
+cost = load_settings().passwords
+passwords = Passwords(cost.time_cost, cost.memory_kib, cost.parallelism)
+stored = passwords.hash("a password of typical length")
+times = []
+for _ in range(21):
+    start = time.perf_counter()
+    assert passwords.verify(stored, "a password of typical length")
+    times.append(time.perf_counter() - start)
+print(cost.memory_kib, cost.time_cost, cost.parallelism, sorted(times)[len(times) // 2] * 1000)
+"""
+
+
 def rsa_sign_ms() -> float:
     """Median time of one RSA-2048 signature on CPU 0, in milliseconds."""
     result = subprocess.run(
@@ -140,6 +159,28 @@ def rsa_sign_ms() -> float:
         check=True,
     )
     return float(result.stdout)
+
+
+@dataclass(frozen=True)
+class PasswordCost:
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+    verify_ms: float  # median of one verification on CPU 0
+
+
+def password_cost(backend: Backend) -> PasswordCost:
+    """The shipped argon2id parameters and one verification's median time on CPU 0."""
+    result = subprocess.run(
+        ["taskset", "-c", SERVER_CPU, sys.executable, "-c", PASSWORD_VERIFICATION],
+        cwd=ROOT,
+        env={**checkout_env(), **backend.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    memory, time_cost, parallelism, verify_ms = result.stdout.split()
+    return PasswordCost(int(memory), int(time_cost), int(parallelism), float(verify_ms))
 
 
 def free_port() -> int:

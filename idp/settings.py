@@ -124,8 +124,16 @@ class CacheSettings:
 
 @dataclass(frozen=True)
 class PasswordSettings:
-    time_cost: int = 3
-    memory_kib: int = 65536
+    """argon2id cost (DESIGN §6), as config.toml [passwords] explains.
+
+    OWASP Password Storage Cheat Sheet, argon2id: m=19456 KiB (19 MiB), t=2, p=1, the first of
+    its equivalent settings and, of those verifying within about 50 ms on one core of the
+    benchmark machine, the one with the most memory: ~29 ms measured there (m=47104 t=1 took
+    ~57 ms; bench/RESULTS.md reports the figure of each run).
+    """
+
+    time_cost: int = 2
+    memory_kib: int = 19456
     parallelism: int = 1
 
     def validate(self) -> None:

@@ -38,23 +38,38 @@ def api_keys_create(
 
 
 @api_keys.command("list")
-@click.option("--tenant", "slug", required=True)
+@click.option("--platform", is_flag=True, help="The keys of the whole installation.")
+@click.option("--tenant", "slug", help="The keys of one tenant.")
 @json_option
 @handles_errors
-def api_keys_list(slug: str, as_json: bool) -> None:
+def api_keys_list(platform: bool, slug: str | None, as_json: bool) -> None:
+    """Keys by id, name, scopes and dates, revoked ones included; never the secret."""
+    if platform == bool(slug):
+        fail("give exactly one of --platform and --tenant")
     container = open_services()
-    keys = key_service.list_api_keys(container.uow(), tenant_of(container, slug))
+    if slug:
+        keys = key_service.list_api_keys(container.uow(), tenant_of(container, slug))
+    else:
+        keys = key_service.list_platform_api_keys(container.uow())
     emit([key.public_dict() for key in keys], as_json)
 
 
 @api_keys.command("revoke")
-@click.option("--tenant", "slug", required=True)
+@click.option("--platform", is_flag=True, help="KEY_ID is a platform key.")
+@click.option("--tenant", "slug", help="KEY_ID is a key of this tenant.")
 @click.argument("key_id")
 @json_option
 @handles_errors
-def api_keys_revoke(slug: str, key_id: str, as_json: bool) -> None:
+def api_keys_revoke(platform: bool, slug: str | None, key_id: str, as_json: bool) -> None:
+    """Revoke a key: its next call, on any instance, is refused."""
+    if platform == bool(slug):
+        fail("give exactly one of --platform and --tenant")
     container = open_services()
-    tenant = tenant_of(container, slug)
-    key = key_service.revoke_api_key(container.uow(), tenant, key_id)
-    record_operator_write(container, "api_key.revoke", tenant, "api_key", key_id)
+    if slug:
+        tenant = tenant_of(container, slug)
+        key = key_service.revoke_api_key(container.uow(), tenant, key_id)
+        record_operator_write(container, "api_key.revoke", tenant, "api_key", key_id)
+    else:
+        key = key_service.revoke_platform_api_key(container.uow(), key_id)
+        record_operator_write(container, "api_key.revoke", None, "api_key", key_id, platform=True)
     emit(key.public_dict(), as_json)

@@ -1,4 +1,8 @@
-"""Queries of management API keys; tenant keys are always looked up within their tenant."""
+"""Queries of management API keys; tenant keys are always looked up within their tenant.
+
+Platform keys (tenant_id NULL) have methods of their own, so no caller reaches them by passing a
+missing tenant by mistake.
+"""
 
 from __future__ import annotations
 
@@ -29,4 +33,13 @@ class ApiKeys:
 
     def list(self, tenant_id: int) -> Sequence[ApiKey]:
         query = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id)
+        return self._session.scalars(query).all()
+
+    def get_platform(self, key_id: str) -> ApiKey | None:
+        return self._session.scalar(
+            select(ApiKey).where(ApiKey.tenant_id.is_(None), ApiKey.key_id == key_id)
+        )
+
+    def list_platform(self) -> Sequence[ApiKey]:
+        query = select(ApiKey).where(ApiKey.tenant_id.is_(None)).order_by(ApiKey.id)
         return self._session.scalars(query).all()

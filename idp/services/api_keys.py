@@ -1,8 +1,9 @@
 """Management API keys and the principals that call the management API.
 
 A key belongs to one tenant, or to the whole installation (a platform key, created only from the
-command line). A key never creates a key wider than itself: its scopes are a subset of the
-creator's, and a tenant key only creates keys of its own tenant.
+command line; listed and revoked there or by a platform key). A key never creates a key wider
+than itself: its scopes are a subset of the creator's, and a tenant key only creates keys of its
+own tenant.
 """
 
 from __future__ import annotations
@@ -180,13 +181,48 @@ def get_api_key(uow: UnitOfWork, tenant: TenantView, key_id: str) -> ApiKeyView:
 
 def revoke_api_key(uow: UnitOfWork, tenant: TenantView, key_id: str) -> ApiKeyView:
     with uow:
-        key = uow.api_keys.get(tenant.id, key_id)
+        return _revoke(uow, uow.api_keys.get(tenant.id, key_id), f"no API key '{key_id}'")
+
+
+def list_platform_api_keys(uow: UnitOfWork) -> list[ApiKeyView]:
+    """Every platform key, revoked ones included: an operator auditing access sees them all.
+
+    Who may call this (the operator, a platform key) is decided by the entry points, as for
+    creating and deleting tenants.
+    """
+    with uow:
+        return [ApiKeyView.of(key) for key in uow.api_keys.list_platform()]
+
+
+def get_platform_api_key(uow: UnitOfWork, key_id: str) -> ApiKeyView:
+    with uow:
+        key = uow.api_keys.get_platform(key_id)
         if key is None:
-            raise NotFound(f"no API key '{key_id}'")
-        if key.revoked_at is None:
-            key.revoked_at = datetime.now(UTC)
-            uow.commit()
+            raise NotFound(f"no platform API key '{key_id}'")
         return ApiKeyView.of(key)
+
+
+def revoke_platform_api_key(uow: UnitOfWork, key_id: str) -> ApiKeyView:
+    """Revoke a platform key, at once for every worker and instance.
+
+    `authenticate_api_key` reads the key's row on every call and nothing caches it, so the
+    committed `revoked_at` is the whole revocation (DESIGN §3: the database is the record).
+    A key may revoke itself: whoever holds a key they believe leaked can end it immediately,
+    and the operator can always make a new one with `idp api-keys create --platform`.
+    """
+    with uow:
+        key = uow.api_keys.get_platform(key_id)
+        return _revoke(uow, key, f"no platform API key '{key_id}'")
+
+
+def _revoke(uow: UnitOfWork, key: ApiKey | None, missing: str) -> ApiKeyView:
+    """Revoke `key` within the open unit of work; revoking twice keeps the first instant."""
+    if key is None:
+        raise NotFound(missing)
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        uow.commit()
+    return ApiKeyView.of(key)
 
 
 def _iso(moment: datetime | None) -> str | None:

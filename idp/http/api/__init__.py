@@ -10,6 +10,7 @@ from idp.http.api import (  # noqa: F401
     clients,
     docs,
     initial_access_tokens,
+    platform_api_keys,
     providers,
     roles,
     team,

@@ -25,6 +25,8 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACTIONS = {
     "rotate_client_secret": "client.rotate_secret",
     "change_team_role": "team_member.change_role",
+    # One action for every key revoked, platform or tenant: the tenant (NULL) tells them apart.
+    "revoke_platform_api_key": "api_key.revoke",
 }
 # The field of a create's response that identifies the new object (default "id").
 CREATED_ID = {"client": "client_id", "tenant": "slug", "provider": "slug", "role": "name"}

@@ -50,6 +50,14 @@ def require(scope: str) -> Principal:
     return caller
 
 
+def require_platform(scope: str, detail: str) -> Principal:
+    """The caller, if it is a platform key holding `scope`; 403 otherwise (`detail` says why)."""
+    caller = require(scope)
+    if not caller.is_platform:
+        raise ApiProblem(403, "Forbidden", detail)
+    return caller
+
+
 def reachable_tenant(slug: str, scope: str) -> TenantView:
     """The tenant at `slug` if the caller may act on it with `scope`.
 

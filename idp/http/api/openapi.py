@@ -595,6 +595,39 @@ def _audit_and_usage_paths(tenant: str) -> dict[str, Any]:
     }
 
 
+def _platform_key_paths() -> dict[str, Any]:
+    """Platform keys reach every tenant; they are made only with `idp api-keys create`."""
+    refused = {"403": _problem("Not a platform key, or the key lacks the scope this call needs")}
+    listing = _operation(
+        "List platform API keys, revoked ones included (platform keys only)",
+        "keys:read",
+        {"200": _json("Keys; never the secret", "ApiKeyList"), **refused},
+    )
+    one = _operation(
+        "Get a platform API key (platform keys only)",
+        "keys:read",
+        {"200": _json("The key", "ApiKey"), **refused},
+    )
+    revoke = _operation(
+        "Revoke a platform API key (platform keys only)",
+        "keys:write",
+        {**NO_CONTENT, **refused},
+    )
+    revoke["description"] += (
+        " Takes effect at once on every instance: the key's next call is answered 401. A key "
+        "may revoke itself. Revoking a revoked key again changes nothing. Audited as "
+        "`api_key.revoke` in the installation's log (`/audit-events`)."
+    )
+    return {
+        "/platform/api-keys": {"get": listing},
+        "/platform/api-keys/{key_id}": {
+            "parameters": [_path_param("key_id")],
+            "get": one,
+            "delete": revoke,
+        },
+    }
+
+
 OPERATIONS = ("get", "post", "patch", "delete")
 HEADERS = {
     "ETag": {
@@ -703,6 +736,7 @@ def _document(server_url: str) -> dict[str, Any]:
         },
         "paths": {
             **_audit_and_usage_paths(tenant),
+            **_platform_key_paths(),
             "/tenants": {
                 "get": _operation(
                     "List tenants",
