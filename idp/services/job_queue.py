@@ -161,6 +161,8 @@ class JobQueue:
     def _claim(self, owner: str) -> tuple[ClaimedJob, str] | None:
         now = _now()
         kinds = tuple(self._handlers)
+        if not kinds:
+            return None
         with self._session_factory() as session:
             jobs = QueuedJobs(session)
             for job_id in jobs.due(kinds, now, CLAIM_CANDIDATES):
