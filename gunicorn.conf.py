@@ -1,6 +1,7 @@
 """gunicorn settings for `idp serve` and the Procfile (DESIGN §9)."""
 
 import os
+from typing import Any
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
 
@@ -24,3 +25,24 @@ timeout = 30
 graceful_timeout = 20
 accesslog = "-" if os.environ.get("IDP_ACCESS_LOG", "") == "1" else None
 errorlog = "-"
+
+
+# The database job queue (services/job_queue.py, DESIGN §9): every worker consumes it from the
+# start, so jobs a dead worker left are sent even by workers that never queue one themselves.
+def post_worker_init(worker: Any) -> None:
+    jobs = _job_queue(worker)
+    if jobs is not None:
+        jobs.start()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """After the worker's last request: a consumer in the middle of a job finishes it."""
+    jobs = _job_queue(worker)
+    if jobs is not None:
+        jobs.stop()
+
+
+def _job_queue(worker: Any) -> Any:
+    """The app's job queue; None when the app did not load (gunicorn reports that itself)."""
+    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("idp.services")
+    return None if services is None else services.jobs

@@ -173,6 +173,32 @@ class UsageSettings:
 
 
 @dataclass(frozen=True)
+class QueueSettings:
+    # Background work kept in the database (back-channel logout, later mail): each worker
+    # process runs `consumers` threads that look for due jobs every `poll_seconds`, or at once
+    # when the process itself queued one.
+    consumers: int = 2
+    poll_seconds: int = 5
+    # A claimed job is another consumer's to take once this has passed without an answer (its
+    # holder died): longer than any one attempt may take.
+    lease_seconds: int = 60
+    # Attempt n that fails waits retry_base_seconds * 2**(n-1), at most retry_max_seconds;
+    # after max_attempts the job is dropped and logged.
+    max_attempts: int = 8
+    retry_base_seconds: int = 1
+    retry_max_seconds: int = 3600
+
+    def validate(self) -> None:
+        _positive("queue.consumers", self.consumers)
+        _positive("queue.poll_seconds", self.poll_seconds)
+        _positive("queue.lease_seconds", self.lease_seconds)
+        _positive("queue.max_attempts", self.max_attempts)
+        _positive("queue.retry_base_seconds", self.retry_base_seconds)
+        if self.retry_max_seconds < self.retry_base_seconds:
+            raise SettingsError("queue.retry_max_seconds must be at least queue.retry_base_seconds")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -192,6 +218,7 @@ class Settings:
     passwords: PasswordSettings = PasswordSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     usage: UsageSettings = UsageSettings()
+    queue: QueueSettings = QueueSettings()
     logging: LoggingSettings = LoggingSettings()
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:

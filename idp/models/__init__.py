@@ -4,6 +4,7 @@ from idp.models.api_keys import ApiKey
 from idp.models.audit import AuditEvent
 from idp.models.base import Base
 from idp.models.clients import Client
+from idp.models.jobs import QueuedJob
 from idp.models.keys import SigningKey
 from idp.models.providers import UpstreamProvider
 from idp.models.refresh_tokens import RefreshToken
@@ -26,6 +27,7 @@ __all__ = [
     "Consent",
     "InitialAccessToken",
     "LoginSession",
+    "QueuedJob",
     "RefreshToken",
     "RevokedAccessToken",
     "Role",

@@ -2,26 +2,29 @@
 
 When a session ends, every client it gave a code to (services/session_clients.py) that has a
 `backchannel_logout_uri` receives a logout token (§2.4) by a direct POST from us (§2.5).
-Delivery happens on a few daemon threads of the process: the person who signs out never waits
-for a relying party, and a dead one costs nobody anything but its own retries.
+Deliveries are jobs in the database queue (services/job_queue.py): the person who signs out
+never waits for a relying party, a dead one costs nobody anything but its own retries, and a
+worker that dies with deliveries pending loses none of them.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import queue
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from idp.crypto.jwt import sign
 from idp.crypto.secrets import new_identifier
+from idp.models.job_repository import ClaimedJob
+from idp.models.lookups import ClientLookup
+from idp.models.tenants import Tenant
 from idp.services import outbound
+from idp.services.clients import lookup_client
 from idp.services.id_tokens import id_token_alg
+from idp.services.job_queue import GiveUp, JobQueue, RetryLater
 from idp.services.session_clients import LogoutNotice
 from idp.services.signing_keys import KeyCache
 from idp.services.tenants import TenantView
@@ -29,12 +32,11 @@ from idp.settings import TokenSettings
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TYPE = "logout+jwt"  # §2.4: explicit typing, so it is never taken for an ID token
-# §2.4 asks for a short lifetime: the token is delivered at once or not at all.
+# §2.4 asks for a short lifetime: each attempt signs a fresh token, so a retry is never stale.
 LOGOUT_TOKEN_LIFETIME = 120
 # §2.8 gives the answer no meaning beyond its status: a little of it is read, the rest dropped.
 MAX_REPLY = 65536
-
-log = logging.getLogger(__name__)
+JOB_KIND = "backchannel_logout"
 
 
 def logout_token(
@@ -43,6 +45,8 @@ def logout_token(
     tenant: TenantView,
     notice: LogoutNotice,
     defaults: TokenSettings,
+    jti: str,
+    issued_at: int,
 ) -> str:
     """A logout token (§2.4), signed like the client's ID tokens so it verifies the same way.
 
@@ -50,134 +54,108 @@ def logout_token(
     `backchannel_logout_session_required`: every session we end has one, and it lets the client
     end exactly that session. There is never a `nonce` (§2.4 forbids it).
     """
-    moment = time.time()
     alg = id_token_alg(tenant, notice.client, defaults)
-    key = key_cache.ring(tenant.id).signer(alg, datetime.fromtimestamp(moment, UTC))
+    key = key_cache.ring(tenant.id).signer(alg, datetime.now(UTC))
     if key is None:
         raise RuntimeError(f"tenant {tenant.slug} has no active {alg} key")
-    now = int(moment)
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": notice.subject,
         "aud": notice.client.client_id,
-        "iat": now,
-        "exp": now + LOGOUT_TOKEN_LIFETIME,
-        "jti": new_identifier(16),
+        "iat": issued_at,
+        "exp": issued_at + LOGOUT_TOKEN_LIFETIME,
+        "jti": jti,
         "events": {LOGOUT_EVENT: {}},
         "sid": notice.sid,
     }
     return sign(claims, key, LOGOUT_TOKEN_TYPE)
 
 
-@dataclass(frozen=True)
-class _Delivery:
-    issuer: str
-    tenant: TenantView
-    notice: LogoutNotice
-
-
 class BackchannelSender:
-    """Signs and POSTs logout tokens on a bounded pool of daemon threads.
+    """Queues each logout token owed as a job (services/job_queue.py) and delivers it from there.
 
-    `notify` only enqueues: it never blocks the request that ended the session. Each delivery
-    is tried `attempts` times, `timeout` seconds each, waiting `backoff`, then twice that, ...
-    between tries, on connection errors and non-2xx answers alike. The queue is bounded so that
-    a burst of sign-outs towards dead clients cannot eat the process's memory; what does not fit
-    is logged and dropped (the clients' own session lifetimes still end those sessions).
-    Threads start with the first notice in a process, so a forked worker starts its own.
+    `notify` only writes the jobs: the request that ended the session never waits for a relying
+    party. The job holds what the token is made of (issuer, client, subject, sid), not the
+    token: it is signed when it is sent, because it lives two minutes and a retry may come
+    later. Any worker of any instance may send it, and a worker that dies loses nothing: at
+    least once, as §2.5 allows (a client ends an already ended session again, harmlessly).
     """
 
     def __init__(
         self,
+        jobs: JobQueue,
+        session_factory: sessionmaker[Session],
         key_cache: KeyCache,
+        clients: ClientLookup,
         defaults: TokenSettings,
         *,
-        workers: int = 2,
-        capacity: int = 1000,
         timeout: float = 5.0,
-        attempts: int = 3,
-        backoff: float = 0.5,
     ) -> None:
+        self._jobs = jobs
+        self._session_factory = session_factory
         self._key_cache = key_cache
+        self._clients = clients
         self._defaults = defaults
-        self._workers = workers
         self._timeout = timeout
-        self._attempts = attempts
-        self._backoff = backoff
-        self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=capacity)
-        self._lock = threading.Lock()
-        self._owner_pid: int | None = None
+        jobs.handle(JOB_KIND, self._deliver)
 
     def notify(self, issuer: str, tenant: TenantView, notices: Sequence[LogoutNotice]) -> None:
-        if not notices:
-            return
-        self._start()
-        for notice in notices:
-            try:
-                self._queue.put_nowait(_Delivery(issuer, tenant, notice))
-            except queue.Full:
-                log.warning(
-                    "back-channel logout queue full: client %s not notified",
-                    notice.client.client_id,
-                )
+        payloads = [
+            {
+                "issuer": issuer,
+                "client_id": notice.client.client_id,
+                "subject": notice.subject,
+                "sid": notice.sid,
+                # One logout event, one `jti`, however many attempts it takes (§2.4).
+                "jti": new_identifier(16),
+            }
+            for notice in notices
+        ]
+        self._jobs.enqueue(JOB_KIND, tenant.id, payloads)
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._owner_pid == os.getpid():
-                return
-            self._owner_pid = os.getpid()
-            for number in range(self._workers):
-                name = f"backchannel-logout-{number}"
-                threading.Thread(target=self._work, name=name, daemon=True).start()
-
-    def _work(self) -> None:
-        while True:
-            delivery = self._queue.get()
-            try:
-                self._deliver(delivery)
-            except Exception:  # one bad delivery must not end the thread that serves the rest
-                log.exception(
-                    "back-channel logout to client %s failed", delivery.notice.client.client_id
-                )
-            finally:
-                self._queue.task_done()
-
-    def _deliver(self, delivery: _Delivery) -> None:
-        notice = delivery.notice
-        client = notice.client
-        assert client.backchannel_logout_uri is not None
+    def _deliver(self, job: ClaimedJob) -> None:
+        """One attempt; raises RetryLater or GiveUp (services/job_queue.py) when it fails."""
+        payload = job.payload
+        client_id = str(payload["client_id"])
+        with self._session_factory() as session:
+            row = session.get(Tenant, job.tenant_id)
+            tenant = TenantView.of(row) if row is not None else None
+        client = lookup_client(self._clients, job.tenant_id, client_id) if tenant else None
+        if tenant is None or client is None or client.backchannel_logout_uri is None:
+            raise GiveUp(f"client {client_id} no longer takes back-channel logout")
+        notice = LogoutNotice(client, str(payload["subject"]), str(payload["sid"]))
         token = logout_token(
-            self._key_cache, delivery.issuer, delivery.tenant, notice, self._defaults
+            self._key_cache,
+            str(payload["issuer"]),
+            tenant,
+            notice,
+            self._defaults,
+            str(payload["jti"]),
+            _issued_at(job),
         )
-        for attempt in range(1, self._attempts + 1):
-            try:
-                reply = outbound.call(
-                    "POST",
-                    client.backchannel_logout_uri,
-                    public_only=client.self_registered,
-                    max_bytes=MAX_REPLY,
-                    fields={"logout_token": token},
-                    timeout=self._timeout,
-                )
-            except outbound.UnsafeDestination as refused:
-                # Retrying cannot make the address public: give up at once.
-                log.warning(
-                    "back-channel logout to client %s refused: %s", client.client_id, refused
-                )
-                return
-            except outbound.OutboundError as error:
-                failure = str(error)
-            else:
-                if 200 <= reply.status < 300:  # §2.8: 200 OK (or any success) means done
-                    return
-                failure = f"HTTP {reply.status}"
-            # Never the token, nor the URI (it may carry the client's own secrets).
-            log.warning(
-                "back-channel logout to client %s failed (attempt %d of %d): %s",
-                client.client_id,
-                attempt,
-                self._attempts,
-                failure,
+        # Never the token in a message, nor the URI (it may carry the client's own secrets).
+        try:
+            reply = outbound.call(
+                "POST",
+                client.backchannel_logout_uri,
+                public_only=client.self_registered,
+                max_bytes=MAX_REPLY,
+                fields={"logout_token": token},
+                timeout=self._timeout,
             )
-            if attempt < self._attempts:
-                time.sleep(self._backoff * 2 ** (attempt - 1))
+        except outbound.UnsafeDestination as refused:
+            # Retrying cannot make the address public.
+            raise GiveUp(f"back-channel logout to client {client_id} refused: {refused}") from None
+        except outbound.OutboundError as error:
+            raise RetryLater(f"back-channel logout to client {client_id}: {error}") from None
+        if not 200 <= reply.status < 300:  # §2.8: 200 OK (or any success) means done
+            raise RetryLater(f"back-channel logout to client {client_id}: HTTP {reply.status}")
+
+
+def _issued_at(job: ClaimedJob) -> int:
+    """When the session ended, while that leaves the token at least half its lifetime: a quick
+    retry resends the very token of the first attempt (with RS256, byte for byte). A later one
+    is stamped now, since a token near its `exp` could expire on the way."""
+    ended = int(job.created_at.timestamp())
+    now = int(time.time())
+    return ended if now - ended <= LOGOUT_TOKEN_LIFETIME // 2 else now

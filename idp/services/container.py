@@ -17,6 +17,7 @@ from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
 from idp.services.backchannel import BackchannelSender
 from idp.services.client_cache import ClientCache, watch_client_writes
+from idp.services.job_queue import JobQueue
 from idp.services.revocations import Revocations
 from idp.services.signing_keys import KeyCache
 from idp.services.tenants import TenantCache
@@ -39,6 +40,7 @@ class Services:
     client_lookup: ClientLookup
     clients: ClientCache
     usage: UsageRecorder
+    jobs: JobQueue
     backchannel: BackchannelSender
 
     def uow(self) -> UnitOfWork:
@@ -54,6 +56,7 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
     store = make_store(settings.redis.url, settings.redis.key_prefix, engine)
     client_lookup = ClientLookup(engine)
     watch_client_writes(session_factory, store)
+    jobs = JobQueue.from_settings(session_factory, settings.queue)
     return Services(
         settings=settings,
         engine=engine,
@@ -73,5 +76,8 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         client_lookup=client_lookup,
         clients=ClientCache(client_lookup, store),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),
-        backchannel=BackchannelSender(key_cache, settings.tokens),
+        jobs=jobs,
+        backchannel=BackchannelSender(
+            jobs, session_factory, key_cache, client_lookup, settings.tokens
+        ),
     )

@@ -17,7 +17,6 @@ import hmac
 import json
 import logging
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,9 +39,6 @@ MAX_REFRESH_TOKEN = 128
 # OIDC Core §11: the scope that asks for access while the person is not signed in.
 OFFLINE_ACCESS = "offline_access"
 REUSE_DETECTED = "token.reuse_detected"
-# How long a retry that lost the race waits for the winner to publish its response.
-SUCCESSOR_WAIT = 2.0
-SUCCESSOR_POLL = 0.05
 # Rows of expired families are purged by roughly one new family in PURGE_ONE_IN, per tenant,
 # as the SQL store purges its entries: no background job to deploy.
 PURGE_ONE_IN = 100
@@ -192,9 +188,10 @@ def rotate(
     token_digest = digest(presented)
     token = _presented(uow, tenant, client_id, token_digest)
     if token.used_at is None:
-        body = _rotate_unused(uow, tenant, token, asked_scopes, respond)
+        body = _rotate_unused(
+            uow, store, tenant, presented, token, asked_scopes, respond, grace_seconds
+        )
         if body is not None:
-            _keep_for_retries(store, tenant, presented, body, grace_seconds)
             return body
         token = _presented(uow, tenant, client_id, token_digest)  # lost the race
     return _spent(uow, store, revocations, tenant, presented, token, grace_seconds, origin)
@@ -272,15 +269,25 @@ def _presented(
 
 def _rotate_unused(
     uow: UnitOfWork,
+    store: ShortLivedStore,
     tenant: TenantView,
+    presented: str,
     token: RefreshTokenState,
     asked_scopes: Sequence[str] | None,
     respond: Callable[[FamilyGrant, tuple[str, ...]], TokenResponse],
+    grace_seconds: int,
 ) -> dict[str, Any] | None:
     """The response with a successor, or None when a concurrent request spent the token first.
 
     Tokens are minted before the token is claimed: a loser's are discarded unseen, and the
     claim's transaction stays short (on SQLite it holds the database's write lock).
+
+    The response is kept for retries *before* the claim commits, under a key naming this
+    successor. A process killed between the two writes then leaves either nothing in the
+    database (the retry rotates afresh; the orphan copy names a successor that was never
+    stored and expires unread) or both, so a retry within the grace window always finds the
+    successor the database recorded. In the other order, a crash after the commit would leave
+    an honest retry nothing but "already used" and the family without a usable token.
     """
     if token.expires_at <= _now():
         raise RefreshRefused("The refresh token has expired.")
@@ -298,6 +305,8 @@ def _rotate_unused(
     )
     response = respond(grant, scopes)
     successor = new_secret(REFRESH_TOKEN_PREFIX)
+    body = response.body | {"refresh_token": successor}
+    _keep_for_retries(store, tenant, presented, digest(successor), body, grace_seconds)
     now = _now()
     with uow:
         tokens = RefreshTokens(uow.session)
@@ -326,7 +335,7 @@ def _rotate_unused(
             )
         )
         uow.commit()
-    return response.body | {"refresh_token": successor}
+    return body
 
 
 def _spent(
@@ -344,7 +353,7 @@ def _spent(
     if _now() - used_at <= timedelta(seconds=grace_seconds) and _successor_unused(
         uow, tenant, token
     ):
-        body = _wait_for_successor(store, tenant, presented)
+        body = _kept_for_retries(store, tenant, presented, token.successor_digest)
         if body is not None:
             return body
         # Within the window but the response is gone (store evicted it): refuse, and leave
@@ -416,30 +425,34 @@ def _audit_reuse(
 
 
 def _keep_for_retries(
-    store: ShortLivedStore, tenant: TenantView, presented: str, body: dict[str, Any], grace: int
+    store: ShortLivedStore,
+    tenant: TenantView,
+    presented: str,
+    successor_digest: str,
+    body: dict[str, Any],
+    grace: int,
 ) -> None:
     if grace > 0:
-        key = _grace_key(tenant, presented)
+        key = _grace_key(tenant, presented, successor_digest)
         sealed = _sealer(presented).seal(_json(body), key)
         store.put(key, base64.b64encode(sealed).decode("ascii"), grace)
 
 
-def _wait_for_successor(
-    store: ShortLivedStore, tenant: TenantView, presented: str
+def _kept_for_retries(
+    store: ShortLivedStore, tenant: TenantView, presented: str, successor_digest: str | None
 ) -> dict[str, Any] | None:
-    """The winner's response, waiting briefly: it publishes it just after its commit."""
-    key = _grace_key(tenant, presented)
-    deadline = time.monotonic() + SUCCESSOR_WAIT
-    while True:
-        raw = store.get(key)
-        if raw is not None:
-            try:
-                return _unjson(_sealer(presented).open(base64.b64decode(raw), key))
-            except (KekError, ValueError):
-                return None
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(SUCCESSOR_POLL)
+    """The response that rotated `presented` into `successor_digest`: written before that
+    rotation committed, so whoever sees the commit finds it at once (unless the store lost it)."""
+    if successor_digest is None:
+        return None
+    key = _grace_key(tenant, presented, successor_digest)
+    raw = store.get(key)
+    if raw is None:
+        return None
+    try:
+        return _unjson(_sealer(presented).open(base64.b64decode(raw), key))
+    except (KekError, ValueError):
+        return None
 
 
 def _sealer(presented: str) -> Kek:
@@ -449,8 +462,10 @@ def _sealer(presented: str) -> Kek:
     return Kek(hmac.digest(presented.encode(), b"idp refresh-token grace", "sha256"))
 
 
-def _grace_key(tenant: TenantView, presented: str) -> str:
-    return f"refresh-grace:{tenant.id}:{digest(presented)}"
+def _grace_key(tenant: TenantView, presented: str, successor_digest: str) -> str:
+    """One key per attempted rotation: concurrent requests with one token each write their
+    own copy, and only the one whose successor the database recorded is ever read."""
+    return f"refresh-grace:{tenant.id}:{digest(presented)}:{successor_digest}"
 
 
 def _idle_expiry(tenant: TenantView, now: datetime, family_expires_at: datetime) -> datetime:

@@ -134,7 +134,9 @@ def test_only_digests_in_the_database_and_a_sealed_copy_in_the_store(
     assert stored == {digest(issued.token), digest(successor)}
     assert not any(issued.token in value or successor in value for value in columns)
 
-    sealed = services.store.get(f"refresh-grace:{tenant.id}:{digest(issued.token)}")
+    sealed = services.store.get(
+        f"refresh-grace:{tenant.id}:{digest(issued.token)}:{digest(successor)}"
+    )
     assert sealed is not None
     assert successor not in sealed and new_access.token not in sealed
     assert "refresh_token" not in sealed
