@@ -7,6 +7,7 @@ the exact key, so a typo in production stops the server instead of silently taki
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -50,23 +51,37 @@ class ServerSettings:
 class DatabaseSettings:
     url: str = "sqlite:///var/idp.sqlite3"
     pool_size: int = 5
+    # Bounds on waiting for PostgreSQL, so an unreachable database answers 503 in seconds
+    # instead of holding a worker thread until gunicorn's timeout kills it.
+    connect_timeout_seconds: int = 3
+    pool_timeout_seconds: float = 2.0
 
     def validate(self) -> None:
         if not self.url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise SettingsError("database.url must be a sqlite:// or postgresql:// URL")
         _positive("database.pool_size", self.pool_size)
+        # libpq counts whole seconds and treats anything below 2 as 2.
+        if self.connect_timeout_seconds < 2:
+            raise SettingsError("database.connect_timeout_seconds must be at least 2")
+        _positive("database.pool_timeout_seconds", self.pool_timeout_seconds)
 
 
 @dataclass(frozen=True)
 class RedisSettings:
     url: str = ""
     key_prefix: str = "idp:"
+    # A store that does not answer within these bounds counts as unavailable (503), instead of
+    # redis-py's default of waiting forever on a command.
+    connect_timeout_seconds: float = 1.0
+    command_timeout_seconds: float = 1.0
 
     def validate(self) -> None:
         if self.url and not self.url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("redis.url must be empty or a redis:// URL")
         if not self.key_prefix:
             raise SettingsError("redis.key_prefix must not be empty")
+        _positive("redis.connect_timeout_seconds", self.connect_timeout_seconds)
+        _positive("redis.command_timeout_seconds", self.command_timeout_seconds)
 
 
 @dataclass(frozen=True)
@@ -297,6 +312,9 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
     # bool is a subclass of int: a TOML `true` must not pass as a number, nor 1 as a flag.
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
+    # A TOML integer is a fine value for a number of seconds written `2` rather than `2.0`.
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     if kind is not int and isinstance(value, kind):
         return value
     raise SettingsError(f"{name} must be of type {kind.__name__}, got {value!r}")
@@ -310,14 +328,14 @@ def _parse_env(name: str, kind: type, text: str) -> Any:
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-    if kind is int:
+    if kind in (int, float):
         try:
-            return int(text)
+            return kind(text)
         except ValueError:
             pass
     raise SettingsError(f"{name} must be of type {kind.__name__}, got {text!r}")
 
 
-def _positive(name: str, value: int) -> None:
-    if value <= 0:
+def _positive(name: str, value: float) -> None:
+    if not 0 < value < math.inf:  # also refuses a `nan` or `inf` from the environment
         raise SettingsError(f"{name} must be a positive number")

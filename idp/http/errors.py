@@ -2,7 +2,8 @@
 
 Protocol paths answer RFC 6749 §5.2 JSON, operations paths plain JSON, everything else a friendly
 page carrying the request id. Unexpected exceptions are logged with the request id and answered
-500 in the same formats, without details.
+500 in the same formats, without details; a store or database that cannot be reached is answered
+503 with Retry-After in the same formats instead (idp/http/unavailable.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from idp.http import unavailable
 from idp.http.api.problems import ApiProblem, problem_response
 
 log = logging.getLogger(__name__)
@@ -82,12 +84,35 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
+        if unavailable.is_unavailable(error):
+            log.warning(
+                "%s %s answered 503: %s", request.method, request.path, unavailable.cause_of(error)
+            )
+            return _unavailable()
         log.exception("unhandled error in %s %s", request.method, request.path)
         if request.path.startswith(API_PREFIX):
             return problem_response(ApiProblem(500, "Internal server error"))
         if is_protocol_request():
             return oauth_error(500, "server_error", "The server could not handle the request.")
         return _page(500, "Something went wrong")
+
+
+def _unavailable() -> Response:
+    """503 in the asked surface's format: problem+json on the API, RFC 6749 JSON on protocol
+    endpoints (and on any tenant path asked for JSON), a page for people, JSON for operations."""
+    if request.path.startswith(API_PREFIX):
+        title, detail = unavailable.TITLE, unavailable.DESCRIPTION
+        return problem_response(ApiProblem(503, title, detail, headers=unavailable.RETRY_AFTER))
+    wants_json = request.accept_mimetypes.best == "application/json"
+    if is_protocol_request() or (request.path.startswith("/t/") and wants_json):
+        # RFC 6749 §4.1.2.1 names this code for a server that cannot handle the request now.
+        response = oauth_error(503, "temporarily_unavailable", unavailable.DESCRIPTION)
+    elif request.path.startswith(("/healthz", "/readyz")) or wants_json:
+        response = _page(503, unavailable.TITLE)
+    else:
+        return unavailable.page()
+    response.headers.update(unavailable.RETRY_AFTER)
+    return response
 
 
 def _page(status: int, title: str, headers: object = None) -> Response:

@@ -49,11 +49,23 @@ class Services:
 
 def build_services(settings: Settings, create_kek: bool = False) -> Services:
     """Wire the collaborators; `create_kek` only for commands that may initialise an install."""
-    engine = make_engine(settings.database.url, settings.database.pool_size)
+    database = settings.database
+    engine = make_engine(
+        database.url,
+        database.pool_size,
+        connect_timeout=database.connect_timeout_seconds,
+        pool_timeout=database.pool_timeout_seconds,
+    )
     session_factory = make_session_factory(engine)
     kek = load_kek(Path(settings.keys.kek_file), os.environ.get("IDP_KEK"), create=create_kek)
     key_cache = KeyCache(session_factory, kek, settings.keys.cache_seconds)
-    store = make_store(settings.redis.url, settings.redis.key_prefix, engine)
+    store = make_store(
+        settings.redis.url,
+        settings.redis.key_prefix,
+        engine,
+        connect_timeout=settings.redis.connect_timeout_seconds,
+        command_timeout=settings.redis.command_timeout_seconds,
+    )
     client_lookup = ClientLookup(engine)
     watch_client_writes(session_factory, store)
     jobs = JobQueue.from_settings(session_factory, settings.queue)

@@ -7,6 +7,7 @@ it replaces stays published until every token it signed has expired (`retires_at
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -27,9 +28,12 @@ from idp.crypto.keys import (
     seal_jwk,
 )
 from idp.crypto.secrets import new_identifier
+from idp.models.failures import DATABASE_ERRORS, database_unreachable
 from idp.models.keys import SigningKey
 from idp.models.uow import UnitOfWork
 from idp.settings import SIGNING_ALGS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,9 @@ class KeyCache:
     """Decrypted, parsed key rings per tenant, shared by the threads of one process.
 
     A ring is trusted for `ttl` seconds; then one cheap query (the newest key id) tells whether
-    the key set changed, and only then are keys decrypted and parsed again.
+    the key set changed, and only then are keys decrypted and parsed again. While the database
+    cannot be reached, the last ring read keeps being used (and the database is tried again
+    every `ttl` seconds): the JWKS is served from memory and tokens can still be verified.
     """
 
     def __init__(self, session_factory: sessionmaker[Session], kek: Kek, ttl: float) -> None:
@@ -126,14 +132,27 @@ class KeyCache:
             entry = self._rings.get(tenant_id)
             if entry and now - entry[0] < self._ttl:
                 return entry[2]
-            with self._session_factory() as session:
-                newest = session.scalar(
-                    select(func.max(SigningKey.id)).where(SigningKey.tenant_id == tenant_id)
-                )
-                unchanged = entry is not None and entry[1] == newest
-                ring = entry[2] if unchanged and entry else self._load(session, tenant_id)
+            try:
+                newest, ring = self._refresh(tenant_id, entry)
+            except DATABASE_ERRORS as error:
+                if entry is None or not database_unreachable(error):
+                    raise
+                log.warning("database unreachable: keys of tenant %s served from memory", tenant_id)
+                newest, ring = entry[1], entry[2]
             self._rings[tenant_id] = (now, newest, ring)
             return ring
+
+    def _refresh(
+        self, tenant_id: int, entry: tuple[float, int | None, KeyRing] | None
+    ) -> tuple[int | None, KeyRing]:
+        """The newest key id and the ring: the cached one while that id has not changed."""
+        with self._session_factory() as session:
+            newest = session.scalar(
+                select(func.max(SigningKey.id)).where(SigningKey.tenant_id == tenant_id)
+            )
+            if entry is not None and entry[1] == newest:
+                return newest, entry[2]
+            return newest, self._load(session, tenant_id)
 
     def _load(self, session: Session, tenant_id: int) -> KeyRing:
         rows = session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.crypto.kek import Kek
+from idp.models.failures import DATABASE_ERRORS, database_unreachable
 from idp.models.pagination import Page, keyset_page
 from idp.models.tenants import Tenant
 from idp.models.uow import UnitOfWork
@@ -21,6 +23,7 @@ from idp.services.errors import Conflict, InvalidInput, NotFound
 from idp.settings import SIGNING_ALGS
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+log = logging.getLogger(__name__)
 
 
 def issuer_url(public_url: str, slug: str) -> str:
@@ -111,7 +114,9 @@ def list_tenants(uow: UnitOfWork) -> list[TenantView]:
 class TenantCache:
     """Tenant lookups by slug, trusted for `ttl` seconds so discovery and tokens skip the query.
 
-    Changes to a tenant's settings take effect on every worker within `ttl` seconds.
+    Changes to a tenant's settings take effect on every worker within `ttl` seconds. While the
+    database cannot be reached, the last copy read keeps being served (and the database is
+    tried again every `ttl` seconds), so discovery and the JWKS answer from memory.
     """
 
     def __init__(self, session_factory: sessionmaker[Session], ttl: float) -> None:
@@ -127,14 +132,23 @@ class TenantCache:
             return entry[1]
         if not SLUG.match(slug):
             return None
-        with self._session_factory() as session:
-            tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
-            view = TenantView.of(tenant) if tenant else None
+        try:
+            view = self._read(slug)
+        except DATABASE_ERRORS as error:
+            if entry is None or not database_unreachable(error):
+                raise
+            log.warning("database unreachable: tenant %r served from this process's copy", slug)
+            view = entry[1]
         with self._lock:
             if len(self._entries) > 10_000:  # bound memory against slug scanning
                 self._entries.clear()
             self._entries[slug] = (now, view)
         return view
+
+    def _read(self, slug: str) -> TenantView | None:
+        with self._session_factory() as session:
+            tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+            return TenantView.of(tenant) if tenant else None
 
     def forget(self, slug: str) -> None:
         """Drop this process's copy after a change made here; other processes catch up within

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.models.failures import database_unreachable
 from idp.models.uow import UnitOfWork
 from idp.models.usage_repository import ActiveKey, CountKey, UsageCounts
 from idp.services.errors import InvalidInput
@@ -141,8 +142,11 @@ class UsageRecorder:
         while not stop.wait(self._flush_seconds):
             try:
                 self.flush()
-            except Exception:  # the database may be away for a while; the counts are kept
-                log.exception("usage counts could not be written; retrying later")
+            except Exception as error:  # the database may be away for a while; counts are kept
+                if database_unreachable(error):  # an outage is one line, not a stack each time
+                    log.warning("usage counts not written (database unreachable); retrying later")
+                else:
+                    log.exception("usage counts could not be written; retrying later")
 
     def _write(self, counts: Counter[CountKey], active: set[ActiveKey]) -> None:
         with self._session_factory() as session:

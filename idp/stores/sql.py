@@ -3,20 +3,27 @@
 Single use is one statement (`DELETE ... RETURNING`), "set if absent" and counters are one
 `INSERT ... ON CONFLICT` each, so concurrent workers can never both win. Works on SQLite (3.35+)
 and PostgreSQL.
+
+A database that cannot be reached raises StoreUnavailable (idp/models/failures.py decides
+which errors mean that); any other database error is a bug and propagates as it is.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, bindparam, case, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from idp.models.failures import DATABASE_ERRORS, database_unreachable, driver_error_unreachable
 from idp.models.store_entries import StoreEntry
+from idp.stores.base import StoreUnavailable
 
 # Expired rows are purged by roughly one write in PURGE_ONE_IN, not by a background job.
 PURGE_ONE_IN = 200
@@ -24,9 +31,26 @@ PURGE_ONE_IN = 200
 PUT_BATCH = 500
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 _GET = select(StoreEntry.value).where(
     StoreEntry.key == bindparam("key"), StoreEntry.expires_at > bindparam("now")
 )
+
+
+def _unavailable_on_failure(method: Callable[P, R]) -> Callable[P, R]:
+    """Raise StoreUnavailable for an SQLAlchemy error that says the database did not answer."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except DATABASE_ERRORS as error:
+            if database_unreachable(error):
+                raise StoreUnavailable(f"database: {type(error).__name__}") from error
+            raise
+
+    return call
 
 
 class SqlStore:
@@ -40,10 +64,13 @@ class SqlStore:
         compiled = _GET.compile(dialect=engine.dialect)
         self._get_sql = compiled.string
         self._get_order = compiled.positiontup if compiled.positional else None
+        dbapi = engine.dialect.loaded_dbapi
+        self._driver_errors = (dbapi.OperationalError, dbapi.InterfaceError)
 
     def put(self, key: str, value: str, ttl: float) -> None:
         self.put_many([(key, value, ttl)])
 
+    @_unavailable_on_failure
     def put_many(self, entries: Sequence[tuple[str, str, float]]) -> None:
         now = time.time()
         # One row per key (the last wins, as with successive puts): PostgreSQL refuses an
@@ -66,6 +93,7 @@ class SqlStore:
             )
             self._write(statement)
 
+    @_unavailable_on_failure
     def add(self, key: str, value: str, ttl: float) -> bool:
         now = time.time()
         statement = self._insert(StoreEntry).values(
@@ -83,6 +111,7 @@ class SqlStore:
         ).returning(StoreEntry.key)
         return self._write(statement) is not None
 
+    @_unavailable_on_failure
     def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
         now = time.time()
         statement = (
@@ -93,15 +122,24 @@ class SqlStore:
         )
         return self._write(statement) is not None
 
+    @_unavailable_on_failure
     def get(self, key: str) -> str | None:
         params: dict[str, object] = {"key": key, "now": time.time()}
         arguments = tuple(params[name] for name in self._get_order) if self._get_order else params
-        connection = self._engine.raw_connection()
+        # The raw connection raises the driver's own errors, which SQLAlchemy does not wrap.
+        try:
+            connection = self._engine.raw_connection()
+        except self._driver_errors as error:
+            raise _unavailable_or_bug(error) from error
         try:
             cursor = connection.cursor()
             cursor.execute(self._get_sql, arguments)
             row = cursor.fetchone()
             cursor.close()
+        except self._driver_errors as error:
+            if driver_error_unreachable(error):
+                connection.invalidate()  # never back to the pool: it is dead
+            raise _unavailable_or_bug(error) from error
         finally:
             connection.close()  # back to the pool, which ends any transaction the driver began
         return row[0] if row else None
@@ -111,6 +149,7 @@ class SqlStore:
         # PostgreSQL use Redis (DESIGN §3).
         return [self.get(key) for key in keys]
 
+    @_unavailable_on_failure
     def take(self, key: str) -> str | None:
         statement = (
             delete(StoreEntry)
@@ -119,9 +158,11 @@ class SqlStore:
         )
         return self._write(statement)
 
+    @_unavailable_on_failure
     def delete(self, key: str) -> None:
         self._write(delete(StoreEntry).where(StoreEntry.key == key))
 
+    @_unavailable_on_failure
     def incr(self, key: str, ttl: float) -> int:
         now = time.time()
         statement = self._insert(StoreEntry).values(
@@ -141,6 +182,7 @@ class SqlStore:
         assert result is not None
         return int(result)
 
+    @_unavailable_on_failure
     def ping(self) -> None:
         with self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -165,3 +207,10 @@ class SqlStore:
                 connection.execute(delete(StoreEntry).where(StoreEntry.expires_at <= time.time()))
         except DBAPIError:
             log.info("store purge skipped after a concurrent write", exc_info=True)
+
+
+def _unavailable_or_bug(error: Exception) -> Exception:
+    """What to raise for a driver error: StoreUnavailable when the database did not answer."""
+    if driver_error_unreachable(error):
+        return StoreUnavailable(f"database: {type(error).__name__}")
+    return error

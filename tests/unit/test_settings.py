@@ -199,3 +199,20 @@ def test_cli_refuses_a_bad_setting_in_one_line_naming_the_key(
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: tokens.signing_alg must be one of")
+
+
+def test_timeouts_are_seconds_with_fractions_and_refuse_nonsense(empty_config: Path) -> None:
+    environ = {
+        "IDP_REDIS__COMMAND_TIMEOUT_SECONDS": "0.25",
+        "IDP_DATABASE__POOL_TIMEOUT_SECONDS": "3",
+    }
+    settings = load_settings(empty_config, environ=environ)
+    assert settings.redis.command_timeout_seconds == 0.25
+    assert settings.database.pool_timeout_seconds == 3.0
+    for name, value, key in [
+        ("IDP_REDIS__CONNECT_TIMEOUT_SECONDS", "nan", "redis.connect_timeout_seconds"),
+        ("IDP_REDIS__COMMAND_TIMEOUT_SECONDS", "0", "redis.command_timeout_seconds"),
+        ("IDP_DATABASE__CONNECT_TIMEOUT_SECONDS", "1", "database.connect_timeout_seconds"),
+    ]:
+        with pytest.raises(SettingsError, match=re.escape(key)):
+            load_settings(empty_config, environ={name: value})

@@ -7,7 +7,9 @@ gunicorn alone serves ~6,600 req/s per core here, a bare Flask route ~3,900 (ben
 So a plain GET of one of them is answered here, from the same caches and with the same headers
 as the Flask routes (idp/http/oauth/routes.py). Anything else falls through to Flask: another
 method, a request with `Origin` (CORS decides its headers), an unknown tenant (the 404 in our
-error format), or any failure.
+error format), or any failure (a database that is down: the 503 in our error format). While the
+database is down, the tenant and key caches serve their last good copies, so these documents
+keep being answered here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from idp.http.oauth.metadata import metadata_json
 from idp.http.security import EdgeHeaders
+from idp.http.unavailable import cause_of, is_unavailable
 from idp.services.container import Services
 from idp.services.tenants import TenantView, issuer_url
 
@@ -31,6 +34,14 @@ METADATA = re.compile(
 )
 
 log = logging.getLogger(__name__)
+
+
+def log_fall_through(path: str, error: Exception) -> None:
+    """An unreachable dependency is one line (Flask then answers 503); anything else a bug."""
+    if is_unavailable(error):
+        log.warning("fast path for %s: %s; Flask answers instead", path, cause_of(error))
+    else:
+        log.exception("fast path for %s failed; Flask answers instead", path)
 
 
 class PublicDocuments:
@@ -50,8 +61,8 @@ class PublicDocuments:
         path = environ.get("PATH_INFO", "")
         try:
             answer = self._document(path)
-        except Exception:  # Flask's route answers instead, with our error handling
-            log.exception("fast path for %s failed; Flask answers instead", path)
+        except Exception as error:  # Flask's route answers instead, with our error handling
+            log_fall_through(path, error)
             answer = None
         if answer is None:
             return self._app(environ, start_response)

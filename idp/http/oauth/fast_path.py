@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from urllib.parse import parse_qsl
 from authlib.consts import default_json_headers
 from authlib.oauth2 import OAuth2Error
 
-from idp.http.oauth.documents import WsgiApp
+from idp.http.oauth.documents import WsgiApp, log_fall_through
 from idp.http.oauth.guards import FORM, form_encoding_problem
 from idp.http.security import EdgeHeaders
 from idp.oauth.client_auth import (
@@ -65,8 +64,6 @@ HEADERS = {
     "introspect": default_json_headers,
 }
 
-log = logging.getLogger(__name__)
-
 
 class FastPath:
     """WSGI middleware in front of the Flask app for ordinary token and introspection POSTs."""
@@ -97,8 +94,8 @@ class FastPath:
         slug, endpoint = match.groups()
         try:
             answer = self._answer(slug, endpoint, environ, body)
-        except Exception:  # Flask answers instead, with our error handling
-            log.exception("fast path for %s failed; Flask answers instead", path)
+        except Exception as error:  # Flask answers instead, with our error handling (503 for
+            log_fall_through(path, error)  # a store or a database that cannot be reached)
             answer = None
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(body)

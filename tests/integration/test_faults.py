@@ -1,0 +1,272 @@
+"""Redis unreachable, then back (issue 8, DESIGN §3): answered 503, then survived.
+
+Real gunicorn gthread workers (tests/support/gunicorn_process.py), the PostgreSQL test backend
+and a Redis of the test's own (tests/support/redis_server.py), which it stops, restarts empty
+and, through a TCP relay, makes hang. While Redis is away, everything that needs it answers
+503 with Retry-After in its surface's format, never 500 and never a token; JWKS and discovery
+still answer. Once it is back, every request succeeds at once, including the first on each
+worker thread, whose per-thread connection died with the old Redis.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from idp.services.api_keys import OPERATOR, create_api_key
+from idp.services.tenants import TenantView
+from tests.support.backends import Backend, postgres_backend
+from tests.support.browser import REDIRECT, Browser, code_request, hidden_fields, pkce_pair
+from tests.support.factories import Factory
+from tests.support.gunicorn_process import (
+    THREADS,
+    WORKERS,
+    Served,
+    fault_settings,
+    free_port,
+    gunicorn,
+)
+from tests.support.redis_server import RedisServer
+from tests.support.tcp_proxy import TcpProxy
+
+PASSWORD = "correct horse battery"
+SCOPE = "openid profile offline_access"
+# Concurrent fresh connections per round, and rounds: far more requests than worker threads,
+# so every thread of every worker gets some.
+PARALLEL = 2 * WORKERS * THREADS
+ROUNDS = 4
+
+
+@dataclass
+class Deployment:
+    served: Served
+    redis: RedisServer
+    relay: TcpProxy
+    tenant: TenantView
+    issuer: str
+    client_id: str
+    secret: str
+    email: str
+    api_key: str
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.client_id, self.secret)
+
+    def post(self, endpoint: str, **data: str) -> requests.Response:
+        """Over a fresh connection, so the kernel may hand it to any worker."""
+        return requests.post(
+            f"{self.issuer}/{endpoint}",
+            data=data,
+            auth=self.auth,
+            headers={"Connection": "close"},
+            timeout=15,
+        )
+
+    def client_credentials(self) -> requests.Response:
+        return self.post("token", grant_type="client_credentials")
+
+    def api_read(self) -> requests.Response:
+        return requests.get(
+            f"{self.served.url}/api/v1/tenants/{self.tenant.slug}/clients",
+            headers={"Authorization": f"Bearer {self.api_key}", "Connection": "close"},
+            timeout=15,
+        )
+
+    def sign_in(self) -> tuple[Browser, dict[str, str], str]:
+        """A browser through the code flow: it, the redirect's parameters, the PKCE verifier."""
+        browser = Browser(requests.Session(), self.issuer)
+        verifier, challenge = pkce_pair()
+        query = browser.run(
+            self.email, PASSWORD, **code_request(self.client_id, challenge, scope=SCOPE)
+        )
+        return browser, query, verifier
+
+    def redeem(self, code: str, verifier: str) -> requests.Response:
+        return self.post(
+            "token",
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=REDIRECT,
+            code_verifier=verifier,
+        )
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Backend]:
+    yield from postgres_backend()
+
+
+@pytest.fixture(scope="module")
+def deployment(postgres: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    directory = tmp_path_factory.mktemp("faults-redis")
+    redis = RedisServer(directory)
+    redis.start()
+    relay = TcpProxy("127.0.0.1", redis.port)
+    port = free_port()
+    settings = fault_settings(
+        directory,
+        f"http://127.0.0.1:{port}",
+        postgres.database_url,
+        f"redis://127.0.0.1:{relay.port}/0",
+    )
+    try:
+        with gunicorn(directory, settings, port) as served:
+            make = Factory(served.services, served.url)
+            tenant = make.tenant()
+            issued = make.client(
+                tenant,
+                grant_types=("authorization_code", "refresh_token", "client_credentials"),
+                redirect_uris=(REDIRECT,),
+                scopes=("openid", "profile", "offline_access", "read"),
+            )
+            user = make.user(tenant, password=PASSWORD)
+            api_key = create_api_key(served.services.uow(), OPERATOR, tenant, "faults", None)
+            yield Deployment(
+                served,
+                redis,
+                relay,
+                tenant,
+                make.issuer(tenant),
+                issued.client.client_id,
+                issued.secret,
+                user.email,
+                api_key.secret,
+            )
+            log = served.log_text()
+    finally:
+        relay.cut()
+        redis.stop()
+    assert "Traceback" not in log, log[-5000:]
+    assert not re.search(r" 500$", log, re.MULTILINE), log[-5000:]
+
+
+def assert_protocol_503(response: requests.Response) -> None:
+    """RFC 6749 JSON, 503, Retry-After, no-store; and of course no token."""
+    assert response.status_code == 503, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response.json()["error_description"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "access_token" not in response.text and "refresh_token" not in response.text
+
+
+def in_parallel(calls: list[Callable[[], requests.Response]]) -> list[requests.Response]:
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def test_redis_stopped_every_endpoint_that_needs_it_answers_503(deployment: Deployment) -> None:
+    # Everything prepared while Redis is up: a signed-in browser with its tokens, a fresh code,
+    # and a login page another browser is about to submit.
+    browser, query, verifier = deployment.sign_in()
+    tokens = deployment.redeem(query["code"], verifier).json()
+    _, query, verifier = deployment.sign_in()
+    code = query["code"]
+    stranger = Browser(requests.Session(), deployment.issuer)
+    started = stranger.authorize(**code_request(deployment.client_id, pkce_pair()[1], scope=SCOPE))
+    assert started.headers["Location"].startswith(f"{deployment.issuer}/login")
+    login_page = stranger.get(started.headers["Location"])
+    assert login_page.status_code == 200
+    assert deployment.api_read().status_code == 200
+
+    deployment.redis.stop()
+    try:
+        assert_protocol_503(deployment.client_credentials())
+        assert_protocol_503(deployment.redeem(code, verifier))
+        refresh = deployment.post(
+            "token", grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+        )
+        assert_protocol_503(refresh)
+        assert_protocol_503(deployment.post("introspect", token=tokens["access_token"]))
+        assert_protocol_503(deployment.post("revoke", token=tokens["access_token"]))
+        userinfo = requests.get(
+            f"{deployment.issuer}/userinfo",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            timeout=15,
+        )
+        assert_protocol_503(userinfo)
+
+        api = deployment.api_read()
+        assert api.status_code == 503
+        assert api.headers["Content-Type"] == "application/problem+json"
+        assert api.json()["status"] == 503 and api.json()["title"]
+        assert int(api.headers["Retry-After"]) > 0
+
+        form = hidden_fields(login_page.text) | {"email": deployment.email, "password": PASSWORD}
+        login = stranger.http.post(
+            f"{deployment.issuer}/login", data=form, allow_redirects=False, timeout=15
+        )
+        assert login.status_code == 503
+        assert login.headers["Content-Type"].startswith("text/html")
+        assert int(login.headers["Retry-After"]) > 0
+        assert login.headers["X-Request-Id"] in login.text
+        assert "Traceback" not in login.text
+
+        # What needs only the database and memory still answers.
+        assert requests.get(f"{deployment.issuer}/jwks.json", timeout=5).status_code == 200
+        discovery = f"{deployment.issuer}/.well-known/openid-configuration"
+        assert requests.get(discovery, timeout=5).json()["issuer"] == deployment.issuer
+        ready = requests.get(f"{deployment.served.url}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": "ok", "store": "unavailable"}
+    finally:
+        deployment.redis.start()
+
+    # Nothing was half done while Redis was away: the refresh token still works now.
+    refreshed = deployment.post(
+        "token", grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert browser.http.cookies  # the signed-in browser kept its session cookie
+
+
+def test_after_a_restart_every_first_request_on_every_thread_succeeds(
+    deployment: Deployment,
+) -> None:
+    """Every worker thread holds a Redis connection; a restart kills them all at once."""
+    token = deployment.client_credentials().json()["access_token"]
+    warm = [deployment.client_credentials] * (PARALLEL * ROUNDS)
+    assert {response.status_code for response in in_parallel(warm)} == {200}
+
+    deployment.redis.restart()  # comes back empty, as Redis without persistence does
+
+    mixed: list[Callable[[], requests.Response]] = [
+        deployment.client_credentials,
+        lambda: deployment.post("introspect", token=token),
+        deployment.api_read,
+        lambda: deployment.post("token", grant_type="client_credentials", scope="read"),
+    ]
+    answers = in_parallel(mixed * (PARALLEL * ROUNDS // len(mixed)))
+    assert [(a.status_code, a.request.url) for a in answers if a.status_code != 200] == []
+    revoked = deployment.post("revoke", token=token)
+    assert revoked.status_code == 200
+
+
+def test_a_hanging_redis_answers_503_within_the_timeouts(deployment: Deployment) -> None:
+    """Redis accepts connections but answers nothing: the command timeout (1 s as shipped)
+    bounds each wait, so the client gets its 503 in seconds and /readyz says so in time."""
+    assert deployment.client_credentials().status_code == 200
+    deployment.relay.hold()
+    try:
+        # Past the few milliseconds a worker trusts the client cache's generation without
+        # asking Redis (idp/services/client_cache.py): from now on a token needs Redis.
+        time.sleep(0.1)
+        started = time.monotonic()
+        assert_protocol_503(deployment.client_credentials())
+        ready = requests.get(f"{deployment.served.url}/readyz", timeout=10)
+        elapsed = time.monotonic() - started
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["store"] == "unavailable"
+        assert elapsed < 8, elapsed
+    finally:
+        deployment.relay.restore()
+    answers = in_parallel([deployment.client_credentials] * (PARALLEL * ROUNDS))
+    assert [a.status_code for a in answers if a.status_code != 200] == []
