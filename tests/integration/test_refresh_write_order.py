@@ -95,6 +95,7 @@ def test_a_failure_between_the_two_writes_leaves_the_token_unspent(
         return rotate(
             services.uow(),
             services.store,
+            services.revocations,
             tenant,
             client.client.client_id,
             issued.token,
