@@ -21,10 +21,14 @@ UNREACHABLE_SQLITE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "
 DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 
 
+class DatabaseUnreachable(Exception):
+    """A read on a raw pooled connection (models/raw_reads.py) found the database not answering."""
+
+
 def database_unreachable(error: BaseException) -> bool:
     """True for an SQLAlchemy error that says the database did not answer (connection refused
     or lost, timed out, shutting down, every pooled connection busy beyond pool_timeout)."""
-    if isinstance(error, PoolTimeout):
+    if isinstance(error, PoolTimeout | DatabaseUnreachable):
         return True
     if not isinstance(error, DBAPIError):
         return False

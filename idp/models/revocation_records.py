@@ -1,9 +1,9 @@
 """Reads and writes of the durable revocation records (models/revocations.py).
 
 The read is on the hot path of introspection and userinfo whenever the store cannot answer for
-it (the embedded SQL store, or a Redis that lost its contents), so it is one statement, compiled
-once for the dialect and run on a pooled DBAPI connection, like the SQL store's `get`: one round
-trip, no ORM session, no transaction. Writes are single statements that are idempotent, so a
+it (the embedded SQL store, or a Redis that lost its contents), so it is one statement run as a
+CompiledRead (models/raw_reads.py), like the SQL store's `get`: one round trip, no ORM session,
+no transaction. Writes are single statements that are idempotent, so a
 client retrying a revocation after a 503 records it exactly once.
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy import Engine, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from idp.models.raw_reads import CompiledRead
 from idp.models.revocations import RevokedAccessToken, SubjectRevocation, UsedClientAssertion
 
 # Expired rows are purged by roughly one write in PURGE_ONE_IN, as the SQL store does.
@@ -71,28 +72,13 @@ class RevocationRecords:
         self._engine = engine
         self._purge_one_in = purge_one_in
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
-        compiled = _STATE.compile(dialect=engine.dialect)
-        self._state_sql = compiled.string
-        self._state_order = compiled.positiontup if compiled.positional else None
+        self._state = CompiledRead(engine, _STATE)
 
     def state(self, tenant_id: int, jti: str, subject: str | None, now: float) -> RevocationState:
         """One round trip; a token without a person (`subject` None) has no cutoff."""
-        params: dict[str, object] = {
-            "tenant_id": tenant_id,
-            "jti": jti,
-            "subject": subject or "",
-            "now": now,
-        }
-        order = self._state_order
-        arguments = tuple(params[name] for name in order) if order else params
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self._state_sql, arguments)
-            row = cursor.fetchone()
-            cursor.close()
-        finally:
-            connection.close()  # back to the pool, which ends any transaction the driver began
+        row = self._state.first(
+            {"tenant_id": tenant_id, "jti": jti, "subject": subject or "", "now": now}
+        )
         jti_revoked, revoked_before = row if row else (False, None)
         cutoff = float(revoked_before) if revoked_before is not None and subject else None
         return RevocationState(bool(jti_revoked), cutoff)

@@ -21,7 +21,8 @@ from sqlalchemy import Engine, bindparam, case, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from idp.models.failures import DATABASE_ERRORS, database_unreachable, driver_error_unreachable
+from idp.models.failures import DATABASE_ERRORS, DatabaseUnreachable, database_unreachable
+from idp.models.raw_reads import CompiledRead
 from idp.models.store_entries import StoreEntry
 from idp.stores.base import StoreUnavailable
 
@@ -58,14 +59,8 @@ class SqlStore:
         self._engine = engine
         self._purge_one_in = purge_one_in
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
-        # `get` is on the hot path (the client cache's generation, revoked token ids, rate
-        # limits): compiled once for the dialect and run on a pooled DBAPI connection, it costs
-        # ~12 µs on SQLite instead of ~40-90 µs through a Core execution (bench/RESULTS.md).
-        compiled = _GET.compile(dialect=engine.dialect)
-        self._get_sql = compiled.string
-        self._get_order = compiled.positiontup if compiled.positional else None
-        dbapi = engine.dialect.loaded_dbapi
-        self._driver_errors = (dbapi.OperationalError, dbapi.InterfaceError)
+        # `get` is on the hot path (the client cache's generation, rate limits).
+        self._get = CompiledRead(engine, _GET)
 
     def put(self, key: str, value: str, ttl: float) -> None:
         self.put_many([(key, value, ttl)])
@@ -124,24 +119,10 @@ class SqlStore:
 
     @_unavailable_on_failure
     def get(self, key: str) -> str | None:
-        params: dict[str, object] = {"key": key, "now": time.time()}
-        arguments = tuple(params[name] for name in self._get_order) if self._get_order else params
-        # The raw connection raises the driver's own errors, which SQLAlchemy does not wrap.
         try:
-            connection = self._engine.raw_connection()
-        except self._driver_errors as error:
-            raise _unavailable_or_bug(error) from error
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self._get_sql, arguments)
-            row = cursor.fetchone()
-            cursor.close()
-        except self._driver_errors as error:
-            if driver_error_unreachable(error):
-                connection.invalidate()  # never back to the pool: it is dead
-            raise _unavailable_or_bug(error) from error
-        finally:
-            connection.close()  # back to the pool, which ends any transaction the driver began
+            row = self._get.first({"key": key, "now": time.time()})
+        except DatabaseUnreachable as error:
+            raise StoreUnavailable(f"database: {error}") from error
         return row[0] if row else None
 
     def get_many(self, keys: list[str]) -> list[str | None]:
@@ -207,10 +188,3 @@ class SqlStore:
                 connection.execute(delete(StoreEntry).where(StoreEntry.expires_at <= time.time()))
         except DBAPIError:
             log.info("store purge skipped after a concurrent write", exc_info=True)
-
-
-def _unavailable_or_bug(error: Exception) -> Exception:
-    """What to raise for a driver error: StoreUnavailable when the database did not answer."""
-    if driver_error_unreachable(error):
-        return StoreUnavailable(f"database: {type(error).__name__}")
-    return error
