@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import redis
 
+from idp.stores.redis_urls import connection_pool
+
 # INCR then set the window's expiry only when this call created the counter: one round trip.
 _INCR_WITH_TTL = """
 local n = redis.call('INCR', KEYS[1])
@@ -26,7 +28,7 @@ return 0
 class RedisStore:
     def __init__(self, url: str, key_prefix: str) -> None:
         self._prefix = key_prefix
-        self._pool = redis.ConnectionPool.from_url(url, decode_responses=True)
+        self._pool = connection_pool(url, decode_responses=True)
         scripts = redis.Redis(connection_pool=self._pool)
         self._incr = scripts.register_script(_INCR_WITH_TTL)
         self._swap = scripts.register_script(_SWAP)
