@@ -148,7 +148,7 @@ def wait_for_log(instance: Instance, method: str, path: str, count: int) -> None
     """A worker logs a request just after answering it: give the log a moment to catch up."""
     deadline = time.monotonic() + 5
     while instance.requests_logged(method, path) < count:
-        assert time.monotonic() < deadline, f"{instance.url} logged no {method} {path}"
+        assert time.monotonic() < deadline, f"{instance.url} logged under {count} {method} {path}"
         time.sleep(0.1)
 
 
