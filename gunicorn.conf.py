@@ -5,6 +5,14 @@ from typing import Any
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
 
+# gunicorn >= 25.1 opens a control socket for `gunicornc` at one path per user
+# (~/.gunicorn/gunicorn.ctl or $XDG_RUNTIME_DIR/gunicorn.ctl): a second instance on the host
+# unlinks the first one's socket and takes the path over, and whichever stops first removes the
+# other's. So it is off unless GUNICORN_CONTROL_SOCKET (`idp serve --control-socket`) names a
+# path of this instance's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+
 
 def usable_cpus() -> int:
     """The CPUs this process may run on. cpu_count() would also count those that taskset or a

@@ -76,8 +76,9 @@ class RedisSettings:
     command_timeout_seconds: float = 1.0
 
     def validate(self) -> None:
-        if self.url and not self.url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("redis.url must be empty or a redis:// URL")
+        schemes = ("redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://")
+        if self.url and not self.url.startswith(schemes):
+            raise SettingsError(f"redis.url must be empty or a {' / '.join(schemes)} URL")
         if not self.key_prefix:
             raise SettingsError("redis.key_prefix must not be empty")
         _positive("redis.connect_timeout_seconds", self.connect_timeout_seconds)

@@ -50,14 +50,23 @@ def migrate(new_revision: str | None) -> None:
 @click.command()
 @click.option("--port", type=int, envvar="PORT", default=5000, show_default=True)
 @click.option("--workers", type=int, envvar="WEB_CONCURRENCY", help="Default: gunicorn.conf.py.")
+@click.option(
+    "--control-socket",
+    type=click.Path(dir_okay=False),
+    envvar="GUNICORN_CONTROL_SOCKET",
+    help="Open gunicorn's control socket (gunicornc -s PATH) here. Default: none.",
+)
 @handles_errors
-def serve(port: int, workers: int | None) -> None:
+def serve(port: int, workers: int | None, control_socket: str | None) -> None:
     """Serve with gunicorn, as the Procfile does."""
     open_services()  # fails here, in one clear line, on bad settings or an unmigrated database
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     env = {**os.environ, "PORT": str(port)}
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
+    if control_socket:
+        # A path of this instance's own: gunicorn.conf.py explains why there is no default.
+        env["GUNICORN_CONTROL_SOCKET"] = os.path.abspath(control_socket)
     os.execve(gunicorn, [gunicorn, "-c", str(GUNICORN_CONF), "idp:create_app()"], env)  # noqa: S606
 
 

@@ -24,6 +24,7 @@ from redis.exceptions import ClusterDownError, OutOfMemoryError, ReadOnlyError
 from redis.retry import Retry
 
 from idp.stores.base import StoreUnavailable
+from idp.stores.redis_urls import connection_pool
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,9 +85,7 @@ class RedisStore:
         command_timeout: float = 1.0,
     ) -> None:
         self._prefix = key_prefix
-        self._pool = redis.ConnectionPool.from_url(
-            url, **connection_options(connect_timeout, command_timeout)
-        )
+        self._pool = connection_pool(url, **connection_options(connect_timeout, command_timeout))
         scripts = redis.Redis(connection_pool=self._pool)
         self._incr = scripts.register_script(_INCR_WITH_TTL)
         self._swap = scripts.register_script(_SWAP)
