@@ -17,7 +17,7 @@ from idp.services import tenants as tenant_service
 from idp.services import users as user_service
 from idp.services.clients import ClientSpec, IssuedClient
 from idp.services.container import Services
-from idp.services.tenants import TenantView
+from idp.services.tenants import TenantView, issuer_url
 from idp.settings import SIGNING_ALGS
 
 tenant_option = click.option("--tenant", "slug", required=True, help="Tenant slug.")
@@ -333,7 +333,13 @@ def users_deactivate(slug: str, email: str, as_json: bool) -> None:
     tenant = tenant_of(container, slug)
     user = user_service.set_active(container.uow(), tenant, email, False)
     user_service.sign_out_everywhere(
-        container.uow(), container.revocations, tenant, user.subject, container.settings.tokens
+        container.uow(),
+        container.revocations,
+        container.backchannel,
+        issuer_url(container.settings.server.public_url, tenant.slug),
+        tenant,
+        user.subject,
+        container.settings.tokens,
     )
     record_operator_write(container, "user.deactivate", tenant, "user", user.subject)
     emit(user.public_dict(), as_json)

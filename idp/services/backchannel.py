@@ -100,6 +100,17 @@ class BackchannelSender:
         jobs.handle(JOB_KIND, self._deliver)
 
     def notify(self, issuer: str, tenant: TenantView, notices: Sequence[LogoutNotice]) -> None:
+        """Queue the logout tokens now, in a transaction of their own."""
+        with self._session_factory() as session:
+            self.queue(session, issuer, tenant, notices)
+            session.commit()
+        self.wake()
+
+    def queue(
+        self, session: Session, issuer: str, tenant: TenantView, notices: Sequence[LogoutNotice]
+    ) -> None:
+        """Queue the logout tokens in the transaction that ends the sessions: if it commits,
+        they will be sent, whichever worker dies next. `wake` after the commit."""
         payloads = [
             {
                 "issuer": issuer,
@@ -111,7 +122,11 @@ class BackchannelSender:
             }
             for notice in notices
         ]
-        self._jobs.enqueue(JOB_KIND, tenant.id, payloads)
+        if payloads:
+            self._jobs.add(session, JOB_KIND, tenant.id, payloads)
+
+    def wake(self) -> None:
+        self._jobs.wake()
 
     def _deliver(self, job: ClaimedJob) -> None:
         """One attempt; raises RetryLater or GiveUp (services/job_queue.py) when it fails."""

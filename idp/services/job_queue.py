@@ -115,12 +115,23 @@ class JobQueue:
         """Queue one job per payload, committed before this returns, and wake the consumers."""
         if not payloads:
             return
-        now = _now()
         with self._session_factory() as session:
-            jobs = QueuedJobs(session)
-            for payload in payloads:
-                jobs.add(kind, tenant_id, payload, now)
+            self.add(session, kind, tenant_id, payloads)
             session.commit()
+        self.wake()
+
+    def add(
+        self, session: Session, kind: str, tenant_id: int, payloads: Sequence[dict[str, Any]]
+    ) -> None:
+        """Queue jobs in the caller's transaction: they exist exactly when what made them
+        owed does (a session ended, an account created). Call `wake` after the commit."""
+        now = _now()
+        jobs = QueuedJobs(session)
+        for payload in payloads:
+            jobs.add(kind, tenant_id, payload, now)
+
+    def wake(self) -> None:
+        """Have this process's consumers look now, starting them if need be."""
         self.start()
         self._wake.set()
 

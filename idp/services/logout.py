@@ -21,12 +21,11 @@ from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.audit import AuditEntry, record_event
-from idp.services.backchannel import BackchannelSender
 from idp.services.clients import ClientView, lookup_client
 from idp.services.id_tokens import IdTokenHint, read_id_token_hint
 from idp.services.refresh_tokens import revoke_session_refresh_tokens
 from idp.services.revocations import Revocations
-from idp.services.session_clients import LogoutNotice, notices_for
+from idp.services.session_clients import LogoutNotice, LogoutQueue, notices_for
 from idp.services.sessions import MAX_COOKIE, Attempt
 from idp.services.tenants import TenantView
 
@@ -118,7 +117,7 @@ def check_logout_request(
 def sign_out(
     uow: UnitOfWork,
     revocations: Revocations,
-    backchannel: BackchannelSender,
+    backchannel: LogoutQueue,
     issuer: str,
     tenant: TenantView,
     cookie: str | None,
@@ -129,11 +128,10 @@ def sign_out(
 
     None when there was no session to end (already signed out, or signed out elsewhere).
     """
-    ended = end_login_session(uow, tenant, cookie)
+    ended = end_login_session(uow, tenant, cookie, backchannel, issuer)
     if ended is None:
         return None
     revoke_session_refresh_tokens(uow, revocations, tenant, ended.sid)
-    backchannel.notify(issuer, tenant, ended.notices)
     record_event(
         uow,
         AuditEntry(
@@ -151,9 +149,14 @@ def sign_out(
 
 
 def end_login_session(
-    uow: UnitOfWork, tenant: TenantView, cookie: str | None
+    uow: UnitOfWork,
+    tenant: TenantView,
+    cookie: str | None,
+    backchannel: LogoutQueue,
+    issuer: str,
 ) -> EndedSession | None:
-    """Delete the session the cookie names, collecting the logout tokens it owes first."""
+    """Delete the session the cookie names and queue the logout tokens it owes, in one
+    transaction: a session ended is a session whose clients will be told."""
     if not cookie or len(cookie) > MAX_COOKIE:
         return None
     with uow:
@@ -171,5 +174,7 @@ def end_login_session(
             login.sid, subject, notices_for(uow, tenant.id, subject, LoginSession.id == login.id)
         )
         uow.login_sessions.remove(tenant.id, login.cookie_digest)
+        backchannel.queue(uow.session, issuer, tenant, ended.notices)
         uow.commit()
-        return ended
+    backchannel.wake()
+    return ended

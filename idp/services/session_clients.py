@@ -7,16 +7,20 @@ sessions (sign-out, "sign out everywhere") can collect what is owed without impo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from idp.models.clients import Client
 from idp.models.sessions import LoginSession, SessionClient
 from idp.models.uow import UnitOfWork
 from idp.services.clients import ClientView
+from idp.services.tenants import TenantView
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,18 @@ class LogoutNotice:
     client: ClientView
     subject: str
     sid: str
+
+
+class LogoutQueue(Protocol):
+    """Where ended sessions' logout tokens go (services/backchannel.py sends them)."""
+
+    def queue(
+        self, session: Session, issuer: str, tenant: TenantView, notices: Sequence[LogoutNotice]
+    ) -> None:
+        """Queue them in the caller's transaction."""
+
+    def wake(self) -> None:
+        """After the commit: have them sent now."""
 
 
 def record_session_client(uow: UnitOfWork, tenant_id: int, sid: str, client_id: str) -> None:

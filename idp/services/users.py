@@ -21,7 +21,7 @@ from idp.services.errors import Conflict, InvalidInput, NotFound
 from idp.services.refresh_tokens import revoke_refresh_tokens_of_person
 from idp.services.revocations import Revocations
 from idp.services.roles import resolve_roles
-from idp.services.session_clients import LogoutNotice, notices_for
+from idp.services.session_clients import LogoutQueue, notices_for
 from idp.services.tenants import TenantView
 from idp.services.tokens import revoke_tokens_of_person
 from idp.settings import TokenSettings
@@ -235,23 +235,27 @@ def _by_subject(uow: UnitOfWork, tenant: TenantView, subject: str) -> User:
 def sign_out_everywhere(
     uow: UnitOfWork,
     revocations: Revocations,
+    backchannel: LogoutQueue,
+    issuer: str,
     tenant: TenantView,
     subject: str,
     defaults: TokenSettings,
-) -> list[LogoutNotice]:
+) -> None:
     """End every login session of the person and revoke every access and refresh token
     issued to them.
 
     Used when an admin signs someone out and when an account is deactivated: a person who may
-    no longer sign in must not stay signed in anywhere. Returns the logout tokens owed to the
-    clients of those sessions (OIDC Back-Channel Logout), for the caller to send.
+    no longer sign in must not stay signed in anywhere. The logout tokens owed to the clients of
+    those sessions (OIDC Back-Channel Logout) are queued in the transaction that ends them.
+    Every step is idempotent, so a request that failed half way is simply made again.
     """
     with uow:
         user = _by_subject(uow, tenant, subject)
         notices = notices_for(uow, tenant.id, user.subject, LoginSession.user_id == user.id)
         uow.login_sessions.remove_all_of(tenant.id, user.id)
+        backchannel.queue(uow.session, issuer, tenant, notices)
         uow.commit()
+    backchannel.wake()
     lifetime = longest_token_lifetime(uow, tenant, defaults)
     revoke_tokens_of_person(revocations, tenant, subject, lifetime)
     revoke_refresh_tokens_of_person(uow, revocations, tenant, subject)
-    return notices

@@ -412,6 +412,8 @@ def test_signing_a_person_out_everywhere_revokes_their_families(
     user_service.sign_out_everywhere(
         services.uow(),
         services.revocations,
+        services.backchannel,
+        token_client.issuer,
         module_tenant,
         person.subject,
         services.settings.tokens,

@@ -116,7 +116,12 @@ def sign_out_user(slug: str, user_id: str) -> tuple[str, int]:
 
 def _sign_out_everywhere(tenant: TenantView, user_id: str) -> None:
     container = services()
-    notices = user_service.sign_out_everywhere(
-        container.uow(), container.revocations, tenant, user_id, container.settings.tokens
+    user_service.sign_out_everywhere(
+        container.uow(),
+        container.revocations,
+        container.backchannel,
+        issuer_of(tenant),
+        tenant,
+        user_id,
+        container.settings.tokens,
     )
-    container.backchannel.notify(issuer_of(tenant), tenant, notices)
