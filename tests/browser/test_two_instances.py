@@ -30,9 +30,10 @@ from tests.support.backends import Backend, postgres_backend
 from tests.support.browser import PASSWORD, REDIRECT
 from tests.support.chromium import chromium_browser
 from tests.support.cli import Installation
-from tests.support.gunicorn_instances import Instance, free_port, start
+from tests.support.gunicorn import Gunicorn, start
 from tests.support.logout import SIGNED_OUT
 from tests.support.logout_receiver import LogoutReceiver
+from tests.support.ports import free_port
 from tests.support.round_robin_proxy import RoundRobinProxy
 
 TENANT = "duo"
@@ -49,7 +50,7 @@ PUBLISH_DELAY_SECONDS = 3
 @dataclass
 class Cluster:
     proxy: RoundRobinProxy
-    instances: list[Instance]
+    instances: list[Gunicorn]
     install: Installation
     web_client: dict[str, Any]  # the browser app's registration, with its secret
     service_client: dict[str, Any]  # a client_credentials client, for the secret rotation
@@ -60,7 +61,7 @@ class Cluster:
     def issuer(self) -> str:
         return f"{self.proxy.url}/t/{TENANT}"
 
-    def direct(self, instance: Instance) -> str:
+    def direct(self, instance: Gunicorn) -> str:
         """The tenant's endpoints on one instance, bypassing the proxy."""
         return f"{instance.url}/t/{TENANT}"
 
@@ -106,7 +107,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "api-keys", "create", "--tenant", TENANT, "--name", "ops",
         "--scopes", "clients:read clients:write",
     )["key"]  # fmt: skip
-    instances: list[Instance] = []
+    instances: list[Gunicorn] = []
     proxy: RoundRobinProxy | None = None
     try:
         for port in ports:
@@ -120,7 +121,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
             instance.stop()
         receiver.stop()
     for instance in instances:
-        assert "Traceback" not in instance.log_text(), instance.log_text()[-3000:]
+        assert "Traceback" not in instance.log_text(), instance.log_tail()
 
 
 @pytest.fixture(scope="module")
@@ -137,14 +138,14 @@ def verified(token: str, jwks_url: str, **expected: str) -> dict[str, Any]:
     return claims
 
 
-def served(instance: Instance, *paths: str) -> int:
+def served(instance: Gunicorn, *paths: str) -> int:
     """Requests for any of `paths` in this instance's access log (methods GET and POST)."""
     return sum(
         instance.requests_logged(method, path) for path in paths for method in ("GET", "POST")
     )
 
 
-def wait_for_log(instance: Instance, method: str, path: str, count: int) -> None:
+def wait_for_log(instance: Gunicorn, method: str, path: str, count: int) -> None:
     """A worker logs a request just after answering it: give the log a moment to catch up."""
     deadline = time.monotonic() + 5
     while instance.requests_logged(method, path) < count:

@@ -21,11 +21,12 @@ from idp.models.schema import upgrade
 from idp.services.api_keys import OPERATOR, create_api_key
 from idp.services.container import build_services
 from idp.services.revocations import WARM, WARM_KEY
-from tests.conftest import free_port, settings_for_tests
+from tests.conftest import settings_for_tests
 from tests.http.test_client_auth import make_assertion, new_key, post_assertion, public_jwks
 from tests.support.backends import Backend, postgres_backend
 from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
 from tests.support.factories import Factory
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.server import LiveServer, start_server
 
