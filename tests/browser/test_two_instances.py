@@ -28,7 +28,7 @@ from joserfc.jwk import KeySet
 
 from tests.support.backends import Backend, postgres_backend
 from tests.support.browser import PASSWORD, REDIRECT
-from tests.support.chromium import chromium_browser
+from tests.support.chromium import sign_in
 from tests.support.cli import Installation
 from tests.support.gunicorn import Gunicorn, start
 from tests.support.logout import SIGNED_OUT
@@ -97,7 +97,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "clients", "create", "--tenant", TENANT, "--name", "Shop",
         "--grant-types", "authorization_code,refresh_token",
         "--redirect-uri", REDIRECT, "--post-logout-redirect-uri", SIGNED_OUT,
-        "--scopes", SCOPES, "--backchannel-logout-uri", receiver.url,
+        "--scopes", SCOPES, "--backchannel-logout-uri", f"{receiver.url}/backchannel-logout",
     )  # fmt: skip
     service_client = install.json(
         "clients", "create", "--tenant", TENANT, "--name", "Batch",
@@ -122,11 +122,6 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         receiver.stop()
     for instance in instances:
         assert "Traceback" not in instance.log_text(), instance.log_tail()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    yield from chromium_browser()
 
 
 def verified(token: str, jwks_url: str, **expected: str) -> dict[str, Any]:
@@ -182,22 +177,7 @@ def session(cluster: Cluster, chromium: Any) -> Iterator[Session]:
     )
     context = chromium.new_context()
     page = context.new_page()
-    arrived: list[str] = []
-
-    def client_callback(route: Any) -> None:
-        arrived.append(route.request.url)
-        route.fulfill(status=200, body="signed in", content_type="text/plain")
-
-    page.route(f"{REDIRECT}**", client_callback)
-    page.goto(url)
-    assert page.title() == "Sign in"
-    page.get_by_label("E-mail address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{cluster.issuer}/consent**")
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{REDIRECT}**")
-    assert arrived, "the browser never reached the client"
+    arrived = sign_in(page, url, cluster.issuer, EMAIL, PASSWORD)
     token = client.fetch_token(
         metadata_json["token_endpoint"],
         authorization_response=arrived[-1],
@@ -355,7 +335,7 @@ def test_logout_ends_the_session_and_the_client_gets_a_logout_token(
     page.get_by_role("button", name="Go").click()
     page.wait_for_url(f"{SIGNED_OUT}**")
 
-    logout_token = cluster.receiver.wait_for_token()
+    logout_token = cluster.receiver.wait_for("/backchannel-logout", timeout=30)[0].logout_token
     assert jws.extract_compact(logout_token.encode()).headers()["typ"] == "logout+jwt"
     claims = verified(
         logout_token,
