@@ -37,6 +37,7 @@ from tests.support.browser import (
     code_request,
     hidden_fields,
     pkce_pair,
+    signed_in_tokens,
 )
 from tests.support.cli import Installation
 from tests.support.factories import Factory
@@ -207,21 +208,10 @@ def refresh(issuer: str, client: IssuedClient, token: str) -> requests.Response:
 
 def first_refresh_token(issuer: str, client: IssuedClient, email: str) -> str:
     browser = Browser(requests.Session(), issuer)
-    verifier, challenge = pkce_pair()
-    params = code_request(client.client.client_id, challenge, scope="openid offline_access")
-    code = browser.run(email, PASSWORD, **params)["code"]
-    response = browser.http.post(
-        f"{issuer}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client.client.client_id, client.secret or ""),
+    tokens = signed_in_tokens(
+        browser, client.client.client_id, client.secret or "", email, scope="openid offline_access"
     )
-    assert response.status_code == 200, response.text
-    return str(response.json()["refresh_token"])
+    return str(tokens["refresh_token"])
 
 
 @dataclass(frozen=True)
