@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +13,8 @@ from idp.services.container import Services, build_services
 from idp.settings import Settings
 from tests.support.backends import Backend, postgres_backend, sqlite_backend
 from tests.support.factories import Factory
+from tests.support.ports import free_port
 from tests.support.server import LiveServer, start_server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def settings_for_tests(backend: Backend, directory: Path, public_url: str) -> Settings:

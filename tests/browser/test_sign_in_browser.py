@@ -9,48 +9,20 @@ inside the browser by `page.route`, so nothing leaves the machine.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from html import escape
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.support.browser import PASSWORD, REDIRECT
+from tests.support.chromium import sign_in
 from tests.support.factories import Factory
 from tests.support.logout import SIGNED_OUT
 
-CHROMIUM = Path("/usr/bin/chromium")
 CLIENT_HOME = "https://rp.example.com/home"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("IDP_TEST_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def test_person_signs_in_through_the_hosted_pages_in_chromium(chromium, make: Factory, http):
@@ -80,23 +52,7 @@ def test_person_signs_in_through_the_hosted_pages_in_chromium(chromium, make: Fa
 
     context = chromium.new_context()
     page = context.new_page()
-    arrived: list[str] = []
-
-    def client_callback(route: object) -> None:
-        arrived.append(route.request.url)
-        route.fulfill(status=200, body="signed in", content_type="text/plain")
-
-    page.route(f"{REDIRECT}**", client_callback)
-    page.goto(url)
-    assert page.title() == "Sign in"
-    page.get_by_label("E-mail address").fill(person.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{issuer}/consent**")
-    assert page.get_by_role("heading").inner_text() == "Shop wants to"
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{REDIRECT}**")
-    assert arrived, "the browser never reached the client"
+    arrived = sign_in(page, url, issuer, person.email, PASSWORD, consent_heading="Shop wants to")
 
     token = client.fetch_token(
         metadata["token_endpoint"],

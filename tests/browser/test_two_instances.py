@@ -28,11 +28,12 @@ from joserfc.jwk import KeySet
 
 from tests.support.backends import Backend, postgres_backend
 from tests.support.browser import PASSWORD, REDIRECT
-from tests.support.chromium import chromium_browser
+from tests.support.chromium import sign_in
 from tests.support.cli import Installation
-from tests.support.gunicorn_instances import Instance, free_port, start
+from tests.support.gunicorn import Gunicorn, start
 from tests.support.logout import SIGNED_OUT
 from tests.support.logout_receiver import LogoutReceiver
+from tests.support.ports import free_port
 from tests.support.round_robin_proxy import RoundRobinProxy
 
 TENANT = "duo"
@@ -49,7 +50,7 @@ PUBLISH_DELAY_SECONDS = 3
 @dataclass
 class Cluster:
     proxy: RoundRobinProxy
-    instances: list[Instance]
+    instances: list[Gunicorn]
     install: Installation
     web_client: dict[str, Any]  # the browser app's registration, with its secret
     service_client: dict[str, Any]  # a client_credentials client, for the secret rotation
@@ -60,7 +61,7 @@ class Cluster:
     def issuer(self) -> str:
         return f"{self.proxy.url}/t/{TENANT}"
 
-    def direct(self, instance: Instance) -> str:
+    def direct(self, instance: Gunicorn) -> str:
         """The tenant's endpoints on one instance, bypassing the proxy."""
         return f"{instance.url}/t/{TENANT}"
 
@@ -96,7 +97,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "clients", "create", "--tenant", TENANT, "--name", "Shop",
         "--grant-types", "authorization_code,refresh_token",
         "--redirect-uri", REDIRECT, "--post-logout-redirect-uri", SIGNED_OUT,
-        "--scopes", SCOPES, "--backchannel-logout-uri", receiver.url,
+        "--scopes", SCOPES, "--backchannel-logout-uri", f"{receiver.url}/backchannel-logout",
     )  # fmt: skip
     service_client = install.json(
         "clients", "create", "--tenant", TENANT, "--name", "Batch",
@@ -106,7 +107,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "api-keys", "create", "--tenant", TENANT, "--name", "ops",
         "--scopes", "clients:read clients:write",
     )["key"]  # fmt: skip
-    instances: list[Instance] = []
+    instances: list[Gunicorn] = []
     proxy: RoundRobinProxy | None = None
     try:
         for port in ports:
@@ -120,12 +121,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
             instance.stop()
         receiver.stop()
     for instance in instances:
-        assert "Traceback" not in instance.log_text(), instance.log_text()[-3000:]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    yield from chromium_browser()
+        assert "Traceback" not in instance.log_text(), instance.log_tail()
 
 
 def verified(token: str, jwks_url: str, **expected: str) -> dict[str, Any]:
@@ -137,14 +133,14 @@ def verified(token: str, jwks_url: str, **expected: str) -> dict[str, Any]:
     return claims
 
 
-def served(instance: Instance, *paths: str) -> int:
+def served(instance: Gunicorn, *paths: str) -> int:
     """Requests for any of `paths` in this instance's access log (methods GET and POST)."""
     return sum(
         instance.requests_logged(method, path) for path in paths for method in ("GET", "POST")
     )
 
 
-def wait_for_log(instance: Instance, method: str, path: str, count: int) -> None:
+def wait_for_log(instance: Gunicorn, method: str, path: str, count: int) -> None:
     """A worker logs a request just after answering it: give the log a moment to catch up."""
     deadline = time.monotonic() + 5
     while instance.requests_logged(method, path) < count:
@@ -181,22 +177,7 @@ def session(cluster: Cluster, chromium: Any) -> Iterator[Session]:
     )
     context = chromium.new_context()
     page = context.new_page()
-    arrived: list[str] = []
-
-    def client_callback(route: Any) -> None:
-        arrived.append(route.request.url)
-        route.fulfill(status=200, body="signed in", content_type="text/plain")
-
-    page.route(f"{REDIRECT}**", client_callback)
-    page.goto(url)
-    assert page.title() == "Sign in"
-    page.get_by_label("E-mail address").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{cluster.issuer}/consent**")
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{REDIRECT}**")
-    assert arrived, "the browser never reached the client"
+    arrived = sign_in(page, url, cluster.issuer, EMAIL, PASSWORD)
     token = client.fetch_token(
         metadata_json["token_endpoint"],
         authorization_response=arrived[-1],
@@ -354,7 +335,7 @@ def test_logout_ends_the_session_and_the_client_gets_a_logout_token(
     page.get_by_role("button", name="Go").click()
     page.wait_for_url(f"{SIGNED_OUT}**")
 
-    logout_token = cluster.receiver.wait_for_token()
+    logout_token = cluster.receiver.wait_for("/backchannel-logout", timeout=30)[0].logout_token
     assert jws.extract_compact(logout_token.encode()).headers()["typ"] == "logout+jwt"
     claims = verified(
         logout_token,

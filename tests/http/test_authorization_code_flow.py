@@ -17,6 +17,7 @@ from tests.support.browser import (
     hidden_fields,
     pkce_pair,
     query_of,
+    redeem,
 )
 
 
@@ -61,18 +62,7 @@ def test_person_signs_in_consents_and_the_client_gets_verified_tokens(
     assert result["state"] == "st-123"
     assert result["iss"] == issuer
 
-    token = http.post(
-        f"{issuer}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(rp.client.client_id, rp.secret),
-    )
-    assert token.status_code == 200, token.text
-    body = token.json()
+    body = redeem(http, issuer, rp.client.client_id, rp.secret, result["code"], verifier)
     assert body["token_type"] == "Bearer"
     assert body["scope"] == "openid profile email roles"
 

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -22,78 +18,14 @@ from joserfc.jwk import KeySet
 from idp.services.api_keys import OPERATOR, create_api_key
 from tests.support.browser import REDIRECT, Browser
 from tests.support.logout import SIGNED_OUT, sign_in
+from tests.support.logout_receiver import LogoutReceiver
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    content_type: str
-    form: dict[str, list[str]]
-
-    @property
-    def logout_token(self) -> str:
-        (token,) = self.form["logout_token"]
-        return token
-
-
-class Receiver:
-    """Relying parties' back-channel logout endpoints: records every POST; `failures[path]`
-    makes the first n requests to a path answer 503."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.failures: dict[str, int] = {}
-        self._arrived = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                record = Received(
-                    self.path, self.headers.get("Content-Type", ""), parse_qs(body.decode())
-                )
-                failing = receiver.failures.get(self.path, 0) > 0
-                if failing:
-                    receiver.failures[self.path] -= 1
-                self.send_response(503 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                with receiver._arrived:
-                    receiver.received.append(record)
-                    receiver._arrived.notify_all()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the test asserts on what arrived."""
-
-        return Handler
-
-    def at(self, path: str) -> list[Received]:
-        return [record for record in self.received if record.path == path]
-
-    def wait_for(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(self.at(path)) < count:
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"{len(self.at(path))} of {count} requests reached {path}"
-                self._arrived.wait(remaining)
-        return self.at(path)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    running = Receiver()
+def receiver() -> Iterator[LogoutReceiver]:
+    running = LogoutReceiver()
     yield running
     running.stop()
 

@@ -12,9 +12,10 @@ from idp.crypto.passwords import Passwords
 from idp.models.usage import UsageCount
 from idp.services.container import build_services
 from idp.services.tenants import TenantView
-from tests.conftest import free_port, settings_for_tests
+from tests.conftest import settings_for_tests
 from tests.support.browser import PASSWORD, Browser, code_request, hidden_fields, pkce_pair
 from tests.support.factories import Factory
+from tests.support.ports import free_port
 from tests.support.server import LiveServer, start_server
 
 

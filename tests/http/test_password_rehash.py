@@ -16,9 +16,10 @@ import requests
 from idp.crypto.passwords import Passwords
 from idp.services.container import build_services
 from idp.settings import PasswordSettings
-from tests.conftest import free_port, settings_for_tests
+from tests.conftest import settings_for_tests
 from tests.support.browser import PASSWORD, Browser
 from tests.support.factories import Factory
+from tests.support.ports import free_port
 from tests.support.server import LiveServer, start_server
 
 # What config.toml shipped before issue 8: ~175 ms per verification on one core here.

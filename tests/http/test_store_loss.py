@@ -21,11 +21,19 @@ from idp.models.schema import upgrade
 from idp.services.api_keys import OPERATOR, create_api_key
 from idp.services.container import build_services
 from idp.services.revocations import WARM, WARM_KEY
-from tests.conftest import free_port, settings_for_tests
+from tests.conftest import settings_for_tests
 from tests.http.test_client_auth import make_assertion, new_key, post_assertion, public_jwks
 from tests.support.backends import Backend, postgres_backend
-from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
+from tests.support.browser import (
+    PASSWORD,
+    REDIRECT,
+    Browser,
+    code_request,
+    pkce_pair,
+    signed_in_tokens,
+)
 from tests.support.factories import Factory
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.server import LiveServer, start_server
 
@@ -94,23 +102,10 @@ def _signed_in(make: Factory, tenant, rp) -> tuple[str, dict[str, str], Browser]
     their browser, which holds the session cookie."""
     person = make.user(tenant, password=PASSWORD)
     browser = Browser(requests.Session(), make.issuer(tenant))
-    verifier, challenge = pkce_pair()
-    scope = "openid offline_access"
-    result = browser.run(
-        person.email, PASSWORD, **code_request(rp.client.client_id, challenge, scope=scope)
+    tokens = signed_in_tokens(
+        browser, rp.client.client_id, rp.secret, person.email, scope="openid offline_access"
     )
-    response = requests.post(
-        f"{make.issuer(tenant)}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(rp.client.client_id, rp.secret),
-    )
-    assert response.status_code == 200, response.text
-    return person.subject, response.json(), browser
+    return person.subject, tokens, browser
 
 
 def _client_credentials(issuer: str, client: tuple[str, str]) -> requests.Response:

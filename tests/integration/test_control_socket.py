@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.cli import BIN, IDP, Installation
-from tests.support.gunicorn_instances import Instance, free_port, start
+from tests.support.cli import BIN, Installation
+from tests.support.gunicorn import Gunicorn, start
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -30,8 +31,8 @@ def install(tmp_path: Path) -> Installation:
 
 
 @pytest.fixture
-def running() -> Iterator[list[Instance]]:
-    instances: list[Instance] = []
+def running() -> Iterator[list[Gunicorn]]:
+    instances: list[Gunicorn] = []
     yield instances
     for instance in instances:
         instance.stop()
@@ -51,7 +52,7 @@ def listeners(socket_path: Path, install: Installation) -> list[str]:
 
 
 def test_without_configuration_no_instance_opens_a_control_socket(
-    install: Installation, running: list[Instance]
+    install: Installation, running: list[Gunicorn]
 ) -> None:
     first = start(install, free_port())
     running.append(first)
@@ -66,13 +67,12 @@ def test_without_configuration_no_instance_opens_a_control_socket(
 
 
 def test_each_instance_keeps_the_control_socket_it_was_given(
-    install: Installation, running: list[Instance]
+    install: Installation, running: list[Gunicorn]
 ) -> None:
     ports = [free_port(), free_port()]
     sockets = [install.directory / f"gunicorn-{port}.ctl" for port in ports]
     for port, path in zip(ports, sockets, strict=True):
-        serve = [str(IDP), "serve", "--port", str(port), "--control-socket", path.name]
-        running.append(start(install, port, command=serve))
+        running.append(start(install, port, idp_serve=True, control_socket=path.name))
 
     for port, path in zip(ports, sockets, strict=True):
         assert listeners(path, install) == [f"http://127.0.0.1:{port}"]

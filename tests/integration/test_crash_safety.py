@@ -37,10 +37,12 @@ from tests.support.browser import (
     code_request,
     hidden_fields,
     pkce_pair,
+    signed_in_tokens,
 )
 from tests.support.cli import Installation
 from tests.support.factories import Factory
-from tests.support.gunicorn import Gunicorn, free_port, kill, start_gunicorn
+from tests.support.gunicorn import Gunicorn, kill, start
+from tests.support.ports import free_port
 
 GRACEFUL_TIMEOUT = 20  # gunicorn.conf.py
 SIGN_INS_IN_FLIGHT = 12
@@ -52,6 +54,7 @@ class Site:
     """An installation (migrated), its URL, and services of this process over its database."""
 
     install: Installation
+    port: int
     url: str
     services: Services
     make: Factory
@@ -69,7 +72,8 @@ def backend(
 
 @pytest.fixture(scope="module")
 def site(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    url = f"http://127.0.0.1:{free_port()}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     install = Installation.create(
         tmp_path_factory.mktemp(f"crash-{backend.name}"),
         backend.database_url,
@@ -91,7 +95,7 @@ def site(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         keys={"kek_file": str(install.directory / "keys" / "kek")},
     )
     services = build_services(settings)
-    yield Site(install, url, services, Factory(services, url))
+    yield Site(install, port, url, services, Factory(services, url))
     services.engine.dispose()
 
 
@@ -117,10 +121,11 @@ def code_client(site: Site, tenant: TenantView, **columns: Any) -> IssuedClient:
 
 
 def run(site: Site, workers: int, **variables: str) -> Iterator[Gunicorn]:
-    server = start_gunicorn(
+    server = start(
         site.install,
-        site.url,
-        workers,
+        site.port,
+        workers=workers,
+        access_log=False,
         IDP_PASSWORDS__TIME_COST="3",
         IDP_PASSWORDS__MEMORY_KIB="65536",
         **variables,
@@ -129,7 +134,7 @@ def run(site: Site, workers: int, **variables: str) -> Iterator[Gunicorn]:
         yield server
     finally:
         server.stop()
-    assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
+    assert "Traceback" not in server.log_text(), server.log_tail()
 
 
 @pytest.fixture
@@ -203,21 +208,10 @@ def refresh(issuer: str, client: IssuedClient, token: str) -> requests.Response:
 
 def first_refresh_token(issuer: str, client: IssuedClient, email: str) -> str:
     browser = Browser(requests.Session(), issuer)
-    verifier, challenge = pkce_pair()
-    params = code_request(client.client.client_id, challenge, scope="openid offline_access")
-    code = browser.run(email, PASSWORD, **params)["code"]
-    response = browser.http.post(
-        f"{issuer}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client.client.client_id, client.secret or ""),
+    tokens = signed_in_tokens(
+        browser, client.client.client_id, client.secret or "", email, scope="openid offline_access"
     )
-    assert response.status_code == 200, response.text
-    return str(response.json()["refresh_token"])
+    return str(tokens["refresh_token"])
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,8 @@ application_name of their own, so pg_terminate_backend kills only theirs.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,60 +19,34 @@ import requests
 from sqlalchemy import create_engine, text
 
 from idp.models.db import normalise_url
-from idp.services.api_keys import OPERATOR, create_api_key
-from idp.services.tenants import TenantView
 from tests.support.backends import Backend, postgres_backend
-from tests.support.browser import REDIRECT, Browser, code_request, hidden_fields, pkce_pair
-from tests.support.factories import Factory
-from tests.support.gunicorn_process import (
+from tests.support.browser import PASSWORD, Browser, code_request, hidden_fields, pkce_pair
+from tests.support.faults import (
+    PARALLEL,
+    SCOPE,
     THREADS,
     WORKERS,
-    Served,
+    Deployment,
+    assert_no_errors,
+    deployed,
     fault_settings,
-    free_port,
-    gunicorn,
+    in_parallel,
 )
+from tests.support.ports import free_port
 from tests.support.tcp_proxy import TcpProxy
 
-PASSWORD = "correct horse battery"
-SCOPE = "openid profile offline_access"
-PARALLEL = 2 * WORKERS * THREADS
 # The fault settings' tenant and key caches last a second: past it, requests read the database.
 CACHES_EXPIRE = 1.2
 
 
-@dataclass
-class Deployment:
-    served: Served
+@dataclass(kw_only=True)
+class DatabaseDeployment(Deployment):
+    """The server reaches PostgreSQL through a relay; its connections carry their own name."""
+
     relay: TcpProxy
     admin_url: str
     application_name: str
-    tenant: TenantView
-    issuer: str
-    client_id: str
-    secret: str
-    email: str
-    api_key: str
     refresh_token: str = ""
-
-    def post(self, endpoint: str, **data: str) -> requests.Response:
-        return requests.post(
-            f"{self.issuer}/{endpoint}",
-            data=data,
-            auth=(self.client_id, self.secret),
-            headers={"Connection": "close"},
-            timeout=15,
-        )
-
-    def client_credentials(self) -> requests.Response:
-        return self.post("token", grant_type="client_credentials")
-
-    def api_read(self) -> requests.Response:
-        return requests.get(
-            f"{self.served.url}/api/v1/tenants/{self.tenant.slug}/clients",
-            headers={"Authorization": f"Bearer {self.api_key}", "Connection": "close"},
-            timeout=15,
-        )
 
     def login_page(self) -> requests.Response:
         """A new browser's authorization request, up to the login page (which reads the
@@ -128,7 +100,9 @@ def postgres() -> Iterator[Backend]:
 
 
 @pytest.fixture(scope="module")
-def deployment(postgres: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    postgres: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseDeployment]:
     directory = tmp_path_factory.mktemp("faults-database")
     relay = TcpProxy("127.0.0.1", urlsplit(postgres.database_url).port or 5432)
     application_name = f"idp-faults-{directory.name}"
@@ -140,55 +114,22 @@ def deployment(postgres: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
         postgres.redis_url,
     )
     try:
-        with gunicorn(directory, settings, port) as served:
-            make = Factory(served.services, served.url)
-            tenant = make.tenant()
-            issued = make.client(
-                tenant,
-                grant_types=("authorization_code", "refresh_token", "client_credentials"),
-                redirect_uris=(REDIRECT,),
-                scopes=("openid", "profile", "offline_access", "read"),
-            )
-            user = make.user(tenant, password=PASSWORD)
-            api_key = create_api_key(served.services.uow(), OPERATOR, tenant, "faults", None)
-            deployment = Deployment(
-                served,
-                relay,
-                postgres.database_url,
-                application_name,
-                tenant,
-                make.issuer(tenant),
-                issued.client.client_id,
-                issued.secret,
-                user.email,
-                api_key.secret,
-            )
-            browser = Browser(requests.Session(), deployment.issuer)
-            verifier, challenge = pkce_pair()
-            query = browser.run(
-                user.email,
-                PASSWORD,
-                **code_request(issued.client.client_id, challenge, scope=SCOPE),
-            )
-            redeemed = deployment.post(
-                "token",
-                grant_type="authorization_code",
-                code=query["code"],
-                redirect_uri=REDIRECT,
-                code_verifier=verifier,
-            )
-            deployment.refresh_token = redeemed.json()["refresh_token"]
-            yield deployment
-            log = served.log_text()
+        with deployed(
+            DatabaseDeployment,
+            directory,
+            settings,
+            port,
+            relay=relay,
+            admin_url=postgres.database_url,
+            application_name=application_name,
+        ) as up:
+            _, query, verifier = up.sign_in()
+            up.refresh_token = up.redeem(query["code"], verifier).json()["refresh_token"]
+            yield up
+            log = up.served.log_text()
     finally:
         relay.cut()
-    assert "Traceback" not in log, log[-5000:]
-    assert not re.search(r" 500$", log, re.MULTILINE), log[-5000:]
-
-
-def in_parallel(calls: list[Callable[[], requests.Response]]) -> list[requests.Response]:
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return list(pool.map(lambda call: call(), calls))
+    assert_no_errors(log)
 
 
 def failures(answers: list[requests.Response], ok: tuple[int, ...] = (200,)) -> list[Any]:
@@ -197,7 +138,9 @@ def failures(answers: list[requests.Response], ok: tuple[int, ...] = (200,)) -> 
     ]
 
 
-def test_connections_terminated_between_requests_fail_no_request(deployment: Deployment) -> None:
+def test_connections_terminated_between_requests_fail_no_request(
+    deployment: DatabaseDeployment,
+) -> None:
     """Each round kills every connection of the server, then lets requests that cannot fall
     back on a cached copy be the first to use the pools again; then token requests, once the
     tenant and key caches have expired."""
@@ -222,7 +165,7 @@ def test_connections_terminated_between_requests_fail_no_request(deployment: Dep
 
 
 def test_database_cut_off_is_503_while_jwks_and_discovery_answer_from_memory(
-    deployment: Deployment,
+    deployment: DatabaseDeployment,
 ) -> None:
     jwks = f"{deployment.issuer}/jwks.json"
     discovery = f"{deployment.issuer}/.well-known/openid-configuration"
@@ -282,7 +225,7 @@ def test_database_cut_off_is_503_while_jwks_and_discovery_answer_from_memory(
     assert deployment.refresh().status_code == 200
 
 
-def test_a_hanging_database_is_reported_by_readyz_in_time(deployment: Deployment) -> None:
+def test_a_hanging_database_is_reported_by_readyz_in_time(deployment: DatabaseDeployment) -> None:
     assert requests.get(f"{deployment.served.url}/readyz", timeout=5).status_code == 200
     deployment.relay.hold()
     try:

@@ -1,6 +1,6 @@
 """Redis unreachable, then back (issue 8, DESIGN §3): answered 503, then survived.
 
-Real gunicorn gthread workers (tests/support/gunicorn_process.py), the PostgreSQL test backend
+Real gunicorn gthread workers (tests/support/faults.py), the PostgreSQL test backend
 and a Redis of the test's own (tests/support/redis_server.py), which it stops, restarts empty
 and, through a TCP relay, makes hang. While Redis is away, everything that needs it answers
 503 with Retry-After in its surface's format, never 500 and never a token; JWKS and discovery
@@ -10,92 +10,37 @@ worker thread, whose per-thread connection died with the old Redis.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 import requests
 
-from idp.services.api_keys import OPERATOR, create_api_key
-from idp.services.tenants import TenantView
 from tests.support.backends import Backend, postgres_backend
-from tests.support.browser import REDIRECT, Browser, code_request, hidden_fields, pkce_pair
-from tests.support.factories import Factory
-from tests.support.gunicorn_process import (
-    THREADS,
-    WORKERS,
-    Served,
+from tests.support.browser import PASSWORD, Browser, code_request, hidden_fields, pkce_pair
+from tests.support.faults import (
+    PARALLEL,
+    SCOPE,
+    Deployment,
+    assert_no_errors,
+    deployed,
     fault_settings,
-    free_port,
-    gunicorn,
+    in_parallel,
 )
+from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.tcp_proxy import TcpProxy
 
-PASSWORD = "correct horse battery"
-SCOPE = "openid profile offline_access"
-# Concurrent fresh connections per round, and rounds: far more requests than worker threads,
-# so every thread of every worker gets some.
-PARALLEL = 2 * WORKERS * THREADS
 ROUNDS = 4
 
 
-@dataclass
-class Deployment:
-    served: Served
+@dataclass(kw_only=True)
+class RedisDeployment(Deployment):
+    """The server's Redis is the test's own, reached through a relay that can make it hang."""
+
     redis: RedisServer
     relay: TcpProxy
-    tenant: TenantView
-    issuer: str
-    client_id: str
-    secret: str
-    email: str
-    api_key: str
-
-    @property
-    def auth(self) -> tuple[str, str]:
-        return (self.client_id, self.secret)
-
-    def post(self, endpoint: str, **data: str) -> requests.Response:
-        """Over a fresh connection, so the kernel may hand it to any worker."""
-        return requests.post(
-            f"{self.issuer}/{endpoint}",
-            data=data,
-            auth=self.auth,
-            headers={"Connection": "close"},
-            timeout=15,
-        )
-
-    def client_credentials(self) -> requests.Response:
-        return self.post("token", grant_type="client_credentials")
-
-    def api_read(self) -> requests.Response:
-        return requests.get(
-            f"{self.served.url}/api/v1/tenants/{self.tenant.slug}/clients",
-            headers={"Authorization": f"Bearer {self.api_key}", "Connection": "close"},
-            timeout=15,
-        )
-
-    def sign_in(self) -> tuple[Browser, dict[str, str], str]:
-        """A browser through the code flow: it, the redirect's parameters, the PKCE verifier."""
-        browser = Browser(requests.Session(), self.issuer)
-        verifier, challenge = pkce_pair()
-        query = browser.run(
-            self.email, PASSWORD, **code_request(self.client_id, challenge, scope=SCOPE)
-        )
-        return browser, query, verifier
-
-    def redeem(self, code: str, verifier: str) -> requests.Response:
-        return self.post(
-            "token",
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=REDIRECT,
-            code_verifier=verifier,
-        )
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +49,9 @@ def postgres() -> Iterator[Backend]:
 
 
 @pytest.fixture(scope="module")
-def deployment(postgres: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    postgres: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisDeployment]:
     directory = tmp_path_factory.mktemp("faults-redis")
     redis = RedisServer(directory)
     redis.start()
@@ -117,34 +64,13 @@ def deployment(postgres: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
         f"redis://127.0.0.1:{relay.port}/0",
     )
     try:
-        with gunicorn(directory, settings, port) as served:
-            make = Factory(served.services, served.url)
-            tenant = make.tenant()
-            issued = make.client(
-                tenant,
-                grant_types=("authorization_code", "refresh_token", "client_credentials"),
-                redirect_uris=(REDIRECT,),
-                scopes=("openid", "profile", "offline_access", "read"),
-            )
-            user = make.user(tenant, password=PASSWORD)
-            api_key = create_api_key(served.services.uow(), OPERATOR, tenant, "faults", None)
-            yield Deployment(
-                served,
-                redis,
-                relay,
-                tenant,
-                make.issuer(tenant),
-                issued.client.client_id,
-                issued.secret,
-                user.email,
-                api_key.secret,
-            )
-            log = served.log_text()
+        with deployed(RedisDeployment, directory, settings, port, redis=redis, relay=relay) as up:
+            yield up
+            log = up.served.log_text()
     finally:
         relay.cut()
         redis.stop()
-    assert "Traceback" not in log, log[-5000:]
-    assert not re.search(r" 500$", log, re.MULTILINE), log[-5000:]
+    assert_no_errors(log)
 
 
 def assert_protocol_503(response: requests.Response) -> None:
@@ -158,12 +84,9 @@ def assert_protocol_503(response: requests.Response) -> None:
     assert "access_token" not in response.text and "refresh_token" not in response.text
 
 
-def in_parallel(calls: list[Callable[[], requests.Response]]) -> list[requests.Response]:
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return list(pool.map(lambda call: call(), calls))
-
-
-def test_redis_stopped_every_endpoint_that_needs_it_answers_503(deployment: Deployment) -> None:
+def test_redis_stopped_every_endpoint_that_needs_it_answers_503(
+    deployment: RedisDeployment,
+) -> None:
     # Everything prepared while Redis is up: a signed-in browser with its tokens, a fresh code,
     # and a login page another browser is about to submit.
     browser, query, verifier = deployment.sign_in()
@@ -229,7 +152,7 @@ def test_redis_stopped_every_endpoint_that_needs_it_answers_503(deployment: Depl
 
 
 def test_after_a_restart_every_first_request_on_every_thread_succeeds(
-    deployment: Deployment,
+    deployment: RedisDeployment,
 ) -> None:
     """Every worker thread holds a Redis connection; a restart kills them all at once."""
     token = deployment.client_credentials().json()["access_token"]
@@ -250,7 +173,7 @@ def test_after_a_restart_every_first_request_on_every_thread_succeeds(
     assert revoked.status_code == 200
 
 
-def test_a_hanging_redis_answers_503_within_the_timeouts(deployment: Deployment) -> None:
+def test_a_hanging_redis_answers_503_within_the_timeouts(deployment: RedisDeployment) -> None:
     """Redis accepts connections but answers nothing: the command timeout (1 s as shipped)
     bounds each wait, so the client gets its 503 in seconds and /readyz says so in time."""
     assert deployment.client_credentials().status_code == 200

@@ -8,7 +8,6 @@ import json
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,18 +19,14 @@ import pytest
 import requests
 
 from tests.support.backends import Backend, postgres_backend, sqlite_backend
-from tests.support.cli import BIN, REPO, Installation
+from tests.support.cli import Installation
+from tests.support.gunicorn import start
+from tests.support.ports import free_port
 
 WORKERS = 3
 # Concurrent introspections per round, and rounds at most, to reach more than one worker.
 PARALLEL = 8
 ROUNDS = 25
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -59,30 +54,6 @@ class Production:
             time.sleep(0.1)
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or no worker booted yet
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn did not become healthy:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM lets gunicorn stop its workers gracefully; SIGKILL if that hangs."""
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -107,29 +78,12 @@ def production(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> It
     migrated = install.run("migrate")
     assert migrated.code == 0, migrated.stderr
     demo = install.json("demo")
-    log = install.directory / "gunicorn.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", str(REPO / "gunicorn.conf.py"), "idp:create_app()"],
-            cwd=install.directory,
-            env={
-                **install.environ,
-                "HOST": "127.0.0.1",
-                "PORT": str(port),
-                "WEB_CONCURRENCY": str(WORKERS),
-                # The access log names the worker (pid) that answered each request.
-                "IDP_ACCESS_LOG": "1",
-                "GUNICORN_CMD_ARGS": "--access-logformat 'pid=%(p)s %(m)s %(U)s %(s)s'",
-            },
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    server = start(install, port, workers=WORKERS)
     try:
-        wait_until_healthy(url, process, log)
-        yield Production(url, demo, log, install)
+        yield Production(url, demo, server.log, install)
     finally:
-        stop(process)
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+        server.stop()
+    assert "Traceback" not in server.log_text(), server.log_tail()
 
 
 def test_ready(production: Production) -> None:
@@ -223,17 +177,8 @@ def test_idp_serve_runs_gunicorn_from_any_directory(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     install = Installation.create(tmp_path, f"sqlite:///{tmp_path / 'idp.sqlite3'}")
     assert install.run("migrate").code == 0
-    log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(BIN / "idp"), "serve", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env={**install.environ, "HOST": "127.0.0.1"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    server = start(install, port, workers=2, access_log=False, idp_serve=True)
     try:
-        wait_until_healthy(url, process, log)
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
     finally:
-        stop(process)
+        server.stop()

@@ -15,8 +15,9 @@ import pytest
 import redis
 
 from idp.stores.redis import RedisStore
+from tests.support.ports import free_port
 from tests.support.redis_sentinel import SERVICE, SentinelServer
-from tests.support.redis_server import RedisServer, _free_port
+from tests.support.redis_server import RedisServer
 from tests.support.tls import Certificates, make_certificates
 
 PREFIX = "idp-test-urls:"
@@ -51,7 +52,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 def tls_server(directory: Path, certificates: Certificates) -> tuple[RedisServer, int]:
     """A redis-server with a TLS port beside the plain one its harness uses to check on it."""
-    tls_port = _free_port()
+    tls_port = free_port()
     server = RedisServer(
         directory,
         "--tls-port", str(tls_port),
@@ -145,7 +146,7 @@ def test_after_a_sentinel_failover_the_store_writes_to_the_new_master(
 ) -> None:
     master, replica, sentinel = sentinel_setup
     # An unreachable sentinel first: the store tries the next one in the list.
-    url = f"redis+sentinel://127.0.0.1:{_free_port()},127.0.0.1:{sentinel.port}/{SERVICE}"
+    url = f"redis+sentinel://127.0.0.1:{free_port()},127.0.0.1:{sentinel.port}/{SERVICE}"
     store = RedisStore(url, PREFIX)
     before = exercise_contract(store)
     wait_until(

@@ -27,10 +27,9 @@ from idp.services.refresh_tokens import (
     start_family,
 )
 from idp.services.tenants import TenantView
-from idp.services.tokens import IssuedAccessToken, issue_access_token, read_access_token
+from idp.services.tokens import read_access_token
 from tests.support.factories import Factory
-
-ISSUER = "https://issuer.example/t/x"
+from tests.support.refresh_families import ISSUER, access_token, family, refresh_client
 
 
 @pytest.fixture
@@ -40,44 +39,7 @@ def tenant(make: Factory) -> TenantView:
 
 @pytest.fixture
 def client(make: Factory, tenant: TenantView) -> IssuedClient:
-    return make.client(
-        tenant,
-        grant_types=("authorization_code", "refresh_token"),
-        redirect_uris=("https://rp.example.com/cb",),
-        scopes=("openid", "offline_access"),
-    )
-
-
-def access_token(services: Services, tenant: TenantView, client: IssuedClient) -> IssuedAccessToken:
-    return issue_access_token(
-        ring=services.key_cache.ring(tenant.id),
-        issuer=ISSUER,
-        tenant=tenant,
-        client=client.client,
-        subject="someone",
-        scopes=["openid"],
-        audience=[ISSUER],
-        defaults=services.settings.tokens,
-    )
-
-
-def family(
-    services: Services,
-    make: Factory,
-    tenant: TenantView,
-    client: IssuedClient,
-    sid: str,
-    scopes: tuple[str, ...],
-) -> IssuedRefreshToken:
-    grant = FamilyGrant(
-        client_id=client.client.client_id,
-        subject=make.user(tenant).subject,
-        scopes=scopes,
-        sid=sid,
-        auth_time=1_700_000_000,
-        amr=("pwd",),
-    )
-    return start_family(services.uow(), tenant, grant, access_token(services, tenant, client))
+    return refresh_client(make, tenant)
 
 
 def is_live(services: Services, tenant: TenantView, issued: IssuedRefreshToken) -> bool:
@@ -170,12 +132,7 @@ def test_purging_removes_only_this_tenants_families_past_their_absolute_lifetime
     expired = family(services, make, tenant, client, "sid-p1", ("openid", "offline_access"))
     live = family(services, make, tenant, client, "sid-p2", ("openid", "offline_access"))
     other_tenant = make.tenant()
-    other_client = make.client(
-        other_tenant,
-        grant_types=("authorization_code", "refresh_token"),
-        redirect_uris=("https://rp.example.com/cb",),
-        scopes=("openid", "offline_access"),
-    )
+    other_client = refresh_client(make, other_tenant)
     foreign = family(services, make, other_tenant, other_client, "sid-p3", ("openid",))
     past = datetime.now(UTC) - timedelta(seconds=1)
     with services.uow() as uow:

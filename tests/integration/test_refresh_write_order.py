@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from idp.models.schema import upgrade
-from idp.services.clients import IssuedClient
 from idp.services.container import Services, build_services
 from idp.services.refresh_tokens import (
     FamilyGrant,
@@ -20,16 +19,13 @@ from idp.services.refresh_tokens import (
     TokenResponse,
     find_refresh_token,
     rotate,
-    start_family,
 )
-from idp.services.tenants import TenantView
-from idp.services.tokens import IssuedAccessToken, issue_access_token
 from tests.conftest import settings_for_tests
 from tests.support.backends import sqlite_backend
 from tests.support.factories import Factory
 from tests.support.redis_server import RedisServer
+from tests.support.refresh_families import access_token, family, refresh_client
 
-ISSUER = "https://issuer.example/t/x"
 GRACE = 30
 
 
@@ -53,39 +49,13 @@ def services(tmp_path: Path, redis_server: RedisServer) -> Iterator[Services]:
     built.engine.dispose()
 
 
-def access_token(services: Services, tenant: TenantView, client: IssuedClient) -> IssuedAccessToken:
-    return issue_access_token(
-        ring=services.key_cache.ring(tenant.id),
-        issuer=ISSUER,
-        tenant=tenant,
-        client=client.client,
-        subject="someone",
-        scopes=["openid"],
-        audience=[ISSUER],
-        defaults=services.settings.tokens,
-    )
-
-
 def test_a_failure_between_the_two_writes_leaves_the_token_unspent(
     services: Services, redis_server: RedisServer
 ) -> None:
     make = Factory(services, "https://issuer.example")
     tenant = make.tenant()
-    client = make.client(
-        tenant,
-        grant_types=("authorization_code", "refresh_token"),
-        redirect_uris=("https://rp.example.com/cb",),
-        scopes=("openid", "offline_access"),
-    )
-    grant = FamilyGrant(
-        client_id=client.client.client_id,
-        subject=make.user(tenant).subject,
-        scopes=("openid", "offline_access"),
-        sid="sid-order",
-        auth_time=1_700_000_000,
-        amr=("pwd",),
-    )
-    issued = start_family(services.uow(), tenant, grant, access_token(services, tenant, client))
+    client = refresh_client(make, tenant)
+    issued = family(services, make, tenant, client, "sid-order", ("openid", "offline_access"))
 
     def respond(grant: FamilyGrant, scopes: tuple[str, ...]) -> TokenResponse:
         minted = access_token(services, tenant, client)

@@ -26,9 +26,10 @@ from idp.services.container import build_services
 from idp.stores import StoreUnavailable
 from idp.stores.redis import RedisStore
 from idp.stores.sql import SqlStore
-from tests.conftest import free_port, settings_for_tests
+from tests.conftest import settings_for_tests
 from tests.support.backends import Backend, postgres_backend, sqlite_backend
 from tests.support.factories import Factory
+from tests.support.ports import free_port
 from tests.support.server import start_server
 
 

@@ -63,6 +63,16 @@ def redeem(
     return dict(response.json())
 
 
+def signed_in_tokens(
+    browser: Browser, client_id: str, secret: str, email: str, **params: str
+) -> dict[str, Any]:
+    """A person signs in with PASSWORD through the code flow with PKCE (`params` added to the
+    authorization request) and the client redeems the code: its token response."""
+    verifier, challenge = pkce_pair()
+    query = browser.run(email, PASSWORD, **code_request(client_id, challenge, **params))
+    return redeem(browser.http, browser.issuer, client_id, secret, query["code"], verifier)
+
+
 def verified_claims(http: requests.Session, issuer: str, id_token: str) -> dict[str, Any]:
     """The claims of an ID token whose signature joserfc verified against the tenant's JWKS."""
     keys = KeySet.import_key_set(http.get(f"{issuer}/jwks.json").json())

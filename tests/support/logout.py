@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from idp.services.clients import IssuedClient
-from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair, query_of
+from tests.support.browser import (
+    REDIRECT,
+    Browser,
+    code_request,
+    pkce_pair,
+    query_of,
+    signed_in_tokens,
+)
 
 SIGNED_OUT = "https://rp.example.com/signed-out"
 
@@ -36,20 +43,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
 def sign_in(browser: Browser, client: IssuedClient, email: str) -> SignedIn:
     """The code flow in `browser` up to the tokens: the person has a session and `client` a code
     from it (so the session knows the client)."""
-    verifier, challenge = pkce_pair()
-    result = browser.run(email, PASSWORD, **code_request(client.client.client_id, challenge))
-    token = browser.http.post(
-        f"{browser.issuer}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client.client.client_id, client.secret or ""),
-    )
-    assert token.status_code == 200, token.text
-    body = token.json()
+    body = signed_in_tokens(browser, client.client.client_id, client.secret or "", email)
     cookie = next(c.value for c in browser.http.cookies if c.name.startswith("idp_session_"))
     return SignedIn(
         body["id_token"], body["access_token"], unverified_claims(body["id_token"]), str(cookie)

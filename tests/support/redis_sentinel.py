@@ -7,14 +7,13 @@ and talks TLS to the master it monitors (`tls-replication yes`).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import redis
 
-from tests.support.redis_server import START_TIMEOUT, _free_port
+from tests.support.ports import free_port
+from tests.support.redis_server import launch, terminate
 from tests.support.tls import Certificates
 
 SERVICE = "idp-test"
@@ -28,7 +27,7 @@ class SentinelServer:
         certificates: Certificates | None = None,
         service: str = SERVICE,
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.service = service
         self._directory = directory
         self._master_port = master_port
@@ -59,25 +58,10 @@ class SentinelServer:
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
-        executable = shutil.which("redis-server")
-        assert executable, "redis-server is not installed (apt-get install redis-server)"
         self._directory.mkdir(parents=True, exist_ok=True)
         config = self._directory / f"sentinel-{self.port}.conf"
         config.write_text(self._config())
-        self._process = subprocess.Popen(
-            [executable, str(config), "--sentinel"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                self.client().ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        self._process = launch([str(config), "--sentinel"], self.client)
 
     def client(self) -> redis.Redis:
         if self._certificates is None:
@@ -96,8 +80,5 @@ class SentinelServer:
         return int(port)
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        self._process.wait(timeout=10)
+        terminate(self._process)
         self._process = None

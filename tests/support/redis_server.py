@@ -9,44 +9,71 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 import redis
 
+from tests.support.ports import free_port
+
 START_TIMEOUT = 10.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def redis_server_executable() -> str:
+    """The machine's `redis-server`; without it the test is skipped, or fails where the
+    services are required (IDP_TEST_REQUIRE_SERVICES=1)."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        message = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("IDP_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return executable
+
+
+def launch(arguments: Sequence[str], client: Callable[[], redis.Redis]) -> subprocess.Popen[bytes]:
+    """Start `redis-server` with `arguments` and wait until `client()` answers a PING; stop it
+    again if it never does."""
+    process = subprocess.Popen(
+        [redis_server_executable(), *arguments],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            client().ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                terminate(process)
+                raise
+            time.sleep(0.05)
+
+
+def terminate(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 class RedisServer:
     """One `redis-server` process; `url` stays the same across restarts."""
 
     def __init__(self, directory: Path, *extra: str) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            message = "redis-server is not installed (apt-get install redis-server)"
-            if os.environ.get("IDP_TEST_REQUIRE_SERVICES") == "1":
-                pytest.fail(message)
-            pytest.skip(message)
-        self._executable = executable
+        redis_server_executable()  # skipped or failed here, before the test builds on it
         self._directory = directory
         self._extra = extra
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         assert self._process is None, "already running"
-        command = [
-            self._executable,
+        arguments = [
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
@@ -54,24 +81,12 @@ class RedisServer:
             "--dir", str(self._directory),
             *self._extra,
         ]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        self._process = launch(
+            arguments, lambda: redis.Redis(port=self.port, socket_connect_timeout=0.5)
         )
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        self._process.wait(timeout=10)
+        terminate(self._process)
         self._process = None
 
     def restart(self) -> None:

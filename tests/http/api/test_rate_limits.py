@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from idp.services.container import build_services
-from tests.conftest import free_port, settings_for_tests
+from tests.conftest import settings_for_tests
 from tests.http.api.conftest import Api
+from tests.support.ports import free_port
 from tests.support.server import LiveServer, start_server
 
 PER_KEY = 5

@@ -6,7 +6,14 @@ from __future__ import annotations
 import requests
 
 from idp.services.api_keys import OPERATOR, create_api_key
-from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
+from tests.support.browser import (
+    PASSWORD,
+    REDIRECT,
+    Browser,
+    code_request,
+    pkce_pair,
+    signed_in_tokens,
+)
 
 SESSIONS = "/tenants/{slug}/users/{user_id}/sessions"
 USER = "/tenants/{slug}/users/{user_id}"
@@ -20,20 +27,8 @@ def _signed_in(make, server):
         tenant, grant_types=("authorization_code",), redirect_uris=(REDIRECT,), scopes=("openid",)
     )
     browser = Browser(requests.Session(), make.issuer(tenant))
-    verifier, challenge = pkce_pair()
-    result = browser.run(
-        person.email, PASSWORD, **code_request(rp.client.client_id, challenge, scope="openid")
-    )
-    token = requests.post(
-        f"{make.issuer(tenant)}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": result["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(rp.client.client_id, rp.secret),
-    ).json()["access_token"]
+    tokens = signed_in_tokens(browser, rp.client.client_id, rp.secret, person.email, scope="openid")
+    token = tokens["access_token"]
     return tenant, person, rp, browser, token
 
 
