@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.models.failures import database_unreachable
 from idp.models.job_repository import ClaimedJob, QueuedJobs
 from idp.settings import QueueSettings
 
@@ -240,8 +241,11 @@ class JobQueue:
             try:
                 while not stop.is_set() and self.run_one():
                     pass
-            except Exception:  # the database may be away; the jobs wait in it, leased or not
-                log.exception("the job queue could not be read; trying again later")
+            except Exception as error:  # the consumer must outlive any one failure
+                if not database_unreachable(error):
+                    log.exception("the job queue could not be read; trying again later")
+                else:  # the jobs wait in the database, leased or not, until it answers again
+                    log.warning("the job queue is unreachable (%s); trying again later", error)
             wake.wait(self._until_next_look(looked_at))
 
     def _until_next_look(self, looked_at: float) -> float:

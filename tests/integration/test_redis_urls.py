@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from idp.stores import StoreUnavailable
 from idp.stores.redis import RedisStore
 from tests.support.ports import free_port
 from tests.support.redis_sentinel import SERVICE, SentinelServer
@@ -87,14 +88,14 @@ def test_rediss_url_with_a_ca_file_reaches_the_tls_port(
 def test_the_tls_port_speaks_only_tls(tls_redis: tuple[RedisServer, int]) -> None:
     """So the test above cannot have passed over plain TCP."""
     _, tls_port = tls_redis
-    with pytest.raises(redis.ConnectionError):
+    with pytest.raises(StoreUnavailable):
         RedisStore(f"redis://127.0.0.1:{tls_port}/0?socket_timeout=2", PREFIX).ping()
 
 
 def test_rediss_verifies_the_certificate_by_default(tls_redis: tuple[RedisServer, int]) -> None:
     """Without ssl_ca_certs the system's CAs are trusted, and they never signed our test CA."""
     _, tls_port = tls_redis
-    with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+    with pytest.raises(StoreUnavailable, match="certificate verify failed"):
         RedisStore(f"rediss://127.0.0.1:{tls_port}/0", PREFIX).ping()
 
 
@@ -105,7 +106,7 @@ def test_rediss_checks_the_host_name(
     other = make_certificates(tmp_path / "other", ca_name="another CA")
     _, tls_port = tls_redis
     wrong_ca = f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={other.ca}"
-    with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+    with pytest.raises(StoreUnavailable, match="certificate verify failed"):
         RedisStore(wrong_ca, PREFIX).ping()
     by_name = f"rediss://localhost:{tls_port}/0?ssl_ca_certs={certificates.ca}"
     RedisStore(by_name, PREFIX).ping()  # localhost is in the certificate too
