@@ -6,7 +6,8 @@ both served; some checks also call each instance directly to be sure both were a
 
 Chromium signs in through the hosted pages, a client library exchanges the code and verifies the
 ID token; then refresh, revocation, a client secret rotation, a signing key rotation and logout
-with back-channel delivery, each seen by both instances at once.
+with back-channel delivery, each seen by both instances at once; and the login throttle and the
+API rate limit count what was done on either instance.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
 from tests.support.backends import Backend, postgres_backend
-from tests.support.browser import PASSWORD, REDIRECT
+from tests.support.browser import PASSWORD, REDIRECT, Browser
 from tests.support.chromium import sign_in
 from tests.support.cli import Installation
 from tests.support.gunicorn import Gunicorn, start
@@ -41,6 +42,8 @@ EMAIL = "grace@example.com"
 CLIENT_HOME = "https://rp.example.com/home"
 SCOPES = "openid profile email offline_access"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# Management API calls per key and minute: low, so the test of the shared limit stays short.
+API_PER_MINUTE_PER_KEY = 40
 # Short key timings so a rotation is published, then signing, within seconds. Settings require
 # publish_delay_seconds >= cache_seconds + jwks_max_age_seconds (config.toml).
 KEY_CACHE_SECONDS = 1
@@ -85,6 +88,7 @@ def cluster(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Itera
         IDP_KEYS__CACHE_SECONDS=str(KEY_CACHE_SECONDS),
         IDP_KEYS__JWKS_MAX_AGE_SECONDS="1",
         IDP_KEYS__PUBLISH_DELAY_SECONDS=str(PUBLISH_DELAY_SECONDS),
+        IDP_RATE_LIMITS__API_PER_MINUTE_PER_KEY=str(API_PER_MINUTE_PER_KEY),
     )
     install.environ.pop("IDP_KEYS__KEK_FILE")  # the KEK is IDP_KEK, identical on both
     assert install.run("migrate").code == 0
@@ -345,3 +349,40 @@ def test_logout_ends_the_session_and_the_client_gets_a_logout_token(
         sid=session.claims["sid"],
     )
     assert LOGOUT_EVENT in claims["events"]
+
+
+def test_the_login_throttle_counts_failures_made_on_either_instance(cluster: Cluster) -> None:
+    """Five wrong passwords for one account, spread over both instances, lock it on both: the
+    counters live in the shared store, so guessing cannot be spread over instances."""
+    email = "ada@example.com"
+    cluster.install.json(
+        "users", "create", "--tenant", TENANT, "--email", email, "--password", PASSWORD
+    )  # fmt: skip
+    browsers = [
+        Browser(requests.Session(), cluster.direct(instance)) for instance in cluster.instances
+    ]
+    limit = 5  # rate_limits.login_failures_per_account (config.toml)
+    for attempt in range(limit):
+        browser = browsers[attempt % 2]
+        wrong = browser.sign_in(f"{browser.issuer}/login", email, "not the password")
+        assert wrong.status_code == 401, wrong.text
+    for browser in browsers:
+        blocked = browser.sign_in(f"{browser.issuer}/login", email, PASSWORD)
+        assert blocked.status_code == 429, blocked.text
+
+
+def test_the_api_rate_limit_of_a_key_is_shared_by_both_instances(cluster: Cluster) -> None:
+    key = cluster.install.json(
+        "api-keys", "create", "--tenant", TENANT, "--name", "busy", "--scopes", "clients:read"
+    )["key"]  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}"}
+    answers = []
+    for call in range(API_PER_MINUTE_PER_KEY):
+        instance = cluster.instances[call % 2]
+        answer = requests.get(f"{instance.url}/api/v1/tenants/{TENANT}/clients", headers=headers)
+        answers.append(answer.status_code)
+    assert answers == [200] * API_PER_MINUTE_PER_KEY
+    for instance in cluster.instances:
+        over = requests.get(f"{instance.url}/api/v1/tenants/{TENANT}/clients", headers=headers)
+        assert over.status_code == 429, over.text
+        assert over.headers["Retry-After"]
