@@ -99,10 +99,6 @@ class QueuedJobs:
             .execution_options(synchronize_session=False)
         )
 
-    def pending(self) -> list[QueuedJob]:
-        """Every queued job, oldest first: for operators and tests."""
-        return list(self._session.scalars(select(QueuedJob).order_by(QueuedJob.id)))
-
 
 def _lease_free(now: datetime) -> Any:
     return or_(QueuedJob.claimed_until.is_(None), QueuedJob.claimed_until <= now)

@@ -67,7 +67,8 @@ def put_due_job(services: Services, tenant: TenantView, kind: str) -> None:
 
 def rows(services: Services, kind: str) -> list[QueuedJob]:
     with services.session_factory() as session:
-        return [job for job in QueuedJobs(session).pending() if job.kind == kind]
+        query = select(QueuedJob).where(QueuedJob.kind == kind).order_by(QueuedJob.id)
+        return list(session.scalars(query))
 
 
 def wait_until_empty(services: Services, kind: str, timeout: float = 20.0) -> None:
