@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from idp.services.container import Services
-from idp.services.tenants import TenantView, issuer_url
+from idp.services.tenancy.tenants import TenantView, issuer_url
 
 
 def services() -> Services:

@@ -6,8 +6,8 @@ import click
 
 from idp.cli.audit import record_operator_write
 from idp.cli.base import emit, fail, handles_errors, json_option, open_services, tenant_of
-from idp.services import api_keys as key_service
-from idp.services.api_keys import OPERATOR, SCOPES
+from idp.services.management import api_keys as key_service
+from idp.services.management.api_keys import OPERATOR, SCOPES
 
 
 @click.group("api-keys")

@@ -6,10 +6,10 @@ import getpass
 
 import click
 
-from idp.services.api_keys import OPERATOR
 from idp.services.audit import AuditEntry, record_event
 from idp.services.container import Services
-from idp.services.tenants import TenantView
+from idp.services.management.api_keys import OPERATOR
+from idp.services.tenancy.tenants import TenantView
 
 
 def record_operator_write(

@@ -15,7 +15,7 @@ from idp.crypto.kek import KekError
 from idp.models.schema import SchemaOutOfDate, ensure_current
 from idp.services.container import Services, build_services
 from idp.services.errors import DomainError
-from idp.services.tenants import TenantView, get_tenant
+from idp.services.tenancy.tenants import TenantView, get_tenant
 from idp.settings import SettingsError, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])

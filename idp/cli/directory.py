@@ -11,13 +11,13 @@ import click
 
 from idp.cli.audit import record_operator_write
 from idp.cli.base import emit, fail, handles_errors, json_option, open_services, tenant_of
-from idp.services import clients as client_service
-from idp.services import signing_keys
-from idp.services import tenants as tenant_service
-from idp.services import users as user_service
-from idp.services.clients import ClientSpec, IssuedClient
+from idp.services.accounts import users as user_service
 from idp.services.container import Services
-from idp.services.tenants import TenantView, issuer_url
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients.clients import ClientSpec, IssuedClient
+from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.tenants import TenantView, issuer_url
+from idp.services.tokens import signing_keys
 from idp.settings import SIGNING_ALGS
 
 tenant_option = click.option("--tenant", "slug", required=True, help="Tenant slug.")

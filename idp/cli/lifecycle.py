@@ -15,13 +15,13 @@ import click
 from idp.cli.base import emit, handles_errors, json_option, open_services
 from idp.crypto.secrets import matches
 from idp.models.schema import ensure_current, upgrade
-from idp.services import clients as client_service
-from idp.services import tenants as tenant_service
-from idp.services import users as user_service
-from idp.services.clients import ClientSpec
+from idp.services.accounts import users as user_service
 from idp.services.container import Services
 from idp.services.errors import NotFound
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients.clients import ClientSpec
+from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.tenants import TenantView
 
 # Found next to the code, like migrations/: `idp serve` works from any working directory.
 GUNICORN_CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"

@@ -35,21 +35,21 @@ from idp.context import current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
 from idp.oauth.grants import requested_scopes
 from idp.oauth.server import oauth_server
-from idp.services import authorization
-from idp.services.authorization import (
+from idp.services.accounts.users import get_user, normalise_email
+from idp.services.errors import InvalidInput, NotFound
+from idp.services.signin import authorization
+from idp.services.signin.authorization import (
     AuthorizationCode,
     AuthorizationRequest,
     Codes,
     Transaction,
     Transactions,
 )
-from idp.services.claims import ClaimsRequest, parse_claims_request
-from idp.services.consents import ConsentOutcome, check_consent
-from idp.services.errors import InvalidInput, NotFound
-from idp.services.id_tokens import read_id_token_hint
-from idp.services.session_clients import record_session_client
-from idp.services.sessions import SessionView, current_session
-from idp.services.users import get_user, normalise_email
+from idp.services.signin.consents import ConsentOutcome, check_consent
+from idp.services.signin.session_clients import record_session_client
+from idp.services.signin.sessions import SessionView, current_session
+from idp.services.tokens.claims import ClaimsRequest, parse_claims_request
+from idp.services.tokens.id_tokens import read_id_token_hint
 
 RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
 
-from idp.services.clients import ClientView
+from idp.services.oauth_clients.clients import ClientView
 
 # http://127.0.0.1[:port]/rest or http://[::1][:port]/rest; "localhost" is not a literal and
 # RFC 8252 §8.3 advises against it, so it gets no port leeway.

@@ -15,14 +15,14 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from idp.context import current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
 from idp.oauth.grants import TOKEN_AUTH_METHODS
-from idp.services.clients import find_client
-from idp.services.refresh_tokens import (
+from idp.services.oauth_clients.clients import find_client
+from idp.services.tokens.access_tokens import read_access_token, revoke_access_token
+from idp.services.tokens.refresh_tokens import (
     RefreshTokenView,
     find_refresh_token,
     looks_like_refresh_token,
     revoke_family,
 )
-from idp.services.tokens import read_access_token, revoke_access_token
 
 
 class LiveAccessToken:

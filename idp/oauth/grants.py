@@ -16,12 +16,19 @@ from flask import g
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
-from idp.services.authorization import AuthorizationCode, Codes
-from idp.services.clients import SCOPE_TOKEN, check_resource
+from idp.services.accounts.users import UserView, get_user
 from idp.services.container import Services
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.id_tokens import issue_id_token
-from idp.services.refresh_tokens import (
+from idp.services.oauth_clients.clients import SCOPE_TOKEN, check_resource
+from idp.services.signin.authorization import AuthorizationCode, Codes
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.access_tokens import (
+    IssuedAccessToken,
+    issue_access_token,
+    revoke_access_token,
+)
+from idp.services.tokens.id_tokens import issue_id_token
+from idp.services.tokens.refresh_tokens import (
     FamilyGrant,
     Origin,
     RefreshRefused,
@@ -32,9 +39,6 @@ from idp.services.refresh_tokens import (
     should_issue_refresh_token,
     start_family,
 )
-from idp.services.tenants import TenantView
-from idp.services.tokens import IssuedAccessToken, issue_access_token, revoke_access_token
-from idp.services.users import UserView, get_user
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 MAX_CODE = 128

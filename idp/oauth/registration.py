@@ -15,7 +15,7 @@ exactly what must be done differently here:
 - an update with a stale field is refused there; RFC 7592 §2.2 puts that rule on the client, and
   clients commonly send back the read response unchanged, so we ignore those fields.
 
-So the protocol shape lives here and the rules in services/registration.py.
+So the protocol shape lives here and the rules in services/oauth_clients/registration.py.
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ from flask import request as flask_request
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.models.uow import UnitOfWork
 from idp.oauth.clients import OAuthClient
-from idp.services import registration
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
-from idp.services.clients import ClientView
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.rate_limits import FailureLimiter
-from idp.services.registration import (
+from idp.services.oauth_clients import registration
+from idp.services.oauth_clients.clients import ClientView
+from idp.services.oauth_clients.registration import (
     Admission,
     InvalidRegistrationToken,
     Registration,
     RegistrationClosed,
 )
+from idp.services.rate_limits import FailureLimiter
 
 JSON = "application/json"
 # RFC 7591 §3.2.1 / RFC 7592 §3: server-provisioned fields a client may send back on update.

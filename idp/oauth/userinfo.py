@@ -7,10 +7,10 @@ import json
 from flask import Response, request
 
 from idp.context import current_tenant, issuer, services
+from idp.services.accounts.users import get_user
 from idp.services.errors import NotFound
-from idp.services.id_tokens import user_claims
-from idp.services.tokens import USERINFO_CLAIMS, read_access_token
-from idp.services.users import get_user
+from idp.services.tokens.access_tokens import USERINFO_CLAIMS, read_access_token
+from idp.services.tokens.id_tokens import user_claims
 
 MAX_TOKEN = 8192
 

@@ -15,13 +15,13 @@ from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup
 from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
-from idp.services.backchannel import BackchannelSender
-from idp.services.client_cache import ClientCache, watch_client_writes
 from idp.services.job_queue import JobQueue
-from idp.services.revocations import Revocations
-from idp.services.signing_keys import KeyCache
-from idp.services.tenants import TenantCache
-from idp.services.usage import UsageRecorder
+from idp.services.oauth_clients.client_cache import ClientCache, watch_client_writes
+from idp.services.signin.backchannel import BackchannelSender
+from idp.services.tenancy.tenants import TenantCache
+from idp.services.tenancy.usage import UsageRecorder
+from idp.services.tokens.revocations import Revocations
+from idp.services.tokens.signing_keys import KeyCache
 from idp.settings import Settings
 from idp.stores import ShortLivedStore, make_store
 
@@ -75,7 +75,8 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         session_factory=session_factory,
         store=store,
         # Redis caches the records; the SQL store would only keep a second copy of them in
-        # the same database, so the records are read where they live (services/revocations.py).
+        # the same database, so the records are read where they live
+        # (services/tokens/revocations.py).
         revocations=Revocations(RevocationRecords(engine), store if settings.redis.url else None),
         kek=kek,
         passwords=Passwords(

@@ -2,8 +2,9 @@
 
 A self-registered client (RFC 7591) is a stranger, and we call its URLs from inside our network.
 Registration already refuses address literals and names like `localhost` that are not public
-(services/registration.py), but a public-looking name can resolve to 127.0.0.1, a private
-network or a cloud metadata address, or be re-pointed there after registration (DNS rebinding).
+(services/oauth_clients/registration.py), but a public-looking name can resolve to 127.0.0.1, a
+private network or a cloud metadata address, or be re-pointed there after registration (DNS
+rebinding).
 So for such URLs the name is resolved here, every address it resolves to must be global, and
 the connection goes to the address that was checked, with the original name kept for the `Host`
 header and for TLS (SNI and certificate verification). Admin-registered clients are trusted

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from idp.services.clients import IssuedClient
-from idp.services.tenants import TenantView
-from idp.services.users import UserView
+from idp.services.accounts.users import UserView
+from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
 from tests.support.browser import PASSWORD, REDIRECT, Browser
 from tests.support.factories import Factory
 from tests.support.server import LiveServer

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from idp.services.authorization import AuthorizationCode, Codes
-from idp.services.users import set_active
+from idp.services.accounts.users import set_active
+from idp.services.signin.authorization import AuthorizationCode, Codes
 from tests.support.browser import (
     PASSWORD,
     REDIRECT,

@@ -9,7 +9,7 @@ import time
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.services.id_tokens import token_hash
+from idp.services.tokens.id_tokens import token_hash
 from tests.support.browser import (
     PASSWORD,
     REDIRECT,

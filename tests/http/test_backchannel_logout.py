@@ -15,7 +15,7 @@ import requests
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
-from idp.services.api_keys import OPERATOR, create_api_key
+from idp.services.management.api_keys import OPERATOR, create_api_key
 from tests.support.browser import REDIRECT, Browser
 from tests.support.logout import SIGNED_OUT, sign_in
 from tests.support.logout_receiver import LogoutReceiver

@@ -1,7 +1,7 @@
-"""Workers cache clients (services/client_cache.py), and a change made anywhere else, by another
-worker, instance or the `idp` command, takes effect at once on every one of them. Here the
-change is made through a second set of services on the same database and store, as another
-process would, after the server has cached the client."""
+"""Workers cache clients (services/oauth_clients/client_cache.py), and a change made anywhere
+else, by another worker, instance or the `idp` command, takes effect at once on every one of
+them. Here the change is made through a second set of services on the same database and store,
+as another process would, after the server has cached the client."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import update
 
 from idp.models.clients import Client
-from idp.services import clients as client_service
-from idp.services.client_cache import (
+from idp.services.container import Services, build_services
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients.client_cache import (
     GENERATION_TRUSTED_FOR,
     ClientCache,
     clients_changed,
 )
-from idp.services.container import Services, build_services
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from idp.services.clients import IssuedClient
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
 from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
 from tests.support.factories import Factory
 from tests.support.server import LiveServer

@@ -15,10 +15,10 @@ from joserfc.jwk import ECKey
 from sqlalchemy import update
 
 from idp.models.registration import InitialAccessToken
-from idp.services import clients as client_service
-from idp.services import initial_access_tokens as iat_service
-from idp.services import tenant_settings
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients import initial_access_tokens as iat_service
+from idp.services.tenancy import tenant_settings
+from idp.services.tenancy.tenants import TenantView
 from tests.support.factories import Factory
 
 CC_CLIENT = {"client_name": "Billing robot", "grant_types": ["client_credentials"]}

@@ -23,7 +23,7 @@ from joserfc.jwk import KeySet
 
 from idp.http.oauth.fast_path import FastPath
 from idp.services.rate_limits import FailureLimiter
-from idp.services.tokens import revoke_access_token
+from idp.services.tokens.access_tokens import revoke_access_token
 
 COMPARED = (
     "Content-Type",

@@ -9,7 +9,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import ECKey
 
-from idp.services.clients import delete_client
+from idp.services.oauth_clients.clients import delete_client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import timedelta
 from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
-from idp.services.signing_keys import list_keys, rotate_keys
+from idp.services.tokens.signing_keys import list_keys, rotate_keys
 
 
 def _token(http, issuer, issued):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from idp.crypto.passwords import Passwords
 from idp.models.usage import UsageCount
 from idp.services.container import build_services
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 from tests.conftest import settings_for_tests
 from tests.support.browser import PASSWORD, Browser, code_request, hidden_fields, pkce_pair
 from tests.support.factories import Factory

@@ -21,14 +21,14 @@ from idp.crypto.secrets import digest
 from idp.models.refresh_tokens import RefreshToken
 from idp.models.tenants import Tenant
 from idp.models.usage import UsageCount
-from idp.services import users as user_service
+from idp.services.accounts import users as user_service
+from idp.services.accounts.users import UserView
 from idp.services.audit import AuditFilter, page_events
-from idp.services.clients import IssuedClient
 from idp.services.container import Services
-from idp.services.refresh_tokens import REUSE_DETECTED
-from idp.services.tenants import TenantView
-from idp.services.usage import TOKENS_ISSUED
-from idp.services.users import UserView
+from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tenancy.usage import TOKENS_ISSUED
+from idp.services.tokens.refresh_tokens import REUSE_DETECTED
 from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
 from tests.support.factories import Factory
 

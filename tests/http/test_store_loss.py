@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from idp.models.schema import upgrade
-from idp.services.api_keys import OPERATOR, create_api_key
 from idp.services.container import build_services
-from idp.services.revocations import WARM, WARM_KEY
+from idp.services.management.api_keys import OPERATOR, create_api_key
+from idp.services.tokens.revocations import WARM, WARM_KEY
 from tests.conftest import settings_for_tests
 from tests.http.test_client_auth import make_assertion, new_key, post_assertion, public_jwks
 from tests.support.backends import Backend, postgres_backend
@@ -253,8 +253,9 @@ def test_a_revocation_during_a_lost_cache_is_seen_once_it_is_refilled(
 def test_a_client_changed_between_two_losses_is_never_served_as_it_was(
     make: Factory, server: LiveServer, redis_server: RedisServer
 ) -> None:
-    """Workers cache clients under a generation kept in the store (services/client_cache.py);
-    a store that lost it twice must not make an entry from before the change current again."""
+    """Workers cache clients under a generation kept in the store
+    (services/oauth_clients/client_cache.py); a store that lost it twice must not make an entry
+    from before the change current again."""
     tenant = make.tenant()
     issuer = make.issuer(tenant)
     machine = make.client(tenant)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from idp.services.consents import check_consent, remember_consent
+from idp.services.signin.consents import check_consent, remember_consent
 
 
 def test_simultaneous_first_consents_merge_into_one(services, make):

@@ -25,9 +25,9 @@ from sqlalchemy import select
 
 from idp.crypto.secrets import digest
 from idp.models.refresh_tokens import RefreshToken
-from idp.services.clients import IssuedClient
 from idp.services.container import Services, build_services
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
 from idp.settings import Settings
 from tests.support.backends import Backend, postgres_backend, sqlite_backend
 from tests.support.browser import (
@@ -349,9 +349,9 @@ class HangsOnce:
 
 SENDER = """
 import sys, time
-from idp.services.clients import lookup_client
+from idp.services.oauth_clients.clients import lookup_client
 from idp.services.container import build_services
-from idp.services.session_clients import LogoutNotice
+from idp.services.signin.session_clients import LogoutNotice
 from idp.settings import load_settings
 
 services = build_services(load_settings())

@@ -179,8 +179,8 @@ def test_a_hanging_redis_answers_503_within_the_timeouts(deployment: RedisDeploy
     assert deployment.client_credentials().status_code == 200
     deployment.relay.hold()
     try:
-        # Past the few milliseconds a worker trusts the client cache's generation without
-        # asking Redis (idp/services/client_cache.py): from now on a token needs Redis.
+        # Past the few milliseconds a worker trusts the client cache's generation without asking
+        # Redis (idp/services/oauth_clients/client_cache.py): from now on a token needs Redis.
         time.sleep(0.1)
         started = time.monotonic()
         assert_protocol_503(deployment.client_credentials())

@@ -23,7 +23,7 @@ from idp.models.job_repository import ClaimedJob, QueuedJobs
 from idp.models.jobs import QueuedJob
 from idp.services.container import Services
 from idp.services.job_queue import GiveUp, JobQueue, RetryLater, RetryPolicy
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 from tests.support.factories import Factory
 from tests.support.server import LiveServer
 

@@ -12,9 +12,11 @@ from sqlalchemy import select, update
 
 from idp.crypto.secrets import digest
 from idp.models.refresh_tokens import RefreshToken
-from idp.services.clients import IssuedClient
 from idp.services.container import Services
-from idp.services.refresh_tokens import (
+from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.access_tokens import read_access_token
+from idp.services.tokens.refresh_tokens import (
     FamilyGrant,
     IssuedRefreshToken,
     Origin,
@@ -26,8 +28,6 @@ from idp.services.refresh_tokens import (
     rotate,
     start_family,
 )
-from idp.services.tenants import TenantView
-from idp.services.tokens import read_access_token
 from tests.support.factories import Factory
 from tests.support.refresh_families import ISSUER, access_token, family, refresh_client
 

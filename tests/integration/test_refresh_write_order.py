@@ -1,4 +1,4 @@
-"""The order of a refresh rotation's two writes (RFC 9700 §4.14, services/refresh_tokens.py):
+"""The order of a refresh rotation's two writes (RFC 9700 §4.14, services/tokens/refresh_tokens.py):
 the copy kept for retries goes to the short-lived store before the database records the token
 as spent. A Redis of the test's own is stopped at that moment, standing in for a process that
 dies between the writes: the token must stay unspent, so the retry is an ordinary rotation and
@@ -13,7 +13,7 @@ import pytest
 
 from idp.models.schema import upgrade
 from idp.services.container import Services, build_services
-from idp.services.refresh_tokens import (
+from idp.services.tokens.refresh_tokens import (
     FamilyGrant,
     Origin,
     TokenResponse,

@@ -11,8 +11,8 @@ import pytest
 
 from idp.models.revocation_records import RevocationRecords
 from idp.services.container import Services
-from idp.services.revocations import WARM, WARM_KEY, Revocations
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.revocations import WARM, WARM_KEY, Revocations
 from idp.stores.redis import RedisStore
 from tests.support.factories import Factory
 from tests.support.redis_server import RedisServer

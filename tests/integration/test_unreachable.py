@@ -21,8 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from idp.models.db import make_engine, normalise_url
 from idp.models.failures import database_unreachable
 from idp.models.schema import upgrade
-from idp.services.api_keys import OPERATOR, create_api_key
 from idp.services.container import build_services
+from idp.services.management.api_keys import OPERATOR, create_api_key
 from idp.stores import StoreUnavailable
 from idp.stores.redis import RedisStore
 from idp.stores.sql import SqlStore

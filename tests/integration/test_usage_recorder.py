@@ -16,9 +16,9 @@ from idp.crypto.kek import load_kek
 from idp.models.db import make_engine, make_session_factory
 from idp.models.schema import upgrade
 from idp.models.uow import UnitOfWork
-from idp.services import tenants as tenant_service
 from idp.services.errors import InvalidInput
-from idp.services.usage import UsageRecorder, parse_range, usage_report, utc_today
+from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.usage import UsageRecorder, parse_range, usage_report, utc_today
 
 DAY = date(2026, 3, 1)
 

@@ -6,13 +6,13 @@ import secrets
 from dataclasses import dataclass, fields
 from typing import Any
 
-from idp.services import clients as client_service
-from idp.services import tenants as tenant_service
-from idp.services import users as user_service
-from idp.services.clients import ClientSpec, ClientView, IssuedClient
+from idp.services.accounts import users as user_service
+from idp.services.accounts.users import UserView
 from idp.services.container import Services
-from idp.services.tenants import TenantView
-from idp.services.users import UserView
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients.clients import ClientSpec, ClientView, IssuedClient
+from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.tenants import TenantView
 
 
 @dataclass

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import requests
 
 from idp.models.schema import upgrade
-from idp.services.api_keys import OPERATOR, create_api_key
 from idp.services.container import Services, build_services
-from idp.services.tenants import TenantView
+from idp.services.management.api_keys import OPERATOR, create_api_key
+from idp.services.tenancy.tenants import TenantView
 from idp.settings import Settings
 from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
 from tests.support.cli import Installation, clean_environ

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from idp.services.clients import IssuedClient
+from idp.services.oauth_clients.clients import IssuedClient
 from tests.support.browser import (
     REDIRECT,
     Browser,

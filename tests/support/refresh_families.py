@@ -4,11 +4,11 @@ with, and a family for a person of the tenant."""
 
 from __future__ import annotations
 
-from idp.services.clients import IssuedClient
 from idp.services.container import Services
-from idp.services.refresh_tokens import FamilyGrant, IssuedRefreshToken, start_family
-from idp.services.tenants import TenantView
-from idp.services.tokens import IssuedAccessToken, issue_access_token
+from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.access_tokens import IssuedAccessToken, issue_access_token
+from idp.services.tokens.refresh_tokens import FamilyGrant, IssuedRefreshToken, start_family
 from tests.support.factories import Factory
 
 ISSUER = "https://issuer.example/t/x"

@@ -12,8 +12,8 @@ from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body, parse_time
 from idp.http.api.paging import single_page
 from idp.http.api.preconditions import precondition, resource
-from idp.services import api_keys as key_service
-from idp.services.tenants import TenantView
+from idp.services.management import api_keys as key_service
+from idp.services.tenancy.tenants import TenantView
 
 
 @bp.post("/tenants/<slug>/api-keys")

@@ -15,7 +15,7 @@ from idp.http.api.problems import ApiProblem
 from idp.services import audit as audit_service
 from idp.services.audit import AuditEventView, AuditFilter
 from idp.services.errors import NotFound
-from idp.services.tenants import get_tenant
+from idp.services.tenancy.tenants import get_tenant
 
 
 def render(event: AuditEventView) -> dict[str, object]:

@@ -7,10 +7,10 @@ from flask import g, request
 from idp.context import services
 from idp.crypto.secrets import API_KEY_PREFIX
 from idp.http.api.problems import ApiProblem
-from idp.services.api_keys import Principal, authenticate_api_key
-from idp.services.api_principals import principal_from_access_token
 from idp.services.errors import NotFound
-from idp.services.tenants import TenantView, get_tenant
+from idp.services.management.api_keys import Principal, authenticate_api_key
+from idp.services.management.api_principals import principal_from_access_token
+from idp.services.tenancy.tenants import TenantView, get_tenant
 
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document_view", "api.reference"})
 

@@ -12,9 +12,9 @@ from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body, parse_time
 from idp.http.api.paging import envelope, page_params
 from idp.http.api.preconditions import precondition, resource
-from idp.services import clients as client_service
-from idp.services.clients import ClientSpec, ClientView, IssuedClient
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients.clients import ClientSpec, ClientView, IssuedClient
+from idp.services.tenancy.tenants import TenantView
 
 METADATA = {
     "name": Field(str),

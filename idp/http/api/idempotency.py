@@ -17,7 +17,7 @@ from flask import Response, g, request
 from idp.context import services
 from idp.http.api.auth import principal
 from idp.http.api.problems import ApiProblem
-from idp.services.idempotency import (
+from idp.services.management.idempotency import (
     Claim,
     IdempotencyRecords,
     KeyReused,

@@ -17,8 +17,8 @@ from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body, parse_time
 from idp.http.api.paging import single_page
 from idp.http.api.preconditions import precondition, resource
-from idp.services import initial_access_tokens as token_service
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients import initial_access_tokens as token_service
+from idp.services.tenancy.tenants import TenantView
 
 PATH = "/tenants/<slug>/initial-access-tokens"
 

@@ -12,7 +12,7 @@ from flask import g
 
 from idp.context import client_ip, services
 from idp.http.api.problems import ApiProblem
-from idp.services.api_keys import Principal
+from idp.services.management.api_keys import Principal
 from idp.services.rate_limits import WindowLimiter
 
 WINDOW = 60

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.services.api_keys import SCOPES
-from idp.services.clients import APPLICATION_TYPES, AUTH_METHODS, GRANT_TYPES
-from idp.services.tenant_settings import LIFETIMES, MFA_POLICIES, SIGN_IN_METHODS
+from idp.services.management.api_keys import SCOPES
+from idp.services.oauth_clients.clients import APPLICATION_TYPES, AUTH_METHODS, GRANT_TYPES
+from idp.services.tenancy.tenant_settings import LIFETIMES, MFA_POLICIES, SIGN_IN_METHODS
 from idp.settings import SIGNING_ALGS
 
 STRING = {"type": "string"}

@@ -18,7 +18,7 @@ from idp.http.api.auth import require_platform
 from idp.http.api.blueprint import bp
 from idp.http.api.paging import single_page
 from idp.http.api.preconditions import precondition, resource
-from idp.services import api_keys as key_service
+from idp.services.management import api_keys as key_service
 
 PLATFORM_ONLY = "Only a platform key can see or revoke platform keys."
 

@@ -12,8 +12,8 @@ from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body
 from idp.http.api.paging import single_page
 from idp.http.api.preconditions import precondition, resource
-from idp.services import providers as provider_service
-from idp.services.tenants import TenantView
+from idp.services.tenancy import providers as provider_service
+from idp.services.tenancy.tenants import TenantView
 
 FIELDS = {
     "display_name": Field(str),

@@ -11,7 +11,7 @@ from idp.http.api.auth import reachable_tenant
 from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body
 from idp.http.api.preconditions import precondition, resource
-from idp.services import tenant_settings as settings_service
+from idp.services.tenancy import tenant_settings as settings_service
 
 BRANDING = {
     "display_name": Field(str, nullable=True),

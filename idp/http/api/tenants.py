@@ -13,8 +13,8 @@ from idp.http.api.bodies import Field, parse_body
 from idp.http.api.paging import envelope, page_params, single_page
 from idp.http.api.preconditions import precondition, resource
 from idp.http.api.problems import ApiProblem
-from idp.services import tenants as tenant_service
-from idp.services.tenants import TenantView
+from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.tenants import TenantView
 
 
 def render(tenant: TenantView) -> dict[str, Any]:

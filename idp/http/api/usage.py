@@ -7,7 +7,7 @@ from flask import Response, jsonify, request
 from idp.context import services
 from idp.http.api.auth import reachable_tenant
 from idp.http.api.blueprint import bp
-from idp.services import usage as usage_service
+from idp.services.tenancy import usage as usage_service
 
 
 @bp.get("/tenants/<slug>/usage")

@@ -13,9 +13,9 @@ from idp.http.api.bodies import Field, parse_body
 from idp.http.api.paging import envelope, page_params
 from idp.http.api.preconditions import precondition, resource
 from idp.http.api.problems import ApiProblem
-from idp.services import users as user_service
-from idp.services.tenants import TenantView
-from idp.services.users import UserView
+from idp.services.accounts import users as user_service
+from idp.services.accounts.users import UserView
+from idp.services.tenancy.tenants import TenantView
 
 ACTIVE_VALUES = {"true": True, "false": False}
 

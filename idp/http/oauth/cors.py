@@ -32,7 +32,7 @@ from idp.crypto.jwt import InvalidToken, verify
 from idp.oauth.client_auth import basic_credentials
 from idp.oauth.server import oauth_server
 from idp.oauth.userinfo import MAX_TOKEN, presented_token
-from idp.services.clients import ClientView, cors_origins
+from idp.services.oauth_clients.clients import ClientView, cors_origins
 
 # Endpoint -> the methods a preflight may be answered with (Access-Control-Allow-Methods).
 METHODS = {

@@ -24,7 +24,7 @@ from idp.http.oauth.metadata import metadata_json
 from idp.http.security import EdgeHeaders
 from idp.http.unavailable import cause_of, is_unavailable
 from idp.services.container import Services
-from idp.services.tenants import TenantView, issuer_url
+from idp.services.tenancy.tenants import TenantView, issuer_url
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 JWKS = re.compile(r"^/t/([^/]+)/jwks\.json$")

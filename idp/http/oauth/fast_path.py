@@ -44,12 +44,12 @@ from idp.oauth.clients import OAuthClient
 from idp.oauth.endpoints import LiveAccessToken
 from idp.oauth.grants import client_credentials_body, requested_audience, requested_scopes
 from idp.oauth.server import MAX_CLIENT_ID
-from idp.services.clients import ClientView
 from idp.services.container import Services
+from idp.services.oauth_clients.clients import ClientView
 from idp.services.rate_limits import FailureLimiter
-from idp.services.refresh_tokens import looks_like_refresh_token
-from idp.services.tenants import TenantView, issuer_url
-from idp.services.tokens import read_access_token
+from idp.services.tenancy.tenants import TenantView, issuer_url
+from idp.services.tokens.access_tokens import read_access_token
+from idp.services.tokens.refresh_tokens import looks_like_refresh_token
 
 ENDPOINT = re.compile(r"^/t/([^/]+)/(token|introspect)$")
 CLIENT_FIELDS = frozenset({"client_id", "client_secret"})

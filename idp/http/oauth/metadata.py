@@ -9,8 +9,8 @@ from typing import Any
 from idp.oauth.authorize import RESPONSE_MODES, UI_LOCALES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
-from idp.services.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
-from idp.services.refresh_tokens import OFFLINE_ACCESS
+from idp.services.tokens.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
+from idp.services.tokens.refresh_tokens import OFFLINE_ACCESS
 from idp.settings import SIGNING_ALGS
 
 

@@ -1,7 +1,7 @@
 """{issuer}/logout: OpenID Connect RP-Initiated Logout 1.0 (§2, GET and POST) and its pages.
 
-The checks live in services/logout.py; this module decides between signing out at once, asking
-the person first, and refusing, and turns the outcome into a redirect or a page.
+The checks live in services/signin/logout.py; this module decides between signing out at once,
+asking the person first, and refusing, and turns the outcome into a redirect or a page.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from idp.http.pages.cookies import (
 )
 from idp.http.pages.routes import FORM_EXPIRED, page_headers, resolve_tenant
 from idp.oauth.authorize import csp_with_form_target
-from idp.services.logout import (
+from idp.services.signin.logout import (
     LogoutParams,
     LogoutRefused,
     LogoutRequest,
     check_logout_request,
     sign_out,
 )
-from idp.services.sessions import Attempt, current_session
+from idp.services.signin.sessions import Attempt, current_session
 
 PARAMS = (
     "id_token_hint",

@@ -37,17 +37,17 @@ from idp.oauth.authorize import (
     error_page,
 )
 from idp.oauth.server import oauth_server
-from idp.services.authorization import Transaction, Transactions
-from idp.services.consents import describe_scopes, remember_consent
+from idp.services.accounts.users import get_user
 from idp.services.errors import NotFound as UnknownUser
-from idp.services.sessions import (
+from idp.services.signin.authorization import Transaction, Transactions
+from idp.services.signin.consents import describe_scopes, remember_consent
+from idp.services.signin.sessions import (
     Attempt,
     LoginThrottle,
     SignIn,
     SignInRefused,
     current_session,
 )
-from idp.services.users import get_user
 
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"

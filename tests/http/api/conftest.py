@@ -9,7 +9,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from idp.services.api_keys import OPERATOR, create_api_key
+from idp.services.management.api_keys import OPERATOR, create_api_key
 
 
 class Api:

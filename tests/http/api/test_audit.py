@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from idp.http.api.audit_trail import action_of
 from idp.models.audit import AuditEvent
-from idp.services.api_keys import OPERATOR, SCOPES, create_api_key
+from idp.services.management.api_keys import OPERATOR, SCOPES, create_api_key
 from tests.http.api.test_isolation_and_scopes import ENDPOINTS
 
 EVENTS = "/tenants/{slug}/audit-events"

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from idp.crypto.secrets import digest
-from idp.services.idempotency import (
+from idp.services.management.idempotency import (
     Claim,
     IdempotencyRecords,
     KeyReused,

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from idp.services.api_keys import OPERATOR, SCOPES, create_api_key, list_api_keys
-from idp.services.clients import get_client
-from idp.services.providers import create_provider, get_provider
-from idp.services.roles import create_role
-from idp.services.team import add_member, list_members
-from idp.services.tenants import get_tenant
-from idp.services.users import get_user
+from idp.services.accounts.roles import create_role
+from idp.services.accounts.users import get_user
+from idp.services.management.api_keys import OPERATOR, SCOPES, create_api_key, list_api_keys
+from idp.services.management.team import add_member, list_members
+from idp.services.oauth_clients.clients import get_client
+from idp.services.tenancy.providers import create_provider, get_provider
+from idp.services.tenancy.tenants import get_tenant
 from tests.support.factories import Factory
 
 

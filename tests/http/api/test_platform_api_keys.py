@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from idp.services.api_keys import OPERATOR, create_api_key
+from idp.services.management.api_keys import OPERATOR, create_api_key
 
 KEYS = "/platform/api-keys"
 ONE = "/platform/api-keys/{key_id}"

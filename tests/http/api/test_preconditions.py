@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from idp.services.api_keys import OPERATOR, create_api_key
-from idp.services.providers import create_provider
-from idp.services.roles import create_role
-from idp.services.team import add_member
+from idp.services.accounts.roles import create_role
+from idp.services.management.api_keys import OPERATOR, create_api_key
+from idp.services.management.team import add_member
+from idp.services.tenancy.providers import create_provider
 from tests.support.factories import Factory
 
 STALE = '"0123456789abcdef0123456789abcdef"'

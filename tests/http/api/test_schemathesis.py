@@ -27,17 +27,17 @@ from schemathesis.engine.events import EngineEvent
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from schemathesis.schemas import BaseSchema
 
-from idp.services import clients as client_service
-from idp.services import tenants as tenant_service
-from idp.services import users as user_service
-from idp.services.api_keys import OPERATOR, create_api_key
-from idp.services.clients import ClientSpec
+from idp.services.accounts import users as user_service
+from idp.services.accounts.roles import create_role
 from idp.services.container import Services
 from idp.services.errors import NotFound
-from idp.services.providers import create_provider
-from idp.services.roles import create_role
-from idp.services.team import add_member
-from idp.services.tenants import TenantView
+from idp.services.management.api_keys import OPERATOR, create_api_key
+from idp.services.management.team import add_member
+from idp.services.oauth_clients import clients as client_service
+from idp.services.oauth_clients.clients import ClientSpec
+from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.providers import create_provider
+from idp.services.tenancy.tenants import TenantView
 from tests.support.server import LiveServer
 
 # Few examples per operation and a derandomized run: the same calls on every run, in CI too.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import requests
 
-from idp.services.api_keys import OPERATOR, create_api_key
+from idp.services.management.api_keys import OPERATOR, create_api_key
 from tests.support.browser import PASSWORD, REDIRECT, Browser, code_request, pkce_pair
 
 EVENTS = "/tenants/{slug}/audit-events"

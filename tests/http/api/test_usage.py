@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from idp.models.users import User
-from idp.services.api_keys import OPERATOR, create_api_key
-from idp.services.usage import utc_today
+from idp.services.management.api_keys import OPERATOR, create_api_key
+from idp.services.tenancy.usage import utc_today
 
 USAGE = "/tenants/{slug}/usage"
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from idp.crypto.secrets import digest
-from idp.services.claims import ClaimsRequest
+from idp.services.tokens.claims import ClaimsRequest
 from idp.stores import ShortLivedStore
 
 CODE_LIFETIME = 60

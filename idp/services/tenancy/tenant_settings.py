@@ -2,7 +2,7 @@
 
 They are columns of the tenant row, read by everything else through `TenantView`, so there is
 one source of truth: the access token lifetime set here is the one the token endpoint uses
-(`services/tokens.py`), with a client's own lifetime still taking precedence.
+(`services/tokens/access_tokens.py`), with a client's own lifetime still taking precedence.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from idp.models.tenants import (
     Tenant,
 )
 from idp.models.uow import UnitOfWork
+from idp.services.accounts.users import MAX_PASSWORD, MIN_PASSWORD
 from idp.services.errors import InvalidInput, InvalidInputs, NotFound
-from idp.services.tenants import TenantView
-from idp.services.users import MAX_PASSWORD, MIN_PASSWORD
+from idp.services.tenancy.tenants import TenantView
 from idp.settings import TokenSettings
 
 SIGN_IN_METHODS = ("password", "magic_link", "google", "github", "oidc")

@@ -18,8 +18,8 @@ from idp.models.failures import DATABASE_ERRORS, database_unreachable
 from idp.models.pagination import Page, keyset_page
 from idp.models.tenants import Tenant
 from idp.models.uow import UnitOfWork
-from idp.services import signing_keys
 from idp.services.errors import Conflict, InvalidInput, NotFound
+from idp.services.tokens import signing_keys
 from idp.settings import SIGNING_ALGS
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -42,7 +42,7 @@ class TenantView:
     signing_alg: str | None
     access_token_lifetime: int | None
     created_at: datetime
-    # Branding and policies (services/tenant_settings.py); their defaults live in the model.
+    # Branding and policies (services/tenancy/tenant_settings.py); their defaults live in the model.
     display_name: str | None
     logo_url: str | None
     primary_color: str | None

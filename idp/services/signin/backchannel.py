@@ -1,6 +1,6 @@
 """OIDC Back-Channel Logout 1.0: telling clients that a login session ended.
 
-When a session ends, every client it gave a code to (services/session_clients.py) that has a
+When a session ends, every client it gave a code to (services/signin/session_clients.py) that has a
 `backchannel_logout_uri` receives a logout token (§2.4) by a direct POST from us (§2.5).
 Deliveries are jobs in the database queue (services/job_queue.py): the person who signs out
 never waits for a relying party, a dead one costs nobody anything but its own retries, and a
@@ -22,12 +22,12 @@ from idp.models.job_repository import ClaimedJob
 from idp.models.lookups import ClientLookup
 from idp.models.tenants import Tenant
 from idp.services import outbound
-from idp.services.clients import lookup_client
-from idp.services.id_tokens import id_token_alg
 from idp.services.job_queue import GiveUp, JobQueue, RetryLater
-from idp.services.session_clients import LogoutNotice
-from idp.services.signing_keys import KeyCache
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import lookup_client
+from idp.services.signin.session_clients import LogoutNotice
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.id_tokens import id_token_alg
+from idp.services.tokens.signing_keys import KeyCache
 from idp.settings import TokenSettings
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"

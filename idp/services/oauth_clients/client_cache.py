@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.crypto.secrets import new_identifier
 from idp.models.clients import Client
 from idp.models.lookups import ClientLookup
-from idp.services.clients import ClientView, lookup_client
+from idp.services.oauth_clients.clients import ClientView, lookup_client
 from idp.stores import ShortLivedStore
 
 GENERATION_TTL = 86400.0

@@ -27,11 +27,11 @@ from idp.crypto.secrets import digest, new_identifier, new_secret
 from idp.models.refresh_tokens import RefreshToken, RefreshTokens, RefreshTokenState
 from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
-from idp.services.claims import ClaimsRequest
-from idp.services.clients import ClientView
-from idp.services.revocations import Revocations
-from idp.services.tenants import TenantView
-from idp.services.tokens import IssuedAccessToken, revoke_access_token
+from idp.services.oauth_clients.clients import ClientView
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.access_tokens import IssuedAccessToken, revoke_access_token
+from idp.services.tokens.claims import ClaimsRequest
+from idp.services.tokens.revocations import Revocations
 from idp.stores import ShortLivedStore
 
 REFRESH_TOKEN_PREFIX = "idp_rt_"

@@ -6,8 +6,8 @@ to a `ClientSpec` and back. What it adds is policy that only strangers need:
 
 - a tenant decides whether registration is on and whether it needs an initial access token;
 - a registered client never holds a management scope: access tokens carrying those are accepted
-  by the management API (services/api_principals.py), so self-registration would otherwise be
-  self-promotion to administrator;
+  by the management API (services/management/api_principals.py), so self-registration would
+  otherwise be self-promotion to administrator;
 - fields outside RFC 7591/OIDC Registration that widen a client's powers (resource server
   introspection, resources, token lifetimes, skipping consent, refresh tokens without
   `offline_access`, CORS origins) are not read from the request at all.
@@ -27,9 +27,10 @@ from urllib.parse import urlsplit
 from idp.crypto.secrets import REGISTRATION_TOKEN_PREFIX, digest, matches, new_secret
 from idp.models.registration_repository import InitialAccessTokens
 from idp.models.uow import UnitOfWork
-from idp.services import initial_access_tokens
-from idp.services.api_keys import SCOPES as MANAGEMENT_SCOPES
-from idp.services.clients import (
+from idp.services.errors import DomainError, InvalidInput
+from idp.services.management.api_keys import SCOPES as MANAGEMENT_SCOPES
+from idp.services.oauth_clients import initial_access_tokens
+from idp.services.oauth_clients.clients import (
     SECRET_METHODS,
     ClientSpec,
     ClientView,
@@ -37,8 +38,7 @@ from idp.services.clients import (
     new_client,
     update_client,
 )
-from idp.services.errors import DomainError, InvalidInput
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 
 # tenants:, clients:, users:, keys:, audit:, usage: — every scope the management API knows, and
 # any future scope of those families.

@@ -25,7 +25,7 @@ from idp.models.failures import database_unreachable
 from idp.models.uow import UnitOfWork
 from idp.models.usage_repository import ActiveKey, CountKey, UsageCounts
 from idp.services.errors import InvalidInput
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 
 TOKENS_ISSUED = "tokens_issued"
 FAILURES = "failures"

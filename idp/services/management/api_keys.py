@@ -16,7 +16,7 @@ from idp.crypto.secrets import API_KEY_PREFIX, digest, new_identifier, new_secre
 from idp.models.api_keys import ApiKey
 from idp.models.uow import UnitOfWork
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 
 SCOPES = (
     "tenants:read",

@@ -18,11 +18,11 @@ from idp.crypto.secrets import digest, new_identifier
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
+from idp.services.accounts.users import MAX_PASSWORD, normalise_email
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.errors import InvalidInput
-from idp.services.tenants import TenantView
-from idp.services.usage import UsageRecorder
-from idp.services.users import MAX_PASSWORD, normalise_email
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tenancy.usage import UsageRecorder
 from idp.settings import RateLimitSettings
 from idp.stores import ShortLivedStore
 

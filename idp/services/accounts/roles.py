@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from idp.models.roles import Role, user_roles
 from idp.models.uow import UnitOfWork
 from idp.services.errors import Conflict, InvalidInput, NotFound
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 
 NAME_MAX = 100
 

@@ -1,5 +1,5 @@
 """ID tokens (OpenID Connect Core 1.0 §2, §3.1.3.6), the person's claims released in them and at
-userinfo (§5.4, §5.5; which ones: services/claims.py), and the `id_token_hint` (§3.1.2.1)."""
+userinfo (§5.4, §5.5; which ones: services/tokens/claims.py), and the `id_token_hint` (§3.1.2.1)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 
 from idp.crypto.jwt import InvalidToken, sign, verify
 from idp.crypto.keys import KeyRing
-from idp.services.claims import PASSWORD_ACR, SCOPE_CLAIMS, ClaimsRequest
-from idp.services.clients import ClientView
-from idp.services.tenants import TenantView
-from idp.services.users import UserView
+from idp.services.accounts.users import UserView
+from idp.services.oauth_clients.clients import ClientView
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.claims import PASSWORD_ACR, SCOPE_CLAIMS, ClaimsRequest
 from idp.settings import TokenSettings
 
 ID_TOKEN_TYPE = "JWT"

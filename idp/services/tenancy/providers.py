@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from idp.crypto.kek import Kek
 from idp.models.providers import PROVIDER_KINDS, UpstreamProvider
 from idp.models.uow import UnitOfWork
-from idp.services.clients import SCOPE_TOKEN, check_https_or_loopback
 from idp.services.errors import Conflict, InvalidInput, NotFound
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import SCOPE_TOKEN, check_https_or_loopback
+from idp.services.tenancy.tenants import TenantView
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DEFAULT_SCOPES = {

@@ -4,7 +4,7 @@ clients at its registration endpoint without anyone else being able to.
 Like every other secret (DESIGN §6): 256 random bits behind `idp_iat_`, shown once, stored as a
 SHA-256 digest, found by an exact match on that digest. Each may expire and may be limited to a
 number of registrations; a use is counted by one guarded UPDATE in the registration's own
-transaction (services/registration.py), so the last use cannot be spent twice.
+transaction (services/oauth_clients/registration.py), so the last use cannot be spent twice.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from idp.models.registration import InitialAccessToken
 from idp.models.registration_repository import InitialAccessTokens
 from idp.models.uow import UnitOfWork
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 
 MAX_USES = 1_000_000
 MAX_PRESENTED = 100  # longer than any token we issue: not worth a digest

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from idp.crypto.secrets import new_identifier
 from idp.models.team import TEAM_ROLES, TeamMember
 from idp.models.uow import UnitOfWork
+from idp.services.accounts.users import normalise_email
 from idp.services.errors import Conflict, InvalidInput, NotFound
-from idp.services.tenants import TenantView
-from idp.services.users import normalise_email
+from idp.services.tenancy.tenants import TenantView
 
 
 @dataclass(frozen=True)

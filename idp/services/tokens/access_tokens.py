@@ -2,7 +2,7 @@
 
 JWTs are self-contained, so revocation is a record per revoked token id (and per person whose
 earlier tokens are void), kept until the token would have expired anyway, in the database and
-cached in the store (services/revocations.py); every worker and instance sees it at once.
+cached in the store (services/tokens/revocations.py); every worker and instance sees it at once.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from idp.crypto.jwt import InvalidToken, sign, verify
 from idp.crypto.keys import KeyRing
 from idp.crypto.secrets import new_identifier
-from idp.services.clients import ClientView
-from idp.services.revocations import Revocations
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import ClientView
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.revocations import Revocations
 from idp.settings import TokenSettings
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1

@@ -21,13 +21,13 @@ from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.audit import AuditEntry, record_event
-from idp.services.clients import ClientView, lookup_client
-from idp.services.id_tokens import IdTokenHint, read_id_token_hint
-from idp.services.refresh_tokens import revoke_session_refresh_tokens
-from idp.services.revocations import Revocations
-from idp.services.session_clients import LogoutNotice, LogoutQueue, notices_for
-from idp.services.sessions import MAX_COOKIE, Attempt
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import ClientView, lookup_client
+from idp.services.signin.session_clients import LogoutNotice, LogoutQueue, notices_for
+from idp.services.signin.sessions import MAX_COOKIE, Attempt
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.id_tokens import IdTokenHint, read_id_token_hint
+from idp.services.tokens.refresh_tokens import revoke_session_refresh_tokens
+from idp.services.tokens.revocations import Revocations
 
 MAX_CLIENT_ID = 64  # the column's width: anything longer names no client
 MAX_STATE = 512  # as for `state` at the authorization endpoint

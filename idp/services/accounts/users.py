@@ -16,14 +16,14 @@ from idp.models.pagination import Page, keyset_page
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
-from idp.services.clients import longest_token_lifetime
+from idp.services.accounts.roles import resolve_roles
 from idp.services.errors import Conflict, InvalidInput, NotFound
-from idp.services.refresh_tokens import revoke_refresh_tokens_of_person
-from idp.services.revocations import Revocations
-from idp.services.roles import resolve_roles
-from idp.services.session_clients import LogoutQueue, notices_for
-from idp.services.tenants import TenantView
-from idp.services.tokens import revoke_tokens_of_person
+from idp.services.oauth_clients.clients import longest_token_lifetime
+from idp.services.signin.session_clients import LogoutQueue, notices_for
+from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.access_tokens import revoke_tokens_of_person
+from idp.services.tokens.refresh_tokens import revoke_refresh_tokens_of_person
+from idp.services.tokens.revocations import Revocations
 from idp.settings import TokenSettings
 
 MIN_PASSWORD = 8

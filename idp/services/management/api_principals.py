@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 import json
 
-from idp.services.api_keys import SCOPES, Principal
-from idp.services.clients import find_client
 from idp.services.container import Services
-from idp.services.tokens import read_access_token
+from idp.services.management.api_keys import SCOPES, Principal
+from idp.services.oauth_clients.clients import find_client
+from idp.services.tokens.access_tokens import read_access_token
 
 ISSUER_PATH = "/t/"
 

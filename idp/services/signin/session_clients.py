@@ -1,7 +1,7 @@
 """Which clients a login session gave codes to: recorded at each code, read when it ends.
 
 OIDC Back-Channel Logout 1.0 §2.7 tells each client "that has a session" with us when that
-session ends. Kept apart from the delivery (services/backchannel.py) so that whoever ends
+session ends. Kept apart from the delivery (services/signin/backchannel.py) so that whoever ends
 sessions (sign-out, "sign out everywhere") can collect what is owed without importing tokens.
 """
 
@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from idp.models.clients import Client
 from idp.models.sessions import LoginSession, SessionClient
 from idp.models.uow import UnitOfWork
-from idp.services.clients import ClientView
-from idp.services.tenants import TenantView
+from idp.services.oauth_clients.clients import ClientView
+from idp.services.tenancy.tenants import TenantView
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class LogoutNotice:
 
 
 class LogoutQueue(Protocol):
-    """Where ended sessions' logout tokens go (services/backchannel.py sends them)."""
+    """Where ended sessions' logout tokens go (services/signin/backchannel.py sends them)."""
 
     def queue(
         self, session: Session, issuer: str, tenant: TenantView, notices: Sequence[LogoutNotice]

@@ -16,7 +16,8 @@ from idp.models.clients import Client
 from idp.models.lookups import ClientLookup, ClientRow
 from idp.models.pagination import Page, keyset_page
 from idp.models.uow import UnitOfWork
-from idp.services.client_uris import (
+from idp.services.errors import InvalidInput, NotFound
+from idp.services.oauth_clients.client_uris import (
     check_https_or_loopback,
     check_origin,
     check_redirect_uri,
@@ -24,8 +25,7 @@ from idp.services.client_uris import (
     check_resource,
     check_web_url,
 )
-from idp.services.errors import InvalidInput, NotFound
-from idp.services.tenants import TenantView
+from idp.services.tenancy.tenants import TenantView
 from idp.settings import SIGNING_ALGS, TokenSettings
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
@@ -260,8 +260,8 @@ def create_client(uow: UnitOfWork, tenant: TenantView, spec: ClientSpec) -> Issu
 def new_client(tenant_id: int, spec: ClientSpec) -> tuple[Client, str | None]:
     """A validated client, not yet stored, and its secret (None if it has none).
 
-    Separate from `create_client` so dynamic registration (services/registration.py) can store
-    it in the same transaction that spends an initial access token.
+    Separate from `create_client` so dynamic registration (services/oauth_clients/registration.py)
+    can store it in the same transaction that spends an initial access token.
     """
     spec.validate()
     method = spec.resolved_auth_method

@@ -1,0 +1,1 @@
+"""The management API's own concerns: API keys, principals, team members, idempotency."""

@@ -1,0 +1,1 @@
+"""OAuth clients: definitions, the per-process cache, redirect URIs, dynamic registration."""

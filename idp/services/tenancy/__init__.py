@@ -1,0 +1,1 @@
+"""Tenants: their settings, upstream providers and usage."""
