@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.crypto.kek import Kek, load_kek
 from idp.crypto.passwords import Passwords
+from idp.mail import make_sender
 from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup
 from idp.models.revocation_records import RevocationRecords
@@ -18,6 +19,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.backchannel import BackchannelSender
 from idp.services.client_cache import ClientCache, watch_client_writes
 from idp.services.job_queue import JobQueue
+from idp.services.mail import Mailer
 from idp.services.revocations import Revocations
 from idp.services.signing_keys import KeyCache
 from idp.services.tenants import TenantCache
@@ -42,6 +44,7 @@ class Services:
     usage: UsageRecorder
     jobs: JobQueue
     backchannel: BackchannelSender
+    mailer: Mailer
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -91,5 +94,13 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         jobs=jobs,
         backchannel=BackchannelSender(
             jobs, session_factory, key_cache, client_lookup, settings.tokens
+        ),
+        mailer=Mailer(
+            jobs,
+            session_factory,
+            kek,
+            make_sender(settings.mail),
+            settings.mail,
+            settings.server.public_url,
         ),
     )
