@@ -41,7 +41,9 @@ class SmtpSender:
                 raise TemporaryFailure(f"SMTP {answer.smtp_code}: authentication failed") from None
             raise _by_code(answer.smtp_code, type(answer).__name__) from None
         except (smtplib.SMTPException, OSError) as error:  # refused, reset, timed out, bad TLS
-            raise TemporaryFailure(f"SMTP attempt failed: {type(error).__name__}") from None
+            # smtplib reports a read that timed out as "disconnected"; the cause says more.
+            cause = (error.__context__ or error) if _disconnected(error) else error
+            raise TemporaryFailure(f"SMTP attempt failed: {type(cause).__name__}") from None
 
     def _connect(self) -> smtplib.SMTP:
         url = self._url
@@ -58,6 +60,10 @@ class SmtpSender:
             smtp.ehlo()  # RFC 3207 §4.2: what the server offers is asked again after TLS
         elif self._url.username is not None:
             raise TemporaryFailure("SMTP server offers no STARTTLS: the password is not sent")
+
+
+def _disconnected(error: Exception) -> bool:
+    return isinstance(error, smtplib.SMTPServerDisconnected)
 
 
 def _by_code(code: int, what: str) -> TemporaryFailure | PermanentFailure:

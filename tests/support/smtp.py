@@ -1,6 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd), in a thread of the test process.
 
-It offers STARTTLS when given certificates (tests/support/tls.py), takes AUTH PLAIN/LOGIN for
+It offers STARTTLS when given certificates (tests/support/tls.py), or speaks TLS from the first
+byte with `implicit_tls` (smtps://, RFC 8314), takes AUTH PLAIN/LOGIN for
 one user and password when given credentials (only over TLS, as aiosmtpd insists), and can
 answer DATA with a fixed status, such as a 550 permanent rejection.
 """
@@ -35,6 +36,7 @@ class Received:
 class SmtpServer:
     port: int
     certificates: Certificates | None = None
+    implicit_tls: bool = False
     credentials: tuple[str, str] | None = None
     reply: str = "250 OK"
     received: list[Received] = field(default_factory=list)
@@ -47,7 +49,7 @@ class SmtpServer:
         if self.certificates is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.certificates.cert, self.certificates.key)
-            options["tls_context"] = context
+            options["ssl_context" if self.implicit_tls else "tls_context"] = context
         if self.credentials is not None:
             options["authenticator"] = self._authenticate
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
@@ -91,4 +93,4 @@ class SmtpServer:
             auth_data.login.decode(),
             auth_data.password.decode(),
         ) == (user, password)
-        return AuthResult(success=good, handled=False)
+        return AuthResult(success=good, handled=False, auth_data=auth_data)
