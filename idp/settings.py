@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
+
 SIGNING_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
 ENV_PREFIX = "IDP_"
 # RFC 9110 §5.1: a field name is a token; letters, digits and hyphens are what proxies keep.
@@ -215,6 +217,31 @@ class QueueSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """Outgoing mail (DESIGN §12). The SMTP URL is parsed in full, naming `mail.smtp_url` on any
+    fault, when the sender is built at start-up (idp/mail/smtp_url.py); here only its scheme."""
+
+    # Empty: every message is written to `outbox_dir` instead of being sent (the embedded
+    # default, so `make run` needs no mail server).
+    smtp_url: str = ""
+    from_address: str = "no-reply@example.com"
+    outbox_dir: str = "var/outbox"
+    # Bound on connecting and on each SMTP command; a consumer thread waits this long at most.
+    timeout_seconds: float = 10.0
+
+    def validate(self) -> None:
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("mail.smtp_url must be empty or an smtp:// or smtps:// URL")
+        try:
+            validate_email(self.from_address, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise SettingsError(f"mail.from_address is not an e-mail address: {error}") from None
+        if not self.outbox_dir.strip():
+            raise SettingsError("mail.outbox_dir must name a directory")
+        _positive("mail.timeout_seconds", self.timeout_seconds)
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -235,6 +262,7 @@ class Settings:
     rate_limits: RateLimitSettings = RateLimitSettings()
     usage: UsageSettings = UsageSettings()
     queue: QueueSettings = QueueSettings()
+    mail: MailSettings = MailSettings()
     logging: LoggingSettings = LoggingSettings()
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:

@@ -30,6 +30,8 @@ def settings_for_tests(backend: Backend, directory: Path, public_url: str) -> Se
             "publish_delay_seconds": 2,
         },
         passwords={"time_cost": 1, "memory_kib": 1024},
+        # Mail goes to the test's own directory, never to the repository's var/outbox.
+        mail={"outbox_dir": str(directory / "outbox")},
         # Every test calls from 127.0.0.1; the API limits are tested on their own server
         # (tests/http/api/test_rate_limits.py), so they never throttle unrelated tests.
         rate_limits={"api_per_minute_per_key": 1_000_000, "api_per_minute_per_ip": 1_000_000},
@@ -57,8 +59,7 @@ def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     live = start_server(services, port)
     yield live
     live.stop()
-    services.usage.close()  # write the last counts while the database is still there
-    services.engine.dispose()
+    services.close()
 
 
 @pytest.fixture(scope="session")

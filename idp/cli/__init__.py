@@ -10,8 +10,9 @@ from idp.cli.api_keys import api_keys
 from idp.cli.base import cli, fail
 from idp.cli.directory import clients, keys, tenants, users
 from idp.cli.lifecycle import demo, migrate, serve
+from idp.cli.mail import mail
 
-for command in (serve, migrate, demo, tenants, clients, users, keys, api_keys):
+for command in (serve, migrate, demo, tenants, clients, users, keys, api_keys, mail):
     cli.add_command(command)
 
 

@@ -35,12 +35,12 @@ class QueuedJobs:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, kind: str, tenant_id: int, payload: dict[str, Any], now: datetime) -> None:
-        self._session.add(
-            QueuedJob(
-                kind=kind, tenant_id=tenant_id, payload=payload, next_attempt_at=now, created_at=now
-            )
+    def add(self, kind: str, tenant_id: int, payload: dict[str, Any], now: datetime) -> QueuedJob:
+        job = QueuedJob(
+            kind=kind, tenant_id=tenant_id, payload=payload, next_attempt_at=now, created_at=now
         )
+        self._session.add(job)
+        return job
 
     def due(self, kinds: Sequence[str], now: datetime, limit: int) -> list[int]:
         """Ids of jobs of `kinds` that may be claimed now, oldest first: a plain read, so an

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.crypto.kek import Kek, load_kek
 from idp.crypto.passwords import Passwords
+from idp.mail import make_sender
 from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup
 from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
 from idp.services.job_queue import JobQueue
+from idp.services.mail import Mailer
 from idp.services.oauth_clients.client_cache import ClientCache, watch_client_writes
 from idp.services.signin.backchannel import BackchannelSender
 from idp.services.tenancy.tenants import TenantCache
@@ -42,9 +44,17 @@ class Services:
     usage: UsageRecorder
     jobs: JobQueue
     backchannel: BackchannelSender
+    mailer: Mailer
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def close(self) -> None:
+        """Stop this process's background work and write what it buffered, then let go of
+        the database: for a process, or a test, that is done with these services."""
+        self.jobs.stop()
+        self.usage.close()
+        self.engine.dispose()
 
 
 def build_services(settings: Settings, create_kek: bool = False) -> Services:
@@ -92,5 +102,13 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         jobs=jobs,
         backchannel=BackchannelSender(
             jobs, session_factory, key_cache, client_lookup, settings.tokens
+        ),
+        mailer=Mailer(
+            jobs,
+            session_factory,
+            kek,
+            make_sender(settings.mail),
+            settings.mail,
+            settings.server.public_url,
         ),
     )

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,14 @@ class RetryLater(Exception):
 class GiveUp(Exception):
     """No attempt can succeed (the destination is refused, the client is gone): the job ends
     now. The message is logged, with the same care as RetryLater's."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one attempt ended: done (the job is gone), retrying later, or abandoned for good."""
+
+    outcome: Literal["done", "retrying", "abandoned"]
+    failure: str | None  # RetryLater's or GiveUp's message
 
 
 @dataclass(frozen=True)
@@ -123,13 +131,15 @@ class JobQueue:
 
     def add(
         self, session: Session, kind: str, tenant_id: int, payloads: Sequence[dict[str, Any]]
-    ) -> None:
+    ) -> list[int]:
         """Queue jobs in the caller's transaction: they exist exactly when what made them
-        owed does (a session ended, an account created). Call `wake` after the commit."""
+        owed does (a session ended, an account created). Call `wake` after the commit.
+        Returns the jobs' ids (written, not yet committed)."""
         now = _now()
         jobs = QueuedJobs(session)
-        for payload in payloads:
-            jobs.add(kind, tenant_id, payload, now)
+        rows = [jobs.add(kind, tenant_id, payload, now) for payload in payloads]
+        session.flush()
+        return [row.id for row in rows]
 
     def wake(self) -> None:
         """Have this process's consumers look now, starting them if need be."""
@@ -170,6 +180,20 @@ class JobQueue:
         self._run(*claimed)
         return True
 
+    def run_now(self, job_id: int) -> Attempt | None:
+        """Claim this job and make an attempt here, as a consumer would; None when it is not
+        due or another consumer holds it. For a command that wants to report the first try
+        (`idp mail test`) instead of leaving it to a server that may not be running."""
+        owner, now = _owner(), _now()
+        with self._session_factory() as session:
+            job = QueuedJobs(session).claim(
+                job_id, tuple(self._handlers), owner, now, now + self._lease
+            )
+            if job is None:
+                return None
+            session.commit()
+        return self._run(job, owner)
+
     def _claim(self, owner: str) -> tuple[ClaimedJob, str] | None:
         now = _now()
         kinds = tuple(self._handlers)
@@ -184,28 +208,30 @@ class JobQueue:
                     return job, owner
         return None
 
-    def _run(self, job: ClaimedJob, owner: str) -> None:
+    def _run(self, job: ClaimedJob, owner: str) -> Attempt:
         try:
             self._handlers[job.kind](job)
         except GiveUp as reason:
             log.warning("%s job %d abandoned: %s", job.kind, job.id, reason)
+            self._finish(job)
+            return Attempt("abandoned", str(reason))
         except Exception as error:
             if isinstance(error, RetryLater):
                 failure = str(error)
             else:  # a bug, or a dependency down: the traceback is ours, not a token
                 log.exception("%s job %d raised", job.kind, job.id)
                 failure = type(error).__name__
-            self._failed(job, owner, failure)
-            return
+            return self._failed(job, owner, failure)
         self._finish(job)
+        return Attempt("done", None)
 
-    def _failed(self, job: ClaimedJob, owner: str, failure: str) -> None:
+    def _failed(self, job: ClaimedJob, owner: str, failure: str) -> Attempt:
         if job.attempts >= self._retry.max_attempts:
             log.warning(
                 "%s job %d dropped after %d attempts: %s", job.kind, job.id, job.attempts, failure
             )
             self._finish(job)
-            return
+            return Attempt("abandoned", failure)
         delay = self._retry.delay(job.attempts)
         log.warning(
             "%s job %d failed (attempt %d of %d, next in %.0f s): %s",
@@ -226,6 +252,7 @@ class JobQueue:
             due = time.monotonic() + delay + RETRY_SLACK
             self._next_retry = due if self._next_retry is None else min(self._next_retry, due)
         self._wake.set()
+        return Attempt("retrying", failure)
 
     def _finish(self, job: ClaimedJob) -> None:
         with self._session_factory() as session:

@@ -25,8 +25,7 @@ from idp.services.oauth_clients.client_cache import (
 def elsewhere(services: Services) -> Iterator[Services]:
     other = build_services(services.settings)
     yield other
-    other.usage.close()
-    other.engine.dispose()
+    other.close()
 
 
 def token(http, issuer: str, client_id: str, secret: str) -> int:

@@ -29,8 +29,7 @@ def https_deployment(server, backend, tmp_path_factory) -> Iterator[LiveServer]:
     instance = start_server(build_services(settings), port)
     yield instance
     instance.stop()
-    instance.services.usage.close()  # its last counts, while the test schema still exists
-    instance.services.engine.dispose()
+    instance.services.close()
 
 
 def cookie_attributes(header: str) -> set[str]:

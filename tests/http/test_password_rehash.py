@@ -47,8 +47,7 @@ def shipped_cost(server, backend, tmp_path_factory) -> Iterator[LiveServer]:
     instance = start_server(build_services(settings), port)
     yield instance
     instance.stop()
-    instance.services.usage.close()  # write its counts while the database is still there
-    instance.services.engine.dispose()
+    instance.services.close()
 
 
 def stored_hash(make: Factory, tenant_id: int, email: str) -> str:

@@ -65,8 +65,7 @@ def server(
     live = start_server(services, port)
     yield live
     live.stop()
-    services.usage.close()
-    services.engine.dispose()
+    services.close()
     databases.close()
 
 

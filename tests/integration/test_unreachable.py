@@ -156,5 +156,4 @@ def test_a_programming_error_is_still_a_500(backend: Backend, tmp_path: Path) ->
         assert "Retry-After" not in answer.headers
     finally:
         live.stop()
-        services.usage.close()
-        services.engine.dispose()
+        services.close()

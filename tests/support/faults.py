@@ -171,8 +171,7 @@ def deployed(
         finally:
             served.stop()
     finally:
-        services.usage.close()
-        services.engine.dispose()
+        services.close()
 
 
 def assert_no_errors(log: str) -> None:

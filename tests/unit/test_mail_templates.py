@@ -1,0 +1,27 @@
+"""Mail templates (services/mail_templates.py): branding in both parts, markup escaped in the
+HTML part only, and a value left out fails the caller instead of reaching a person blank."""
+
+from __future__ import annotations
+
+import pytest
+from jinja2 import UndefinedError
+
+from idp.services.mail_templates import Branding, MailTemplates
+
+BRAND = Branding("Acme <Sign-in> & Co", "#b4235a", "https://cdn.example.com/logo.png")
+LINK = "https://id.example.com/t/acme/.well-known/openid-configuration?a=1&b=2"
+
+
+def test_both_parts_carry_the_branding_and_the_link() -> None:
+    mail = MailTemplates().render("test", BRAND, {"to": "a@example.com", "discovery_url": LINK})
+    assert mail.subject == "Test message from Acme <Sign-in> & Co"
+    assert "Acme <Sign-in> & Co" in mail.text and LINK in mail.text
+    assert "Acme &lt;Sign-in&gt; &amp; Co" in mail.html and "<Sign-in>" not in mail.html
+    assert f'href="{LINK.replace("&", "&amp;")}"' in mail.html
+    assert 'src="https://cdn.example.com/logo.png"' in mail.html
+    assert "#b4235a" in mail.html
+
+
+def test_a_missing_value_is_an_error() -> None:
+    with pytest.raises(UndefinedError, match="discovery_url"):
+        MailTemplates().render("test", BRAND, {"to": "a@example.com"})
