@@ -11,7 +11,7 @@ import requests
 from idp.models.schema import upgrade
 from idp.services.container import Services, build_services
 from idp.settings import Settings
-from tests.support.backends import Backend, postgres_backend, sqlite_backend
+from tests.support.backends import Backend, backend_for
 from tests.support.factories import Factory
 from tests.support.ports import free_port
 from tests.support.server import LiveServer, start_server
@@ -42,10 +42,7 @@ def settings_for_tests(backend: Backend, directory: Path, public_url: str) -> Se
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield sqlite_backend(tmp_path_factory.mktemp("sqlite"))
-    else:
-        yield from postgres_backend()
+    yield from backend_for(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

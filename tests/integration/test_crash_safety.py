@@ -29,7 +29,7 @@ from idp.services.container import Services, build_services
 from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
 from idp.settings import Settings
-from tests.support.backends import Backend, postgres_backend, sqlite_backend
+from tests.support.backends import Backend, backend_for
 from tests.support.browser import (
     PASSWORD,
     REDIRECT,
@@ -64,10 +64,7 @@ class Site:
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield sqlite_backend(tmp_path_factory.mktemp("crash-sqlite"))
-    else:
-        yield from postgres_backend()
+    yield from backend_for(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.backends import Backend, postgres_backend, sqlite_backend
+from tests.support.backends import Backend, backend_for
 from tests.support.cli import Installation
 from tests.support.gunicorn import start
 from tests.support.ports import free_port
@@ -58,10 +58,7 @@ class Production:
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield sqlite_backend(tmp_path_factory.mktemp("gunicorn-sqlite"))
-    else:
-        yield from postgres_backend()
+    yield from backend_for(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

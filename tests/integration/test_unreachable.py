@@ -27,7 +27,7 @@ from idp.stores import StoreUnavailable
 from idp.stores.redis import RedisStore
 from idp.stores.sql import SqlStore
 from tests.conftest import settings_for_tests
-from tests.support.backends import Backend, postgres_backend, sqlite_backend
+from tests.support.backends import Backend, backend_for
 from tests.support.factories import Factory
 from tests.support.ports import free_port
 from tests.support.server import start_server
@@ -37,10 +37,7 @@ from tests.support.server import start_server
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield sqlite_backend(tmp_path_factory.mktemp("unreachable-sqlite"))
-    else:
-        yield from postgres_backend()
+    yield from backend_for(request, tmp_path_factory)
 
 
 @pytest.fixture

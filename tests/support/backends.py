@@ -68,3 +68,13 @@ def postgres_backend() -> Iterator[Backend]:
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(match=f"{prefix}*"):
             client.delete(key)
+
+
+def backend_for(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    """The set-up a fixture parametrized with "sqlite" and "postgres" asks for."""
+    if request.param == "sqlite":
+        yield sqlite_backend(tmp_path_factory.mktemp("sqlite"))
+    else:
+        yield from postgres_backend()
