@@ -13,7 +13,7 @@ from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
 from idp.http.oauth.documents import PublicDocuments
 from idp.http.oauth.fast_path import FastPath
-from idp.http.pages import assets_bp, logout_bp
+from idp.http.pages import assets_bp, branding_bp, logout_bp, rendering
 from idp.http.pages import bp as pages_bp
 from idp.models.schema import ensure_current
 from idp.oauth.server import TenantAuthorizationServer
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
+    app.config["IDP_TEMPLATE_OVERRIDES"] = settings.pages.template_overrides
     app.extensions["idp.services"] = services
     failures = FailureLimiter(
         services.store, "client-auth", settings.rate_limits.failed_auth_per_minute, window=60
@@ -50,11 +51,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.wsgi_app = PublicDocuments(app.wsgi_app, services, https)  # type: ignore[method-assign]
     errors.register_error_handlers(app)
+    rendering.install(app, settings.pages.template_overrides)
     app.register_blueprint(ops.bp)
     app.register_blueprint(well_known_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(logout_bp)
     app.register_blueprint(assets_bp)
+    app.register_blueprint(branding_bp)
     app.register_blueprint(api_bp)
     return app

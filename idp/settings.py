@@ -242,6 +242,20 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class PagesSettings:
+    """The hosted pages and mails (DESIGN §11)."""
+
+    # A directory of per-tenant template overrides: {template_overrides}/{tenant}/pages/login.html
+    # replaces templates/pages/login.html for that tenant, {tenant}/mail/NAME.txt a mail, and
+    # {tenant}/layouts/base.html the layout. Read again when changed; empty: none.
+    template_overrides: str = ""
+
+    def validate(self) -> None:
+        if self.template_overrides and not Path(self.template_overrides).is_dir():
+            raise SettingsError("pages.template_overrides must name an existing directory")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
 
@@ -263,6 +277,7 @@ class Settings:
     usage: UsageSettings = UsageSettings()
     queue: QueueSettings = QueueSettings()
     mail: MailSettings = MailSettings()
+    pages: PagesSettings = PagesSettings()
     logging: LoggingSettings = LoggingSettings()
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:

@@ -1,5 +1,6 @@
 """Persistence: SQLAlchemy models, the database engine and the unit of work."""
 
+from idp.models.account_links import AccountLink
 from idp.models.api_keys import ApiKey
 from idp.models.audit import AuditEvent
 from idp.models.base import Base
@@ -19,6 +20,7 @@ from idp.models.usage import ActiveUser, UsageCount
 from idp.models.users import User
 
 __all__ = [
+    "AccountLink",
     "ActiveUser",
     "ApiKey",
     "AuditEvent",

@@ -30,6 +30,11 @@ class LoginSession(Base):
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the account page shows of each session (issue 9 §6): the browser and address it
+    # was opened from, and when it was last used.
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    last_seen_at: Mapped[datetime | None]
 
 
 class SessionClient(Base):

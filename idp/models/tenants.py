@@ -31,6 +31,8 @@ class Tenant(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     logo_url: Mapped[str | None] = mapped_column(Text)
     primary_color: Mapped[str | None] = mapped_column(String(7))
+    # The tenant's own stylesheet rules (services/tenancy/custom_css.py checked them).
+    custom_css: Mapped[str | None] = mapped_column(Text)
     # Policies (issue 4 §3, seed 002 settings).
     self_registration: Mapped[bool] = mapped_column(default=False, server_default=false())
     password_min_length: Mapped[int] = mapped_column(

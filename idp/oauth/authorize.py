@@ -31,6 +31,7 @@ from authlib.oauth2.rfc6749 import InvalidScopeError
 from flask import Response, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from idp import i18n
 from idp.context import current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
 from idp.oauth.grants import requested_scopes
@@ -54,8 +55,6 @@ from idp.services.tokens.id_tokens import read_id_token_hint
 RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_VALUE = 512
-# Languages of the hosted pages, advertised as `ui_locales_supported` (OIDC Discovery §3).
-UI_LOCALES = ("en",)
 # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
 S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
@@ -214,12 +213,10 @@ def _claims_request(text: str | None, fail: Callable[[str, str], RedirectError])
 def pick_ui_locale(ui_locales: str | None) -> str | None:
     """The first of the requested language tags we have pages in (RFC 4647 §3.4 lookup: `en-GB`
     falls back to `en`); None when there is none, and the pages use their default."""
-    for tag in (ui_locales or "").lower().split():
-        parts = tag.split("-")
-        while parts:
-            if "-".join(parts) in UI_LOCALES:
-                return "-".join(parts)
-            parts.pop()
+    for tag in (ui_locales or "").split():
+        found = i18n.lookup(tag)
+        if found:
+            return found
     return None
 
 

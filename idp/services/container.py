@@ -18,6 +18,7 @@ from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
 from idp.services.job_queue import JobQueue
 from idp.services.mail import Mailer
+from idp.services.mail_templates import MailTemplates
 from idp.services.oauth_clients.client_cache import ClientCache, watch_client_writes
 from idp.services.signin.backchannel import BackchannelSender
 from idp.services.tenancy.tenants import TenantCache
@@ -110,5 +111,6 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
             make_sender(settings.mail),
             settings.mail,
             settings.server.public_url,
+            MailTemplates(overrides_dir=settings.pages.template_overrides),
         ),
     )

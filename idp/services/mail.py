@@ -32,7 +32,8 @@ from idp.mail import MailSender, OutgoingMail, PermanentFailure, TemporaryFailur
 from idp.models.job_repository import ClaimedJob
 from idp.services.errors import InvalidInput
 from idp.services.job_queue import GiveUp, JobQueue, RetryLater
-from idp.services.mail_templates import Branding, MailTemplates
+from idp.services.mail_templates import MailTemplates
+from idp.services.tenancy.branding import Branding
 from idp.services.tenancy.tenants import TenantView
 from idp.settings import MailSettings
 
@@ -86,7 +87,9 @@ class Mailer:
         the commit. `values` are the template's, links among them already absolute."""
         address = recipient(to)
         brand = Branding.of(tenant)
-        rendered = self._templates.render(message, brand, {**values, "to": address})
+        rendered = self._templates.render(
+            message, brand, {**values, "to": address}, tenant_slug=tenant.slug
+        )
         message_id = make_msgid(domain=self._settings.from_address.rpartition("@")[2])
         body = json.dumps({"text": rendered.text, "html": rendered.html}).encode()
         sealed = self._kek.seal(body, _seal_context(tenant.id, message_id))

@@ -162,7 +162,7 @@ def test_without_a_hint_we_trust_the_person_is_asked(
     fields = hidden_fields(page.text)
     assert fields["csrf_token"]
     assert '<button type="submit" name="decision" value="signout">Sign out</button>' in page.text
-    assert '<button type="submit" name="decision" value="cancel">Cancel</button>' in page.text
+    assert 'name="decision" value="cancel" class="secondary">Cancel</button>' in page.text
     assert "<script" not in page.text
     assert page.headers["Cache-Control"] == "no-store"
     assert "code" in silent_authorization(browser, logout_rp)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 from jinja2 import UndefinedError
 
-from idp.services.mail_templates import Branding, MailTemplates
+from idp.services.mail_templates import MailTemplates
+from idp.services.tenancy.branding import Branding
 
-BRAND = Branding("Acme <Sign-in> & Co", "#b4235a", "https://cdn.example.com/logo.png")
+BRAND = Branding(
+    "Acme <Sign-in> & Co", "#b4235a", "https://cdn.example.com/logo.png", "#ffffff", "#b4235a", ""
+)
 LINK = "https://id.example.com/t/acme/.well-known/openid-configuration?a=1&b=2"
 
 

@@ -269,7 +269,17 @@ BRANDING = {
         "maxLength": 2048,
         "description": "An absolute https:// URL (no credentials, no fragment).",
     },
-    "primary_color": {**NULLABLE_STRING, "pattern": "^#[0-9a-fA-F]{6}$"},
+    "primary_color": {
+        **NULLABLE_STRING,
+        "pattern": "^#[0-9a-fA-F]{6}$",
+        "description": "Buttons and links; text on it and links are adjusted to WCAG AA contrast.",
+    },
+    "custom_css": {
+        **NULLABLE_STRING,
+        "maxLength": 20000,
+        "description": "Rules added to the hosted pages' stylesheet ({issuer}/branding.css). "
+        "@import, url(), script hooks, backslash escapes and '<' are refused.",
+    },
 }
 SIGN_IN_METHOD = {"enum": list(SIGN_IN_METHODS)}
 
@@ -337,7 +347,8 @@ def _nullable_members(schema: dict[str, Any]) -> dict[str, Any]:
 SCHEMAS["TenantSettings"] = _object(
     {
         "branding": _object(
-            {**BRANDING, "display_name": STRING}, ["display_name", "logo_url", "primary_color"]
+            {**BRANDING, "display_name": STRING},
+            ["display_name", "logo_url", "primary_color", "custom_css"],
         ),
         "policies": _object(POLICIES, list(POLICIES)),
     },

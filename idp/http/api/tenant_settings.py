@@ -17,6 +17,7 @@ BRANDING = {
     "display_name": Field(str, nullable=True),
     "logo_url": Field(str, nullable=True),
     "primary_color": Field(str, nullable=True),
+    "custom_css": Field(str, nullable=True),
 }
 # Every policy is nullable: null resets it to its default.
 POLICIES = {

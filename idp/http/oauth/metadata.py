@@ -6,7 +6,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from idp.oauth.authorize import RESPONSE_MODES, UI_LOCALES
+from idp import i18n
+from idp.oauth.authorize import RESPONSE_MODES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
 from idp.services.tokens.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
@@ -60,7 +61,7 @@ def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
         # OIDC Core §5.5: any claim above about the person may be asked for by name.
         "claims_parameter_supported": True,
         "acr_values_supported": list(ACR_VALUES),
-        "ui_locales_supported": list(UI_LOCALES),
+        "ui_locales_supported": list(i18n.LANGUAGES),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         # Public clients (RFC 8252 native apps, browser apps) with PKCE.

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, redirect, render_template, request
+from flask import Response, g, redirect, request
 from werkzeug.datastructures import MultiDict
 
 from idp.context import client_ip, current_tenant, issuer, services
+from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import (
-    CSRF_FIELD,
     csrf_ok,
-    csrf_token,
     session_cookie,
     set_session_cookie,
 )
-from idp.http.pages.routes import FORM_EXPIRED, page_headers, resolve_tenant
-from idp.oauth.authorize import csp_with_form_target
+from idp.http.pages.rendering import render_page
+from idp.http.pages.routes import FORM_EXPIRED
+from idp.i18n import N_
 from idp.services.signin.logout import (
     LogoutParams,
     LogoutRefused,
@@ -42,9 +42,7 @@ PARAMS = (
 DECISION = "decision"
 SIGN_OUT = "signout"
 
-bp = Blueprint("logout", __name__, url_prefix="/t/<tenant>")
-bp.url_value_preprocessor(resolve_tenant)
-bp.after_request(page_headers)
+bp = tenant_pages("logout", __name__)
 
 
 @bp.get("/logout")
@@ -133,35 +131,29 @@ def _confirm_page(
     checked: LogoutRequest, status: int = 200, message: str | None = None
 ) -> Response:
     fields = [(name, value) for name, value in vars(checked.params).items() if value is not None]
-    html = render_template(
+    # The form's POST ends in a redirect to the client: CSP `form-action` must allow it.
+    return render_page(
         "pages/logout_confirm.html",
-        tenant=current_tenant(),
+        status=status,
+        form_target=checked.redirect_uri,
         client_name=checked.client.name if checked.client else None,
         fields=fields,
         message=message,
-        csrf=csrf_token(),
-        csrf_field=CSRF_FIELD,
         decision=DECISION,
         sign_out=SIGN_OUT,
         action=f"{issuer()}/logout",
     )
-    response = Response(html, status=status, mimetype="text/html")
-    if checked.redirect_uri is not None:
-        # The form's POST ends in a redirect to the client: CSP `form-action` must allow it.
-        response.headers["Content-Security-Policy"] = csp_with_form_target(checked.redirect_uri)
-    return response
 
 
 def _page(template: str) -> Response:
-    return Response(render_template(template, tenant=current_tenant()), mimetype="text/html")
+    return render_page(template)
 
 
 def _refused(refused: LogoutRefused) -> Response:
-    html = render_template(
+    return render_page(
         "pages/error.html",
-        tenant=current_tenant(),
-        title="Sign-out request refused",
+        status=400,
+        title=N_("Sign-out request refused"),
         message=refused.message,
         request_id=g.get("request_id"),
     )
-    return Response(html, status=400, mimetype="text/html")

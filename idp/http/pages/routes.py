@@ -7,35 +7,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    g,
-    redirect,
-    render_template,
-    request,
-    send_from_directory,
-)
+from flask import Blueprint, Response, current_app, g, redirect, request, send_from_directory
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import NotFound
 
 from idp.context import client_ip, current_tenant, issuer, services
-from idp.http.pages.cookies import (
-    CSRF_FIELD,
-    csrf_ok,
-    csrf_token,
-    ensure_csrf_cookie,
-    session_cookie,
-    set_session_cookie,
-)
-from idp.oauth.authorize import (
-    EXPIRED,
-    PageError,
-    authorization_endpoint,
-    csp_with_form_target,
-    error_page,
-)
+from idp.http.pages.blueprints import tenant_pages
+from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.rendering import render_page
+from idp.i18n import N_
+from idp.oauth.authorize import EXPIRED, PageError, authorization_endpoint, error_page
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user
 from idp.services.errors import NotFound as UnknownUser
@@ -53,22 +33,8 @@ from idp.services.signin.sessions import (
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
 MAX_FIELD = 1024
 
-bp = Blueprint("pages", __name__, url_prefix="/t/<tenant>")
+bp = tenant_pages("pages", __name__)
 assets_bp = Blueprint("assets", __name__)
-
-
-@bp.url_value_preprocessor
-def resolve_tenant(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    tenant = services().tenant_cache.get((values or {}).pop("tenant", ""))
-    if tenant is None:
-        raise NotFound()
-    g.tenant = tenant
-
-
-@bp.after_request
-def page_headers(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return ensure_csrf_cookie(response)
 
 
 @assets_bp.get("/assets/<name>")
@@ -108,50 +74,14 @@ def find_transaction(txn: str) -> Transaction | None:
     return Transactions(services().store).find(current_tenant().id, txn) if txn else None
 
 
-def _allow_form_target(
-    response: Response, transaction: Transaction | None, image_origin: str | None = None
-) -> Response:
-    """The form's POST ends in a redirect to the client: CSP `form-action` must allow it."""
-    if transaction is not None:
-        target = csp_with_form_target(transaction.request.redirect_uri, image_origin)
-        response.headers["Content-Security-Policy"] = target
-    return response
-
-
-def _form_page(
-    template: str,
-    transaction: Transaction | None,
-    status: int,
-    image_origin: str | None = None,
-    **context: Any,
-) -> Response:
-    """A hosted form of an authorization request: CSRF field, the tenant's branding, the
-    request's language, and a CSP whose `form-action` lets the form continue to the client."""
-    html = render_template(
-        template,
-        csrf=csrf_token(),
-        csrf_field=CSRF_FIELD,
-        tenant=current_tenant(),
-        lang=page_language(transaction),
-        **context,
-    )
-    response = Response(html, status=status, mimetype="text/html")
-    return _allow_form_target(response, transaction, image_origin)
-
-
-def page_language(transaction: Transaction | None) -> str:
-    """`<html lang>`: the request's ui_locales choice (OIDC Core §3.1.2.1), else English."""
-    return (transaction.request.ui_locale if transaction else None) or "en"
-
-
 def _login_page(txn: str, email: str = "", message: str | None = None, status: int = 200) -> Any:
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
-    return _form_page(
+    return render_page(
         "pages/login.html",
-        transaction,
-        status,
+        transaction=transaction,
+        status=status,
         txn=txn,
         email=email,
         message=message,
@@ -195,9 +125,7 @@ def login_submit() -> Any:
             )
         response = redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': form.txn})}", 303)
     else:
-        response = Response(
-            render_template("pages/signed_in.html", tenant=current_tenant()), mimetype="text/html"
-        )
+        response = render_page("pages/signed_in.html")
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
     return response
 
@@ -209,11 +137,11 @@ def _consent_page(transaction: Transaction, status: int = 200, message: str | No
     # Only an https logo is shown: an http one would be mixed content under our https pages,
     # and CSP img-src opens to that one origin alone.
     logo_origin = _origin(logo) if logo and logo.startswith("https://") else None
-    return _form_page(
+    return render_page(
         "pages/consent.html",
-        transaction,
-        status,
-        logo_origin,
+        transaction=transaction,
+        status=status,
+        image_origins=[logo_origin] if logo_origin else [],
         txn=transaction.id,
         client_name=name,
         logo_uri=logo if logo_origin else None,
@@ -267,10 +195,10 @@ def _select_account_page(
     transaction: Transaction, email: str, status: int = 200, message: str | None = None
 ) -> Any:
     client = oauth_server().query_client(transaction.request.client_id)
-    return _form_page(
+    return render_page(
         "pages/select_account.html",
-        transaction,
-        status,
+        transaction=transaction,
+        status=status,
         txn=transaction.id,
         email=email,
         client_name=client.view.name if client else transaction.request.client_id,
@@ -316,6 +244,6 @@ def select_account_submit() -> Any:
     return redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}", 303)
 
 
-FORM_EXPIRED = "This form has expired. Please try again."
-WRONG_CREDENTIALS = "The e-mail address or password is not right."
-TOO_MANY = "Too many attempts. Please wait a few minutes and try again."
+FORM_EXPIRED = N_("This form has expired. Please try again.")
+WRONG_CREDENTIALS = N_("The e-mail address or password is not right.")
+TOO_MANY = N_("Too many attempts. Please wait a few minutes and try again.")

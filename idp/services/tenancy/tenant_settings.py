@@ -24,6 +24,7 @@ from idp.models.tenants import (
 from idp.models.uow import UnitOfWork
 from idp.services.accounts.users import MAX_PASSWORD, MIN_PASSWORD
 from idp.services.errors import InvalidInput, InvalidInputs, NotFound
+from idp.services.tenancy.custom_css import check_custom_css
 from idp.services.tenancy.tenants import TenantView
 from idp.settings import TokenSettings
 
@@ -56,7 +57,7 @@ POLICY_DEFAULTS: dict[str, Any] = {
 # the tenant says otherwise (RFC 7591 §3 lets the server decide; open registration lets anyone
 # on the internet create clients, so it must be chosen, never fallen into).
 DYNAMIC_REGISTRATION_DEFAULTS = {"enabled": False, "initial_access_token_required": True}
-BRANDING_FIELDS = ("display_name", "logo_url", "primary_color")
+BRANDING_FIELDS = ("display_name", "logo_url", "primary_color", "custom_css")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class TenantSettings:
                 "display_name": tenant.display_name or tenant.name,
                 "logo_url": tenant.logo_url,
                 "primary_color": tenant.primary_color,
+                "custom_css": tenant.custom_css,
             },
             "policies": {
                 "self_registration": tenant.self_registration,
@@ -154,6 +156,8 @@ def _apply_branding(tenant: Tenant, name: str, value: Any) -> None:
         if value is not None and not COLOR.match(value):
             raise ValueError("must be a colour as #rrggbb")
         tenant.primary_color = None if value is None else value.lower()
+    elif name == "custom_css":
+        tenant.custom_css = check_custom_css(value)
     else:
         raise ValueError("is not a known field")
 

@@ -46,6 +46,7 @@ class TenantView:
     display_name: str | None
     logo_url: str | None
     primary_color: str | None
+    custom_css: str | None
     self_registration: bool
     password_min_length: int
     session_lifetime: int
@@ -68,6 +69,7 @@ class TenantView:
             display_name=tenant.display_name,
             logo_url=tenant.logo_url,
             primary_color=tenant.primary_color,
+            custom_css=tenant.custom_css,
             self_registration=tenant.self_registration,
             password_min_length=tenant.password_min_length,
             session_lifetime=tenant.session_lifetime,

@@ -31,7 +31,12 @@ def test_defaults_are_shown_filled_in(admin_of):
     shown = admin.get(f"/tenants/{tenant.slug}/settings", TEMPLATE)
     assert shown.status_code == 200
     assert shown.json() == {
-        "branding": {"display_name": "Acme Corp", "logo_url": None, "primary_color": None},
+        "branding": {
+            "display_name": "Acme Corp",
+            "logo_url": None,
+            "primary_color": None,
+            "custom_css": None,
+        },
         "policies": {
             "self_registration": False,
             "password_min_length": 8,
@@ -71,6 +76,7 @@ def test_patch_changes_only_the_fields_sent_and_null_resets(admin_of):
         "display_name": "Acme",
         "logo_url": "https://cdn.acme.example/logo.svg",
         "primary_color": "#a1b2c3",
+        "custom_css": None,
     }
     policies = changed.json()["policies"]
     assert (policies["self_registration"], policies["password_min_length"], policies["mfa"]) == (
@@ -105,6 +111,18 @@ def test_patch_changes_only_the_fields_sent_and_null_resets(admin_of):
         ({"branding": {"primary_color": "#12345"}}, "branding.primary_color"),
         ({"branding": {"display_name": "   "}}, "branding.display_name"),
         ({"branding": {"tagline": "x"}}, "branding.tagline"),
+        (
+            {"branding": {"custom_css": "@import 'https://evil.example/x.css';"}},
+            "branding.custom_css",
+        ),
+        (
+            {"branding": {"custom_css": "a { background: url(https://t.example/p) }"}},
+            "branding.custom_css",
+        ),
+        ({"branding": {"custom_css": "a { b\\61ckground: red }"}}, "branding.custom_css"),
+        ({"branding": {"custom_css": "</style><script>alert(1)</script>"}}, "branding.custom_css"),
+        ({"branding": {"custom_css": "x { width: expression(alert(1)) }"}}, "branding.custom_css"),
+        ({"branding": {"custom_css": "a {}" * 6000}}, "branding.custom_css"),
         ({"policies": {"password_min_length": 7}}, "policies.password_min_length"),
         ({"policies": {"mfa": "sometimes"}}, "policies.mfa"),
         ({"policies": {"sign_in_methods": []}}, "policies.sign_in_methods"),
