@@ -21,6 +21,7 @@ from idp.services.errors import NotFound
 from idp.services.oauth_clients import clients as client_service
 from idp.services.oauth_clients.clients import ClientSpec
 from idp.services.tenancy import tenants as tenant_service
+from idp.services.tenancy.tenant_settings import update_settings
 from idp.services.tenancy.tenants import TenantView
 
 # Found next to the code, like migrations/: `idp serve` works from any working directory.
@@ -90,6 +91,8 @@ def demo(as_json: bool) -> None:
     credentials = _demo_credentials(container, tenant)
     issuer = f"{container.settings.server.public_url}/t/{tenant.slug}"
     data = {
+        "start_here": f"{container.settings.server.public_url}/",
+        "account_page": f"{issuer}/account",
         "issuer": issuer,
         "discovery": f"{issuer}/.well-known/openid-configuration",
         "client_id": credentials.client_id,
@@ -97,6 +100,7 @@ def demo(as_json: bool) -> None:
         "user_email": credentials.email,
         "user_password": credentials.password,
         "credentials_file": str(DEMO_FILE),
+        "mail": "idp mail list, then idp mail show ID (the demo writes mail to the outbox)",
         "try": (
             f"curl -s -u '{credentials.client_id}:{credentials.client_secret}' "
             f"-d grant_type=client_credentials {issuer}/token"
@@ -106,10 +110,19 @@ def demo(as_json: bool) -> None:
 
 
 def _demo_tenant(container: Services) -> TenantView:
+    """The demo tenant, open to sign-up so a newcomer can try registration too."""
     try:
         return tenant_service.get_tenant(container.uow(), DEMO_TENANT)
     except NotFound:
-        return tenant_service.create_tenant(container.uow(), container.kek, DEMO_TENANT, "Demo")
+        tenant_service.create_tenant(container.uow(), container.kek, DEMO_TENANT, "Demo")
+        update_settings(
+            container.uow(),
+            DEMO_TENANT,
+            {},
+            {"self_registration": True},
+            container.settings.tokens,
+        )
+        return tenant_service.get_tenant(container.uow(), DEMO_TENANT)
 
 
 def _demo_credentials(container: Services, tenant: TenantView) -> DemoCredentials:
@@ -148,9 +161,10 @@ def _demo_credentials(container: Services, tenant: TenantView) -> DemoCredential
             container.uow(), container.passwords, tenant, DEMO_EMAIL, password
         )
     except NotFound:
-        user_service.create_user(
+        user = user_service.create_user(
             container.uow(), container.passwords, tenant, DEMO_EMAIL, password, name="Demo User"
         )
+        user_service.update_user(container.uow(), tenant, user.subject, {"email_verified": True})
     credentials = DemoCredentials(issued.client.client_id, issued.secret, DEMO_EMAIL, password)
     _save(credentials)
     return credentials

@@ -251,6 +251,9 @@ def test_demo_is_idempotent_and_keeps_its_secret_private(tmp_path: Path) -> None
     install = Installation.create(tmp_path, f"sqlite:///{tmp_path / 'var' / 'idp.sqlite3'}")
     first = install.json("demo")
     assert first["issuer"] == "http://localhost:5000/t/demo"
+    # What a newcomer opens first: the home page, and the demo's account page to sign in on.
+    assert first["start_here"] == "http://localhost:5000/"
+    assert first["account_page"] == "http://localhost:5000/t/demo/account"
     assert first["client_secret"].startswith("idp_cs_")
     assert first["credentials_file"] == "var/demo.json"
     saved = tmp_path / "var" / "demo.json"
@@ -268,6 +271,7 @@ def test_demo_is_idempotent_and_keeps_its_secret_private(tmp_path: Path) -> None
     assert [c["client_id"] for c in clients] == [first["client_id"]]
     users = install.json("users", "list", "--tenant", "demo")
     assert [u["email"] for u in users] == [first["user_email"]]
+    assert users[0]["email_verified"] is True
 
 
 def test_demo_replaces_a_saved_secret_that_no_longer_works(tmp_path: Path) -> None:
