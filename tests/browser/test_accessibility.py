@@ -1,0 +1,75 @@
+"""Every hosted page passes axe-core's WCAG A/AA checks in Chromium with no serious or critical
+violation, in English and in French, in its plain state and with errors shown (issue 9 §7)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+
+from idp.services.tenancy.tenant_settings import update_settings
+from tests.support.accessibility import assert_accessible
+from tests.support.browser import PASSWORD, REDIRECT, code_request, pkce_pair
+from tests.support.factories import Factory
+
+LANGUAGES = ("en", "fr")
+
+
+@pytest.fixture
+def context(chromium, request):
+    """A browser context in the test's language; pages are reached as a person reaches them."""
+    language = getattr(request, "param", "en")
+    created = chromium.new_context(
+        locale=language, extra_http_headers={"Accept-Language": language}
+    )
+    yield created
+    created.close()
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_sign_in_pages_are_accessible(context, make: Factory):
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    issued = make.client(
+        tenant,
+        name="Shop",
+        grant_types=("authorization_code",),
+        redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile", "email"),
+    )
+    page = context.new_page()
+    page.route(f"{REDIRECT}**", lambda route: route.fulfill(status=200, body="ok"))
+    _, challenge = pkce_pair()
+    params = code_request(issued.client.client_id, challenge, scope="openid profile email")
+    page.goto(f"{issuer}/authorize?{urlencode(params)}")
+    assert_accessible(page)  # the login page
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill("not the password")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # the login page with its error
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/consent**")
+    assert_accessible(page)  # consent
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_standalone_pages_are_accessible(context, server, services, make: Factory):
+    tenant = make.tenant()
+    # A light brand colour: buttons and links must still reach AA contrast.
+    update_settings(
+        services.uow(), tenant.slug, {"primary_color": "#ffd700"}, {}, services.settings.tokens
+    )
+    services.tenant_cache.forget(tenant.slug)
+    issuer = make.issuer(tenant)
+    page = context.new_page()
+    for url in (
+        f"{server.url}/",
+        f"{issuer}/login",
+        f"{issuer}/logout",  # no hint: the confirmation page
+        f"{issuer}/authorize?client_id=unknown",  # a refused request: the error page
+    ):
+        page.goto(url)
+        assert_accessible(page)
