@@ -3,6 +3,8 @@ HTML part only, and a value left out fails the caller instead of reaching a pers
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from jinja2 import UndefinedError
 
@@ -28,3 +30,30 @@ def test_both_parts_carry_the_branding_and_the_link() -> None:
 def test_a_missing_value_is_an_error() -> None:
     with pytest.raises(UndefinedError, match="discovery_url"):
         MailTemplates().render("test", BRAND, {"to": "a@example.com"})
+
+
+def test_a_mail_is_written_in_the_language_asked_for() -> None:
+    mail = MailTemplates().render(
+        "test", BRAND, {"to": "a@example.com", "discovery_url": LINK}, language="fr"
+    )
+    assert mail.subject == "Message de test de Acme <Sign-in> & Co"
+    assert "Ce message a été envoyé par" in mail.text
+    assert '<html lang="fr">' in mail.html
+
+
+def test_an_operator_overrides_a_mail_for_one_tenant(tmp_path: Path) -> None:
+    mine = tmp_path / "acme" / "mail"
+    mine.mkdir(parents=True)
+    (mine / "test.txt").write_text(
+        '{% extends "layout.txt" %}{% set subject = "Hello from Acme" %}'
+        "{% block content %}Our own words {{ discovery_url }}{% endblock %}"
+    )
+    templates = MailTemplates(overrides_dir=str(tmp_path))
+    values = {"to": "a@example.com", "discovery_url": LINK}
+    ours = templates.render("test", BRAND, values, tenant_slug="acme")
+    assert ours.subject == "Hello from Acme" and "Our own words" in ours.text
+    # The HTML part was not overridden: the shipped one is used; other tenants get ours.
+    assert "Test message" in ours.html
+    assert templates.render("test", BRAND, values, tenant_slug="other").subject.startswith(
+        "Test message from"
+    )
