@@ -194,7 +194,14 @@ def test_an_id_token_hint_for_another_person(signed_in, rp, person, make, module
 
 @pytest.mark.parametrize(
     ("asked", "chosen"),
-    [("en", "en"), ("de-CH en-GB", "en"), ("EN-us", "en"), ("fr de", None), ("", None)],
+    [
+        ("en", "en"),
+        ("de-CH en-GB", "en"),
+        ("EN-us", "en"),
+        ("fr-CA en", "fr"),
+        ("de it", None),
+        ("", None),
+    ],
 )
 def test_the_first_supported_ui_locale_is_chosen(asked, chosen):
     assert pick_ui_locale(asked) == chosen
@@ -202,8 +209,12 @@ def test_the_first_supported_ui_locale_is_chosen(asked, chosen):
 
 def test_ui_locales_set_the_language_of_the_pages(browser, rp, http):
     metadata = http.get(f"{browser.issuer}/.well-known/openid-configuration").json()
-    assert metadata["ui_locales_supported"] == ["en"]
+    assert metadata["ui_locales_supported"] == ["en", "fr"]
     started, _ = start(browser, rp, ui_locales="de-CH en-GB", claims_locales="de")
     page = browser.get(started.headers["Location"])
     assert page.status_code == 200
     assert '<html lang="en">' in page.text
+    started, _ = start(browser, rp, ui_locales="de fr-CA en")
+    page = browser.get(started.headers["Location"])
+    assert '<html lang="fr">' in page.text
+    assert "<h1>Se connecter</h1>" in page.text
