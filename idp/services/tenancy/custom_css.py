@@ -21,10 +21,10 @@ FORBIDDEN = re.compile(
 
 def check_custom_css(value: str | None) -> str | None:
     """The CSS to store (None clears it), or ValueError saying what is refused."""
+    if value is not None and len(value) > MAX_CSS:
+        raise ValueError(f"must be at most {MAX_CSS} characters")
     if value is None or not value.strip():
         return None
-    if len(value) > MAX_CSS:
-        raise ValueError(f"must be at most {MAX_CSS} characters")
     if any(ord(c) < 0x20 and c not in "\t\n\r" for c in value):
         raise ValueError("must not contain control characters")
     found = FORBIDDEN.search(value)
