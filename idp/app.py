@@ -13,7 +13,7 @@ from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
 from idp.http.oauth.documents import PublicDocuments
 from idp.http.oauth.fast_path import FastPath
-from idp.http.pages import assets_bp, branding_bp, logout_bp, rendering
+from idp.http.pages import assets_bp, branding_bp, logout_bp, password_bp, rendering
 from idp.http.pages import bp as pages_bp
 from idp.models.schema import ensure_current
 from idp.oauth.server import TenantAuthorizationServer
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(oauth_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(logout_bp)
+    app.register_blueprint(password_bp)
     app.register_blueprint(assets_bp)
     app.register_blueprint(branding_bp)
     app.register_blueprint(api_bp)
