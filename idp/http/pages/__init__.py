@@ -1,4 +1,4 @@
-"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password; and our static assets."""
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password; assets."""
 
 from idp.http.pages.blueprints import branding_bp
 from idp.http.pages.logout import bp as logout_bp
