@@ -127,14 +127,15 @@ def request_reset(
 
 def send_reset(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, subject: str) -> int:
     """An admin's reset (management API, `idp users reset-password`): the same mail, for a
-    known user; returns the mail's job id. Raises NotFound. The caller audits its actor."""
+    known user; returns the mail's job id, committed: the caller wakes the mailer (a server)
+    or makes the first attempt itself (a command). Raises NotFound. The caller audits its
+    actor."""
     with uow:
         user = uow.users.by_subject(tenant.id, subject)
         if user is None:
             raise NotFound(f"no user '{subject}' in '{tenant.slug}'")
         job_id = _queue_reset_mail(uow, mailer, tenant, user, "")
         uow.commit()
-    mailer.wake()
     return job_id
 
 
