@@ -6,8 +6,11 @@ newer ones; CSRF, throttling, a dead SMTP server, and the admin's trigger from t
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 from sqlalchemy import func, select, update
 
@@ -18,7 +21,13 @@ from idp.services.audit import AuditFilter, page_events
 from idp.services.management.api_keys import OPERATOR, create_api_key
 from tests.http.test_refresh_tokens import TokenClient, offline_client
 from tests.support.browser import PASSWORD, Browser, hidden_fields
-from tests.support.mail_server import MailedServer, mailed, reset_link, text_of
+from tests.support.mail_server import (
+    MailedServer,
+    mailed,
+    mailed_server,
+    reset_link,
+    text_of,
+)
 
 __all__ = ["mailed"]
 NEW_PASSWORD = "a brand new passphrase"
@@ -114,8 +123,9 @@ def test_replayed_forged_older_and_expired_links_are_refused(mailed: MailedServe
     person = mailed.make.user(tenant)
     with requests.Session() as http:
         forgot(http, issuer, person.email)
+        older = reset_link(mailed.mails_to(person.email, 1)[0])
         forgot(http, issuer, person.email)
-        older, newer = (reset_link(m) for m in mailed.mails_to(person.email, 2))
+        newer = reset_link(mailed.mails_to(person.email, 2)[1])
         assert "no longer works" in reset(http, older).text
         assert reset(http, older).status_code == 400
         forged = newer[:-4] + ("AAAA" if not newer.endswith("AAAA") else "BBBB")
@@ -126,6 +136,7 @@ def test_replayed_forged_older_and_expired_links_are_refused(mailed: MailedServe
             data={"token": newer.split("token=")[1], "password": "x" * 12},
         )
         assert replay.status_code == 400 and "no longer works" in replay.text
+        mailed.mails_to(person.email, 3)  # the notice of the change
         forgot(http, issuer, person.email)
         expired = reset_link(mailed.mails_to(person.email, 4)[3])
         with mailed.services.uow() as uow:
@@ -192,3 +203,40 @@ def test_the_api_triggers_the_same_mail(mailed: MailedServer):
     )
     [event] = [e for e in events.items if e.outcome == "success"]
     assert event.target_id == person.subject and event.actor not in ("anonymous", "")
+
+
+def test_a_dead_mail_server_holds_nobody_up_and_the_mail_goes_out_later(mailed: MailedServer):
+    tenant = mailed.make.tenant()
+    issuer = mailed.make.issuer(tenant)
+    person = mailed.make.user(tenant)
+    mailed.smtp.stop()
+    try:
+        with requests.Session() as http:
+            started = time.monotonic()
+            assert forgot(http, issuer, person.email).status_code == 200
+            assert time.monotonic() - started < 2
+        time.sleep(1.5)
+        assert mailed.mails_now(person.email) == 0
+    finally:
+        mailed.smtp.start()
+    mailed.mails_to(person.email, 1, timeout=30)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def strict(request, tmp_path_factory) -> Iterator[MailedServer]:
+    limits = {"password_resets_per_address": 2, "password_resets_per_ip": 5}
+    yield from mailed_server(request, tmp_path_factory, rate_limits=limits)
+
+
+def test_requests_are_throttled_per_address_known_or_not_and_per_ip(strict: MailedServer):
+    tenant = strict.make.tenant()
+    issuer = strict.make.issuer(tenant)
+    person = strict.make.user(tenant)
+    with requests.Session() as http:
+        for address in (person.email, "stranger@example.com"):
+            assert [forgot(http, issuer, address).status_code for _ in range(3)] == [200, 200, 429]
+        # Five requests from this IP within the limit, the sixth refused: the IP limit is reached.
+        over = forgot(http, issuer, "third@example.com")
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+    assert "Too many attempts" in over.text
+    assert len(strict.mails_to(person.email, 2)) == 2
