@@ -26,7 +26,8 @@ def test_a_forgotten_password_is_reset_inside_the_authorization_request(
         scopes=("openid", "profile", "email"),
     )  # fmt: skip
     _, challenge = pkce_pair()
-    url = f"{issuer}/authorize?{urlencode(code_request(issued.client.client_id, challenge, scope='openid email'))}"
+    params = code_request(issued.client.client_id, challenge, scope="openid email")
+    url = f"{issuer}/authorize?{urlencode(params)}"
     arrived: list[str] = []
 
     def client_callback(route: Any) -> None:
