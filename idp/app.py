@@ -13,8 +13,8 @@ from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
 from idp.http.oauth.documents import PublicDocuments
 from idp.http.oauth.fast_path import FastPath
-from idp.http.pages import assets_bp, branding_bp, home_bp, logout_bp, rendering
-from idp.http.pages import bp as pages_bp
+from idp.http.pages import BLUEPRINTS as PAGE_BLUEPRINTS
+from idp.http.pages import rendering
 from idp.models.schema import ensure_current
 from idp.oauth.server import TenantAuthorizationServer
 from idp.services.container import Services, build_services
@@ -55,10 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(ops.bp)
     app.register_blueprint(well_known_bp)
     app.register_blueprint(oauth_bp)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(logout_bp)
-    app.register_blueprint(assets_bp)
-    app.register_blueprint(branding_bp)
-    app.register_blueprint(home_bp)
+    for blueprint in PAGE_BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
     return app

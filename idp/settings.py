@@ -169,6 +169,9 @@ class RateLimitSettings:
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 50
     login_window_seconds: int = 900
+    password_resets_per_address: int = 5
+    password_resets_per_ip: int = 30
+    password_reset_window_seconds: int = 3600
 
     def validate(self) -> None:
         _positive("rate_limits.token_per_minute", self.token_per_minute)
@@ -178,6 +181,9 @@ class RateLimitSettings:
         _positive("rate_limits.login_failures_per_account", self.login_failures_per_account)
         _positive("rate_limits.login_failures_per_ip", self.login_failures_per_ip)
         _positive("rate_limits.login_window_seconds", self.login_window_seconds)
+        _positive("rate_limits.password_resets_per_address", self.password_resets_per_address)
+        _positive("rate_limits.password_resets_per_ip", self.password_resets_per_ip)
+        _positive("rate_limits.password_reset_window_seconds", self.password_reset_window_seconds)
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,14 @@ class LoginSessions:
             )
         )
 
-    def remove_all_of(self, tenant_id: int, user_id: int) -> None:
-        self._session.execute(
-            delete(LoginSession).where(
-                LoginSession.tenant_id == tenant_id, LoginSession.user_id == user_id
-            )
+    def remove_all_of(self, tenant_id: int, user_id: int, keep_sid: str | None = None) -> None:
+        """Every session of the user, except the one `keep_sid` names."""
+        query = delete(LoginSession).where(
+            LoginSession.tenant_id == tenant_id, LoginSession.user_id == user_id
         )
+        if keep_sid is not None:
+            query = query.where(LoginSession.sid != keep_sid)
+        self._session.execute(query)
 
     def remove(self, tenant_id: int, cookie_digest: str) -> None:
         self._session.execute(

@@ -27,6 +27,7 @@ ACTIONS = {
     "change_team_role": "team_member.change_role",
     # One action for every key revoked, platform or tenant: the tenant (NULL) tells them apart.
     "revoke_platform_api_key": "api_key.revoke",
+    "send_password_reset": "user.password_reset_requested",
 }
 # The field of a create's response that identifies the new object (default "id").
 CREATED_ID = {"client": "client_id", "tenant": "slug", "provider": "slug", "role": "name"}

@@ -205,6 +205,9 @@ SCHEMAS: dict[str, Any] = {
             "email_verified": {"type": "boolean"},
         }
     ),
+    "PasswordResetSent": _object(
+        {"id": STRING, "password_reset": {"enum": ["sent"]}}, ["id", "password_reset"]
+    ),
 }
 
 SCHEMAS["Role"] = _object(
@@ -998,6 +1001,14 @@ def _document(server_url: str) -> dict[str, Any]:
                     "Sign the user out everywhere: end every session, revoke every access token",
                     "users:write",
                     NO_CONTENT,
+                ),
+            },
+            f"{tenant}/users/{{user_id}}/password-reset": {
+                "parameters": [*SLUG, _path_param("user_id")],
+                "post": _operation(
+                    "Mail the user a password reset link (valid 30 minutes, single use)",
+                    "users:write",
+                    {"202": _json("The mail is queued", "PasswordResetSent")},
                 ),
             },
             f"{tenant}/users/{{user_id}}": {

@@ -1,8 +1,21 @@
-"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout; and our static assets."""
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password; assets."""
+
+from flask import Blueprint
 
 from idp.http.pages.blueprints import branding_bp
 from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
+from idp.http.pages.password import bp as password_bp
 from idp.http.pages.routes import assets_bp, bp
 
-__all__ = ["assets_bp", "bp", "branding_bp", "home_bp", "logout_bp"]
+# Every blueprint of the hosted pages, as create_app registers them.
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    bp,
+    logout_bp,
+    password_bp,
+    assets_bp,
+    branding_bp,
+    home_bp,
+)
+
+__all__ = ["BLUEPRINTS"]

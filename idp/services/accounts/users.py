@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.passwords import Passwords
@@ -240,19 +240,26 @@ def sign_out_everywhere(
     tenant: TenantView,
     subject: str,
     defaults: TokenSettings,
+    keep_sid: str | None = None,
 ) -> None:
     """End every login session of the person and revoke every access and refresh token
     issued to them.
 
-    Used when an admin signs someone out and when an account is deactivated: a person who may
-    no longer sign in must not stay signed in anywhere. The logout tokens owed to the clients of
-    those sessions (OIDC Back-Channel Logout) are queued in the transaction that ends them.
-    Every step is idempotent, so a request that failed half way is simply made again.
+    Used when an admin signs someone out, when an account is deactivated and after a password
+    reset: a person who may no longer sign in must not stay signed in anywhere. `keep_sid` is
+    the session that changed its own password: it stays, every other one ends (its apps' tokens
+    are revoked all the same: a subject revocation voids every access token issued until now).
+    The logout tokens owed to the clients of those sessions (OIDC Back-Channel Logout) are
+    queued in the transaction that ends them. Every step is idempotent, so a request that failed
+    half way is simply made again.
     """
     with uow:
         user = _by_subject(uow, tenant, subject)
-        notices = notices_for(uow, tenant.id, user.subject, LoginSession.user_id == user.id)
-        uow.login_sessions.remove_all_of(tenant.id, user.id)
+        ending = LoginSession.user_id == user.id
+        if keep_sid is not None:
+            ending = and_(ending, LoginSession.sid != keep_sid)
+        notices = notices_for(uow, tenant.id, user.subject, ending)
+        uow.login_sessions.remove_all_of(tenant.id, user.id, keep_sid)
         backchannel.queue(uow.session, issuer, tenant, notices)
         uow.commit()
     backchannel.wake()
