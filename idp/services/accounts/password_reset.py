@@ -163,19 +163,31 @@ def complete_reset(
     new_password: str,
     attempt: Attempt,
 ) -> str:
-    """Set the new password through the link, then void every session and token of the person.
-    Returns the link's `txn`. Raises InvalidInput (the link stays live) or LinkGone."""
+    """Void every session and token of the person, then set the new password through the link.
+    Returns the link's `txn`. Raises InvalidInput (the link stays live) or LinkGone.
+
+    The revocations are recorded (durably, DESIGN §3) before the password changes: a crash in
+    between leaves the old password and the link in place for a retry, never a new password
+    with the old sessions still alive.
+    """
     check_password(new_password, tenant.password_min_length)
+    with uow:
+        live = peek_link(uow, tenant.id, RESET_PASSWORD, token)
+        owner = uow.session.get(User, live.user_id) if live is not None else None
+        if live is None or owner is None or owner.tenant_id != tenant.id or not owner.active:
+            raise LinkGone()
+        subject = owner.subject
+    _end_access(uow, accounts, tenant, subject, keep_sid=None)
     with uow:
         link = take_link(uow, tenant.id, RESET_PASSWORD, token)
         user = uow.session.get(User, link.user_id) if link is not None else None
-        if link is None or user is None or user.tenant_id != tenant.id or not user.active:
-            raise LinkGone()
+        if link is None or user is None or user.subject != subject:
+            raise LinkGone()  # spent by a concurrent request meanwhile
         user.password_hash = accounts.passwords.hash(new_password)
-        subject, txn = user.subject, str(link.payload.get("txn", ""))
+        txn = str(link.payload.get("txn", ""))
         _queue_changed_mail(uow, accounts.mailer, tenant, user)
         uow.commit()
-    _end_access(uow, accounts, tenant, subject, keep_sid=None)
+    accounts.mailer.wake()
     _audit(uow, tenant, "user.password_reset", subject, attempt, f"user:{subject}")
     return txn
 
@@ -209,10 +221,17 @@ def change_password(
             throttle.record_failure(tenant, email, attempt.ip)
             raise WrongPassword()
         check_password(new_password, tenant.password_min_length)
+    # Revocations first, as for a reset: a crash after them leaves the old password, not the
+    # new one with the other sessions alive.
+    _end_access(uow, accounts, tenant, session.subject, keep_sid=session.sid)
+    with uow:
+        user = uow.session.get(User, session.user_id)
+        if user is None:
+            raise WrongPassword()
         user.password_hash = accounts.passwords.hash(new_password)
         _queue_changed_mail(uow, accounts.mailer, tenant, user)
         uow.commit()
-    _end_access(uow, accounts, tenant, session.subject, keep_sid=session.sid)
+    accounts.mailer.wake()
     _audit(uow, tenant, "user.password_change", session.subject, attempt, f"user:{session.subject}")
 
 
@@ -224,9 +243,8 @@ def _queue_changed_mail(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, use
 def _end_access(
     uow: UnitOfWork, accounts: Accounts, tenant: TenantView, subject: str, keep_sid: str | None
 ) -> None:
-    # After the commit of the new password: each step is recorded in the database and
-    # idempotent (users.sign_out_everywhere). The notice mail was queued with the password.
-    accounts.mailer.wake()
+    # Before the new password is committed: each step is recorded in the database and
+    # idempotent (users.sign_out_everywhere), so a retry after a crash simply repeats it.
     sign_out_everywhere(
         uow,
         accounts.revocations,
