@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from idp.services.accounts.one_time_links import RESET_PASSWORD, issue_link
 from idp.services.tenancy.tenant_settings import update_settings
 from tests.support.accessibility import assert_accessible
 from tests.support.browser import PASSWORD, REDIRECT, code_request, pkce_pair
@@ -73,3 +74,33 @@ def test_standalone_pages_are_accessible(context, server, services, make: Factor
     ):
         page.goto(url)
         assert_accessible(page)
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_password_pages_are_accessible(context, services, make: Factory):
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    page = context.new_page()
+    page.goto(f"{issuer}/password/forgot")
+    assert_accessible(page)
+    page.locator("#email").fill(person.email)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # "if an account exists, we have sent a link"
+    page.goto(f"{issuer}/password/reset?token=not-a-link")
+    assert_accessible(page)  # the link is gone
+    with services.uow() as uow:
+        user = uow.users.by_email(tenant.id, person.email)
+        token = issue_link(uow, tenant.id, user.id, RESET_PASSWORD)
+        uow.commit()
+    page.goto(f"{issuer}/password/reset?token={token}")
+    assert_accessible(page)
+    page.locator("#password").fill("short")
+    page.locator("#password_confirm").fill("different")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".error-summary").count() == 1
+    assert_accessible(page)  # with its error summary and fields in error
+    page.goto(f"{issuer}/account/password")  # no session: the login page
+    assert_accessible(page)

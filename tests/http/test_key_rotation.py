@@ -58,7 +58,10 @@ def test_rotation_publishes_first_signs_later_and_keeps_old_tokens_valid(service
     published_at = time.time()
     while time.time() < new_rs256.activates_at.timestamp():
         token = _token(http, issuer, issued)
-        assert jws.extract_compact(token.encode()).headers()["kid"] == old_kid
+        # Signed before the answer came back: only an answer that arrived before the activation
+        # time proves which key signed before it.
+        if time.time() < new_rs256.activates_at.timestamp():
+            assert jws.extract_compact(token.encode()).headers()["kid"] == old_kid
         time.sleep(0.2)
 
     # After the publish delay, the new key signs; it had been in the JWKS for the whole delay.

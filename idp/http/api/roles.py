@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, jsonify
 
@@ -22,7 +23,9 @@ def create_role(slug: str) -> Response:
     body = parse_body({"name": Field(str, required=True), "description": Field(str, nullable=True)})
     role = role_service.create_role(services().uow(), tenant, body["name"], body.get("description"))
     return resource(
-        role.public_dict(), 201, {"Location": f"/api/v1/tenants/{slug}/roles/{role.name}"}
+        role.public_dict(),
+        201,
+        {"Location": f"/api/v1/tenants/{slug}/roles/{quote(role.name, safe='')}"},
     )
 
 

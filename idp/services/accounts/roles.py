@@ -35,9 +35,12 @@ class RoleView:
 
 
 def check_role_name(name: str) -> str:
+    """A role name is a claim value and a path segment: printable, no '/', 1-NAME_MAX long."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise InvalidInput("name", f"role names are 1-{NAME_MAX} characters")
+    if "/" in name or not name.isprintable():
+        raise InvalidInput("name", "role names hold no '/' and no control characters")
     return name
 
 

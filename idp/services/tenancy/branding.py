@@ -48,7 +48,7 @@ class Branding:
             f":root {{ --brand: {self.color}; --on-brand: {self.on_color}; "
             f"--link: {self.link_color}; }}\n"
         )
-        return variables + self.custom_css
+        return variables + self.custom_css + ("\n" if self.custom_css else "")
 
 
 def _channels(color: str) -> tuple[float, float, float]:

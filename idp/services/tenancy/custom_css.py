@@ -25,6 +25,7 @@ def check_custom_css(value: str | None) -> str | None:
         raise ValueError(f"must be at most {MAX_CSS} characters")
     if value is None or not value.strip():
         return None
+    value = value.strip()
     if any(ord(c) < 0x20 and c not in "\t\n\r" for c in value):
         raise ValueError("must not contain control characters")
     found = FORBIDDEN.search(value)
@@ -33,4 +34,4 @@ def check_custom_css(value: str | None) -> str | None:
             f"must not contain '{found.group(0)}': @import, url(), script hooks, "
             "backslash escapes and '<' are refused"
         )
-    return value.strip() + "\n"
+    return value

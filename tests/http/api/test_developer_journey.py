@@ -202,3 +202,10 @@ def test_bad_bodies_are_problems_naming_the_fields(api, make, tenant_key):
         },
     )
     assert bad_uri.status_code == 422 and bad_uri.json()["errors"][0]["field"] == "redirect_uris"
+    roles, roles_template = f"/tenants/{tenant.slug}/roles", "/tenants/{slug}/roles"
+    for name in ("line\nbreak", "a/b", "bell\x07"):
+        refused = admin.post(roles, roles_template, json={"name": name})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "name"
+    accented = admin.post(roles, roles_template, json={"name": "Équipe ventes"})
+    assert accented.status_code == 201
+    assert accented.headers["Location"].endswith("/roles/%C3%89quipe%20ventes")

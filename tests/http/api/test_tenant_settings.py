@@ -205,3 +205,13 @@ def test_the_password_policy_applies_to_new_users(admin_of):
         users, "/tenants/{slug}/users", json={"email": "a@example.com", "password": "twelve chars"}
     )
     assert long_enough.status_code == 201
+
+
+def test_custom_css_at_the_limit_is_stored_as_sent_and_fits_the_document(admin_of):
+    tenant, admin = admin_of()
+    css = "a{}" * 6666  # 19,998 characters, sent with a blank on each side: 20,000 in all
+    changed = _patch(admin, tenant.slug, {"branding": {"custom_css": f" {css} "}})
+    assert changed.status_code == 200
+    assert changed.json()["branding"]["custom_css"] == css
+    too_long = _patch(admin, tenant.slug, {"branding": {"custom_css": f"  {css}  "}})
+    assert too_long.status_code == 422
