@@ -7,6 +7,7 @@ from idp.models.base import Base
 from idp.models.clients import Client
 from idp.models.jobs import QueuedJob
 from idp.models.keys import SigningKey
+from idp.models.pictures import UserPicture
 from idp.models.providers import UpstreamProvider
 from idp.models.refresh_tokens import RefreshToken
 from idp.models.registration import InitialAccessToken
@@ -43,5 +44,6 @@ __all__ = [
     "UsageCount",
     "UsedClientAssertion",
     "User",
+    "UserPicture",
     "user_roles",
 ]

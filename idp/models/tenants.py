@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, String, Text, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,6 +56,14 @@ class Tenant(Base):
         JSON,
         default=lambda: list(DEFAULT_SIGN_IN_METHODS),
         server_default=text("'[\"password\"]'"),
+    )
+    # Accounts (issue 9): whether a person whose address is not yet verified may sign in,
+    # whether people may delete their own account, and the tenant's own profile attributes
+    # (services/accounts/profile_attributes.py checks the declarations).
+    unverified_sign_in: Mapped[bool] = mapped_column(default=True, server_default=true())
+    account_deletion: Mapped[bool] = mapped_column(default=False, server_default=false())
+    profile_attributes: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
     )
     # Dynamic client registration (RFC 7591/7592): off unless the tenant turns it on, and then
     # only with an initial access token unless the tenant opens it to anyone.

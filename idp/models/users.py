@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.models.base import Base, utcnow
@@ -30,6 +31,10 @@ class User(Base):
     family_name: Mapped[str | None] = mapped_column(String(100))
     # URL of the person's profile picture (the OIDC `picture` claim).
     picture: Mapped[str | None] = mapped_column(Text)
+    # Values of the tenant's profile attributes (Tenant.profile_attributes), by name.
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     password_hash: Mapped[str | None] = mapped_column(Text)
     # Loaded with the user in one extra query: the roles claim needs them on every sign-in.
     roles: Mapped[list[Role]] = relationship(

@@ -19,6 +19,7 @@ from idp.models.pagination import Page, keyset_page
 from idp.models.tenants import Tenant
 from idp.models.uow import UnitOfWork
 from idp.services.errors import Conflict, InvalidInput, NotFound
+from idp.services.tenancy.profile_attributes import ProfileAttribute, load_declarations
 from idp.services.tokens import signing_keys
 from idp.settings import SIGNING_ALGS
 
@@ -56,6 +57,9 @@ class TenantView:
     sign_in_methods: tuple[str, ...]
     dynamic_registration: bool
     dynamic_registration_requires_token: bool
+    unverified_sign_in: bool
+    account_deletion: bool
+    profile_attributes: tuple[ProfileAttribute, ...]
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantView:
@@ -79,6 +83,9 @@ class TenantView:
             sign_in_methods=tuple(tenant.sign_in_methods),
             dynamic_registration=tenant.dynamic_registration,
             dynamic_registration_requires_token=tenant.dynamic_registration_requires_token,
+            unverified_sign_in=tenant.unverified_sign_in,
+            account_deletion=tenant.account_deletion,
+            profile_attributes=load_declarations(tenant.profile_attributes),
         )
 
 
