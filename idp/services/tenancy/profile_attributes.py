@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from idp.i18n import N_
 from idp.services.errors import InvalidInput
 
 TYPES = ("string", "boolean", "integer")
+# Messages shown on the hosted pages as well as in the API: translated there (signup.po).
+REQUIRED = N_("This field is required.")
 MAX_ATTRIBUTES = 20
 MAX_LABEL = 100
 MAX_STRING = 500
@@ -91,7 +94,7 @@ class ProfileAttribute:
             value = _from_text(self.type, value.strip(), field)
         if value is None or value == "":
             if required:
-                raise InvalidInput(field, f"{self.label} is required")
+                raise InvalidInput(field, REQUIRED)
             return None
         if self.type == "string":
             if not isinstance(value, str):
@@ -100,13 +103,13 @@ class ProfileAttribute:
             if len(value) > MAX_STRING or not value.isprintable():
                 raise InvalidInput(field, f"must be at most {MAX_STRING} printable characters")
             if not value and required:
-                raise InvalidInput(field, f"{self.label} is required")
+                raise InvalidInput(field, REQUIRED)
             return value or None
         if self.type == "boolean":
             if not isinstance(value, bool):
                 raise InvalidInput(field, "must be true or false")
             if required and not value:
-                raise InvalidInput(field, f"{self.label} is required")
+                raise InvalidInput(field, REQUIRED)
             return value
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**53:
             raise InvalidInput(field, "must be a whole number")
