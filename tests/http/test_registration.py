@@ -291,3 +291,16 @@ def test_sign_ups_are_throttled_per_address_taken_or_not_and_per_ip(strict: Mail
     assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
     assert "Too many attempts" in over.text
     assert len(strict.mails_to(owner.email, 2)) == 2
+
+
+def test_the_pages_and_the_mail_speak_the_persons_language(mailed: MailedServer):
+    tenant = open_tenant(mailed)
+    issuer = mailed.make.issuer(tenant)
+    with requests.Session() as http:
+        http.headers["Accept-Language"] = "fr-CA, en;q=0.5"
+        page = http.get(f"{issuer}/signup")
+        assert '<label for="given_name">Prénom</label>' in page.text
+        sent = sign_up(http, issuer, "amelie@example.com")
+        assert "Consultez votre messagerie" in sent.text
+    [mail] = mailed.mails_to("amelie@example.com", 1)
+    assert mail["Subject"] == "Confirmez votre adresse e-mail pour Test tenant"
