@@ -34,8 +34,10 @@ from idp.services.accounts.registration import (
     Signup,
     Throttled,
 )
+from idp.services.accounts.users import MIN_PASSWORD
 from idp.services.errors import InvalidInput, InvalidInputs
 from idp.services.rate_limits import AddressThrottle
+from idp.services.tenancy.tenants import TenantView
 
 bp = tenant_pages("signup", __name__)
 
@@ -94,7 +96,7 @@ def _signup_page(
         values=values or {},
         attributes=[a for a in tenant.profile_attributes if a.at_registration],
         attribute_field=ATTRIBUTE_FIELD,
-        min_length=max(tenant.password_min_length, 8),
+        min_length=max(tenant.password_min_length, MIN_PASSWORD),
         message=message,
         action=f"{issuer()}/signup",
     )
@@ -107,33 +109,38 @@ def signup_page() -> Response:
     return _signup_page(request.args.get("txn", "")[:MAX_FIELD])
 
 
+def _parse_signup(tenant: TenantView) -> tuple[Signup, dict[str, str]]:
+    """The form as the service takes it, and the values the page shows again on an error
+    (never the passwords). Only the attributes the page asks for are read."""
+    attributes = {
+        a.name: _field(ATTRIBUTE_FIELD + a.name)
+        for a in tenant.profile_attributes
+        if a.at_registration
+    }
+    shown = {
+        "email": _field("email"),
+        "given_name": _field("given_name"),
+        "family_name": _field("family_name"),
+        **{ATTRIBUTE_FIELD + name: value for name, value in attributes.items()},
+    }
+    password = _field("password", MAX_FIELD + 1)
+    signup = Signup(shown["email"], password, shown["given_name"], shown["family_name"], attributes)
+    return signup, shown
+
+
 @bp.post("/signup")
 def signup_submit() -> Response:
     tenant = current_tenant()
     if not tenant.self_registration:
         return _closed()
     txn = _field("txn")
-    attributes = {
-        a.name: _field(ATTRIBUTE_FIELD + a.name)
-        for a in tenant.profile_attributes
-        if a.at_registration
-    }
-    values = {
-        "email": _field("email"),
-        "given_name": _field("given_name"),
-        "family_name": _field("family_name"),
-        **{ATTRIBUTE_FIELD + name: value for name, value in attributes.items()},
-    }
+    signup, values = _parse_signup(tenant)
     if not csrf_ok():
         return _signup_page(txn, values, 400, FORM_EXPIRED)
-    password = _field("password", MAX_FIELD + 1)
-    if password != _field("password_confirm", MAX_FIELD + 1):
+    if signup.password != _field("password_confirm", MAX_FIELD + 1):
         return _signup_page(
             txn, values, 400, errors=[FieldError("password_confirm", PASSWORDS_DIFFER)]
         )
-    signup = Signup(
-        values["email"], password, values["given_name"], values["family_name"], attributes
-    )
     try:
         registration.register(services().uow(), _registrar(), tenant, signup, _attempt(txn))
     except RegistrationClosed:
