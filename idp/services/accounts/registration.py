@@ -128,7 +128,10 @@ def register(
             # touch; the same answer all the same.
             subject, existing = None, user
     registrar.mailer.wake()
-    _audit(uow, tenant, "user.signup", subject, attempt, existing is None)
+    if existing is None:
+        _audit(uow, tenant, "user.signup", subject, attempt, f"user:{subject}")
+    else:  # recorded against the account, so an admin sees attempts on it; the page never says
+        _audit(uow, tenant, "user.signup", subject, attempt, "anonymous", "address taken")
 
 
 def _checked(
@@ -199,7 +202,7 @@ def verify_email(uow: UnitOfWork, tenant: TenantView, token: str, attempt: Attem
         user.email_verified = True
         subject = user.subject
         uow.commit()
-    _audit(uow, tenant, "user.email_verified", subject, attempt, True)
+    _audit(uow, tenant, "user.email_verified", subject, attempt, f"user:{subject}")
     return str(link.payload.get("txn", ""))
 
 
@@ -220,11 +223,14 @@ def resend_verification(
         raise Throttled(retry_after)
     with uow:
         user = uow.users.by_email(tenant.id, email)
-        if user is None or not user.active or user.email_verified:
-            return
-        _queue_verification(uow, mailer, tenant, user, attempt.txn)
-        uow.commit()
-    mailer.wake()
+        waiting = user is not None and user.active and not user.email_verified
+        subject = user.subject if user is not None and waiting else None
+        if user is not None and waiting:
+            _queue_verification(uow, mailer, tenant, user, attempt.txn)
+            uow.commit()
+    if subject is not None:
+        mailer.wake()
+        _audit(uow, tenant, "user.email_verification_requested", subject, attempt, "anonymous")
 
 
 def _audit(
@@ -233,21 +239,21 @@ def _audit(
     action: str,
     subject: str | None,
     attempt: Attempt,
-    succeeded: bool,
+    actor: str,
+    refusal: str | None = None,
 ) -> None:
-    """A sign-up for a taken address is recorded as failed against that account, so an admin
-    sees attempts on it; the page never says so."""
+    """`refusal`: why nothing was done (a failed outcome), e.g. a sign-up for a taken address."""
     record_event(
         uow,
         AuditEntry(
             action=action,
-            actor=f"user:{subject}" if succeeded and subject else "anonymous",
+            actor=actor,
             tenant_id=tenant.id,
             target_type="user" if subject else None,
             target_id=subject,
-            outcome=SUCCESS if succeeded else FAILED,
+            outcome=FAILED if refusal else SUCCESS,
             client_ip=attempt.ip,
             request_id=attempt.request_id,
-            details={} if succeeded else {"reason": "address taken"},
+            details={"reason": refusal} if refusal else {},
         ),
     )
