@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from idp.crypto.common_passwords import is_common
 from idp.crypto.passwords import Passwords
 from idp.models.pagination import Page, keyset_page
 from idp.models.sessions import LoginSession
@@ -88,11 +90,19 @@ def normalise_email(email: str) -> str:
         raise InvalidInput("email", str(error)) from error
 
 
-def check_password(password: str, min_length: int = MIN_PASSWORD) -> None:
-    """`min_length` is the tenant's password policy (never below MIN_PASSWORD)."""
+def check_password(
+    password: str, min_length: int = MIN_PASSWORD, context: Iterable[str] = ()
+) -> None:
+    """`min_length` is the tenant's password policy (never below MIN_PASSWORD); `context` are
+    the person's own words (address, names) that must not be the whole password."""
     min_length = max(min_length, MIN_PASSWORD)
     if not min_length <= len(password) <= MAX_PASSWORD:
         raise InvalidInput("password", f"must be {min_length}-{MAX_PASSWORD} characters")
+    context = [*context, *(word.partition("@")[0] for word in context if "@" in word)]
+    if is_common(password, context):
+        raise InvalidInput(
+            "password", "is too easy to guess: it is a common password or your own address"
+        )
 
 
 def create_user(
@@ -108,7 +118,7 @@ def create_user(
     """A new user; `roles` must exist unless `create_missing_roles` (the operator's shortcut)."""
     email = normalise_email(email)
     if password is not None:
-        check_password(password, tenant.password_min_length)
+        check_password(password, tenant.password_min_length, [email, name or ""])
     given, _, family = (name or "").strip().partition(" ")
     with uow:
         if uow.users.by_email(tenant.id, email):
@@ -145,7 +155,7 @@ def list_users(uow: UnitOfWork, tenant: TenantView) -> list[UserView]:
 def set_password(
     uow: UnitOfWork, passwords: Passwords, tenant: TenantView, email: str, password: str
 ) -> None:
-    check_password(password, tenant.password_min_length)
+    check_password(password, tenant.password_min_length, [email])
     with uow:
         _require(uow, tenant, email).password_hash = passwords.hash(password)
         uow.commit()
