@@ -72,6 +72,16 @@ def test_public_client_has_no_secret(install: Installation, tenant: str) -> None
     ]
 
 
+def test_a_sign_in_client_without_scopes_gets_the_standard_oidc_ones(
+    install: Installation, tenant: str
+) -> None:
+    client = create_client(
+        install, tenant, "--grant-types", "authorization_code,refresh_token",
+        "--redirect-uri", "https://app.example.com/cb", "--json",
+    )  # fmt: skip
+    assert client["scopes"] == ["openid", "profile", "email", "roles", "offline_access"]
+
+
 def test_clients_list_rotate_secret_delete(install: Installation) -> None:
     tenant = f"t-{secrets.token_hex(4)}"
     install.json("tenants", "create", "--slug", tenant, "--name", "Own tenant")

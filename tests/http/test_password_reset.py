@@ -174,6 +174,9 @@ def test_a_mismatched_or_short_new_password_keeps_the_link(mailed: MailedServer)
         link = reset_link(mailed.mails_to(person.email, 1)[0])
         short = reset(http, link, "short")
         assert short.status_code == 400 and 'href="#password"' in short.text
+        for guessable in ("baseball", "Password1", person.email):  # breached, or their own
+            refused = reset(http, link, guessable)
+            assert refused.status_code == 400 and "too easy to guess" in refused.text
         assert reset(http, link).status_code == 200
 
 

@@ -224,6 +224,11 @@ def test_taken_and_free_addresses_get_the_same_answer(mailed: MailedServer):
     [
         ({"email": "not an address"}, "email"),
         ({"password": "short", "password_confirm": "short"}, "password"),
+        ({"password": "password1234", "password_confirm": "password1234"}, "password"),
+        (
+            {"password": "someone@example.com", "password_confirm": "someone@example.com"},
+            "password",
+        ),
         ({"password_confirm": "something else entirely"}, "password_confirm"),
         ({"given_name": "  "}, "given_name"),
         ({"attributes-company": ""}, "attributes-company"),

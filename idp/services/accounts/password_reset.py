@@ -163,13 +163,13 @@ def complete_reset(
     between leaves the old password and the link in place for a retry, never a new password
     with the old sessions still alive.
     """
-    check_password(new_password, tenant.password_min_length)
     with uow:
         live = peek_link(uow, tenant.id, RESET_PASSWORD, token)
         owner = uow.session.get(User, live.user_id) if live is not None else None
         if live is None or owner is None or owner.tenant_id != tenant.id or not owner.active:
             raise LinkGone()
         subject = owner.subject
+        check_password(new_password, tenant.password_min_length, _own_words(owner))
     _end_access(uow, accounts, tenant, subject, keep_sid=None)
     with uow:
         link = take_link(uow, tenant.id, RESET_PASSWORD, token)
@@ -213,7 +213,7 @@ def change_password(
         ):
             throttle.record_failure(tenant, email, attempt.ip)
             raise WrongPassword()
-        check_password(new_password, tenant.password_min_length)
+        check_password(new_password, tenant.password_min_length, _own_words(user))
     # Revocations first, as for a reset: a crash after them leaves the old password, not the
     # new one with the other sessions alive.
     _end_access(uow, accounts, tenant, session.subject, keep_sid=session.sid)
@@ -226,6 +226,10 @@ def change_password(
         uow.commit()
     accounts.mailer.wake()
     _audit(uow, tenant, "user.password_change", session.subject, attempt, f"user:{session.subject}")
+
+
+def _own_words(user: User) -> list[str]:
+    return [user.email, user.name or "", user.given_name or "", user.family_name or ""]
 
 
 def _queue_changed_mail(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, user: User) -> None:

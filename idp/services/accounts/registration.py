@@ -145,7 +145,8 @@ def _checked(
     except InvalidInput:  # email-validator's own words are English only
         problems.append(InvalidInput("email", BAD_EMAIL))
     try:
-        check_password(signup.password, tenant.password_min_length)
+        own_words = [signup.email.strip(), signup.given_name, signup.family_name]
+        check_password(signup.password, tenant.password_min_length, own_words)
     except InvalidInput as error:
         problems.append(error)
     try:

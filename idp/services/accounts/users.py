@@ -4,7 +4,7 @@ tenant's profile attributes (services/tenancy/profile_attributes.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from idp.crypto.common_passwords import is_common
 from idp.crypto.passwords import Passwords
 from idp.models.pagination import Page, keyset_page
 from idp.models.sessions import LoginSession
@@ -97,11 +98,19 @@ def normalise_email(email: str) -> str:
         raise InvalidInput("email", str(error)) from error
 
 
-def check_password(password: str, min_length: int = MIN_PASSWORD) -> None:
-    """`min_length` is the tenant's password policy (never below MIN_PASSWORD)."""
+def check_password(
+    password: str, min_length: int = MIN_PASSWORD, context: Iterable[str] = ()
+) -> None:
+    """`min_length` is the tenant's password policy (never below MIN_PASSWORD); `context` are
+    the person's own words (address, names) that must not be the whole password."""
     min_length = max(min_length, MIN_PASSWORD)
     if not min_length <= len(password) <= MAX_PASSWORD:
         raise InvalidInput("password", f"must be {min_length}-{MAX_PASSWORD} characters")
+    context = [*context, *(word.partition("@")[0] for word in context if "@" in word)]
+    if is_common(password, context):
+        raise InvalidInput(
+            "password", "is too easy to guess: it is a common password or your own address"
+        )
 
 
 def check_name(field: str, value: str | None) -> str | None:
@@ -158,7 +167,7 @@ def create_user(
     required one may be left for the person to fill in (check_values, require=False)."""
     email = normalise_email(email)
     if password is not None:
-        check_password(password, tenant.password_min_length)
+        check_password(password, tenant.password_min_length, [email, name or ""])
     values = check_values(tenant.profile_attributes, attributes or {}, require=False)
     with uow:
         if uow.users.by_email(tenant.id, email):
@@ -186,7 +195,7 @@ def list_users(uow: UnitOfWork, tenant: TenantView) -> list[UserView]:
 def set_password(
     uow: UnitOfWork, passwords: Passwords, tenant: TenantView, email: str, password: str
 ) -> None:
-    check_password(password, tenant.password_min_length)
+    check_password(password, tenant.password_min_length, [email])
     with uow:
         _require(uow, tenant, email).password_hash = passwords.hash(password)
         uow.commit()

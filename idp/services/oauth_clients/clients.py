@@ -25,7 +25,9 @@ from idp.services.oauth_clients.client_uris import (
     check_resource,
     check_web_url,
 )
+from idp.services.signin.consents import OFFLINE_ACCESS
 from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.claims import SCOPE_CLAIMS
 from idp.settings import SIGNING_ALGS, TokenSettings
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
@@ -278,6 +280,16 @@ def new_client(tenant_id: int, spec: ClientSpec) -> tuple[Client, str | None]:
     )
 
 
+def default_scopes(grant_types: tuple[str, ...]) -> list[str]:
+    """What a client registered without scopes may ask for: a sign-in client gets the standard
+    OIDC scopes (and `offline_access` when it may refresh), so `openid email profile` works
+    out of the box; a machine client nothing until its scopes are set."""
+    if "authorization_code" not in grant_types:
+        return []
+    refresh = [OFFLINE_ACCESS] if "refresh_token" in grant_types else []
+    return [*SCOPE_CLAIMS, *refresh]
+
+
 def _stored_metadata(spec: ClientSpec) -> dict[str, Any]:
     """The columns a validated spec sets, as stored: lists, and sets without duplicates."""
     return {
@@ -286,7 +298,7 @@ def _stored_metadata(spec: ClientSpec) -> dict[str, Any]:
         "response_types": ["code"] if "authorization_code" in spec.grant_types else [],
         "redirect_uris": list(spec.redirect_uris),
         "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
-        "scopes": list(dict.fromkeys(spec.scopes)),
+        "scopes": list(dict.fromkeys(spec.scopes)) or default_scopes(spec.grant_types),
         "resources": list(dict.fromkeys(spec.resources)),
         "jwks": spec.jwks,
         "jwks_uri": spec.jwks_uri,

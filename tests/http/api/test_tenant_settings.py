@@ -260,6 +260,12 @@ def test_the_password_policy_applies_to_new_users(admin_of):
         users, "/tenants/{slug}/users", json={"email": "a@example.com", "password": "twelve chars"}
     )
     assert long_enough.status_code == 201
+    for guessable in ("password1234", "b@example.com", "Qwertyuiop12"):
+        refused = admin.post(
+            users, "/tenants/{slug}/users", json={"email": "b@example.com", "password": guessable}
+        )
+        assert refused.status_code == 422, guessable
+        assert refused.json()["errors"][0]["field"] == "password"
 
 
 def test_custom_css_at_the_limit_is_stored_as_sent_and_fits_the_document(admin_of):
