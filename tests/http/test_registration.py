@@ -309,3 +309,18 @@ def test_the_pages_and_the_mail_speak_the_persons_language(mailed: MailedServer)
         assert "Consultez votre messagerie" in sent.text
     [mail] = mailed.mails_to("amelie@example.com", 1)
     assert mail["Subject"] == "Confirmez votre adresse e-mail pour Test tenant"
+
+
+def test_discovery_lists_the_attribute_claims_and_their_scopes(mailed: MailedServer):
+    tenant = open_tenant(mailed)
+    issuer = mailed.make.issuer(tenant)
+    for url in (
+        f"{issuer}/.well-known/openid-configuration",
+        f"{mailed.live.url}/.well-known/oauth-authorization-server/t/{tenant.slug}",
+    ):
+        metadata = requests.get(url, timeout=10).json()
+        assert {"company", "seats", "newsletter", "internal_ref"} <= set(
+            metadata["claims_supported"]
+        )
+        assert metadata["scopes_supported"].count("organisation") == 1
+        assert metadata["scopes_supported"].count("profile") == 1
