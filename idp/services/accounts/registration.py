@@ -89,7 +89,7 @@ def resend_throttle(store: ShortLivedStore, limits: RateLimitSettings) -> Addres
 
 @dataclass(frozen=True)
 class Registrar:
-    """What a sign-up takes; one per process (the page builds it from the container)."""
+    """What a sign-up takes: the process's collaborators, gathered by the page per request."""
 
     passwords: Passwords
     mailer: Mailer

@@ -20,6 +20,8 @@ from idp.services.errors import InvalidInput
 TYPES = ("string", "boolean", "integer")
 # Messages shown on the hosted pages as well as in the API: translated there (signup.po).
 REQUIRED = N_("This field is required.")
+TRUE_WORDS = ("on", "true", "1", "yes")
+FALSE_WORDS = ("off", "false", "0", "no")
 MAX_ATTRIBUTES = 20
 MAX_LABEL = 100
 MAX_STRING = 500
@@ -117,11 +119,14 @@ class ProfileAttribute:
 
 
 def _from_text(kind: str, text: str, field: str) -> bool | int | None:
-    """A form sends text: a checkbox is "on" or absent, a number its digits."""
+    """A form sends text: a checkbox is "on" or absent, a number its digits; the command line
+    says yes or no. Any other word is a mistake, not a silent false."""
     if not text:
         return None
     if kind == "boolean":
-        return text.lower() in ("on", "true", "1", "yes")
+        if text.lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise InvalidInput(field, "must be true or false")
+        return text.lower() in TRUE_WORDS
     try:
         return int(text)
     except ValueError as error:
