@@ -171,3 +171,18 @@ def test_by_default_an_unverified_address_signs_in(mailed: MailedServer):
         sign_up(http, issuer, "eager@example.com")
     assert signs_in(issuer, "eager@example.com", PASSWORD)
     assert not verified(mailed, tenant.id, "eager@example.com")
+
+
+def test_a_confirmation_without_the_csrf_token_is_refused_and_spends_nothing(
+    mailed: MailedServer,
+):
+    tenant = open_tenant(mailed)
+    issuer = mailed.make.issuer(tenant)
+    with requests.Session() as http:
+        sign_up(http, issuer, "forged-post@example.com")
+        link = verify_link(mailed.mails_to("forged-post@example.com", 1)[0])
+        refused = http.post(f"{issuer}/email/verify", data={"token": link.split("token=")[1]})
+        assert refused.status_code == 400 and "This form has expired" in refused.text
+        assert not verified(mailed, tenant.id, "forged-post@example.com")
+        assert confirm(http, link).status_code == 303
+    assert verified(mailed, tenant.id, "forged-post@example.com")
