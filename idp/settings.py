@@ -172,6 +172,11 @@ class RateLimitSettings:
     password_resets_per_address: int = 5
     password_resets_per_ip: int = 30
     password_reset_window_seconds: int = 3600
+    signups_per_address: int = 5
+    signups_per_ip: int = 20
+    verification_mails_per_address: int = 5
+    verification_mails_per_ip: int = 30
+    signup_window_seconds: int = 3600
 
     def validate(self) -> None:
         _positive("rate_limits.token_per_minute", self.token_per_minute)
@@ -184,6 +189,11 @@ class RateLimitSettings:
         _positive("rate_limits.password_resets_per_address", self.password_resets_per_address)
         _positive("rate_limits.password_resets_per_ip", self.password_resets_per_ip)
         _positive("rate_limits.password_reset_window_seconds", self.password_reset_window_seconds)
+        _positive("rate_limits.signups_per_address", self.signups_per_address)
+        _positive("rate_limits.signups_per_ip", self.signups_per_ip)
+        _positive("rate_limits.verification_mails_per_address", self.verification_mails_per_address)
+        _positive("rate_limits.verification_mails_per_ip", self.verification_mails_per_ip)
+        _positive("rate_limits.signup_window_seconds", self.signup_window_seconds)
 
 
 @dataclass(frozen=True)

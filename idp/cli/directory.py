@@ -254,6 +254,27 @@ def users() -> None:
     """Create and manage the people who sign in."""
 
 
+def _attribute_values(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`NAME=VALUE` pairs as text, checked and converted by the tenant's declarations;
+    `NAME=` (empty) removes a value."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            fail(f"--attribute: '{pair}' is not NAME=VALUE")
+        values[name.strip()] = value
+    return values
+
+
+attribute_option = click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A profile attribute of the tenant (repeatable), e.g. company=Acme.",
+)
+
+
 def _read_password(password: str) -> str:
     """`-` reads the password from standard input, keeping it out of `ps` and shell history."""
     return sys.stdin.readline().rstrip("\n") if password == "-" else password
@@ -265,11 +286,19 @@ def _read_password(password: str) -> str:
 @click.option("--password", required=True, help="The password, or - to read it from stdin.")
 @click.option("--name")
 @click.option("--role", "roles", multiple=True)
+@attribute_option
 @json_option
 @handles_errors
 def users_create(
-    slug: str, email: str, password: str, name: str | None, roles: tuple[str, ...], as_json: bool
+    slug: str,
+    email: str,
+    password: str,
+    name: str | None,
+    roles: tuple[str, ...],
+    attributes: tuple[str, ...],
+    as_json: bool,
 ) -> None:
+    values = _attribute_values(attributes)
     container = open_services()
     tenant = tenant_of(container, slug)
     user = user_service.create_user(
@@ -281,6 +310,7 @@ def users_create(
         name=name,
         roles=roles,
         create_missing_roles=True,
+        attributes=values,
     )
     record_operator_write(container, "user.create", tenant, "user", user.subject)
     emit(user.public_dict(), as_json)
@@ -304,6 +334,23 @@ def users_list(slug: str, as_json: bool) -> None:
 def users_show(slug: str, email: str, as_json: bool) -> None:
     container = open_services()
     user = user_service.find_user(container.uow(), tenant_of(container, slug), email)
+    emit(user.public_dict(), as_json)
+
+
+@users.command("set-attributes")
+@tenant_option
+@click.argument("email")
+@click.argument("pairs", nargs=-1, required=True, metavar="NAME=VALUE...")
+@json_option
+@handles_errors
+def users_set_attributes(slug: str, email: str, pairs: tuple[str, ...], as_json: bool) -> None:
+    """Set profile attribute values of a user; NAME= (empty) removes one."""
+    values = _attribute_values(pairs)
+    container = open_services()
+    tenant = tenant_of(container, slug)
+    subject = user_service.find_user(container.uow(), tenant, email).subject
+    user = user_service.update_user(container.uow(), tenant, subject, {"attributes": values})
+    record_operator_write(container, "user.update", tenant, "user", subject)
     emit(user.public_dict(), as_json)
 
 

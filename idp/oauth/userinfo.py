@@ -80,7 +80,7 @@ def userinfo_response() -> Response:
     # The claims the client asked for by name (OIDC Core §5.5), remembered in the access token.
     asked = claims.get(USERINFO_CLAIMS)
     requested = tuple(str(name) for name in asked) if isinstance(asked, list) else ()
-    body = json.dumps(user_claims(user, scopes, requested))
+    body = json.dumps(user_claims(user, scopes, requested, tenant.profile_attributes))
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response

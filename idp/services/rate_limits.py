@@ -13,6 +13,7 @@ import math
 import threading
 import time
 
+from idp.crypto.secrets import digest
 from idp.stores import ShortLivedStore
 
 
@@ -76,3 +77,25 @@ class WindowLimiter:
         started = self._store.get(f"{key}:start")
         remaining = self._window if started is None else float(started) + self._window - time.time()
         return max(1, math.ceil(remaining))
+
+
+class AddressThrottle:
+    """Requests that name an e-mail address (reset, sign-up, a new verification link): at most
+    `per_address` per address, known or not, so the limit reveals nothing about accounts and
+    bounds the mail one inbox can be sent, and `per_ip` per client IP, within `window` seconds.
+    The address is counted as a digest: no address in the store."""
+
+    def __init__(
+        self, store: ShortLivedStore, name: str, per_address: int, per_ip: int, window: int
+    ) -> None:
+        self._address = WindowLimiter(store, f"{name}:addr", per_address, window)
+        self._ip = WindowLimiter(store, f"{name}:ip", per_ip, window)
+
+    def hit(self, tenant_id: int, email: str, ip: str) -> int | None:
+        """Count one request; the seconds to wait when either limit is passed, else None."""
+        delays = [
+            self._address.hit(f"{tenant_id}:{digest(email)}"),
+            self._ip.hit(f"{tenant_id}:{ip}"),
+        ]
+        waits = [delay for delay in delays if delay is not None]
+        return max(waits) if waits else None

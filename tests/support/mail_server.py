@@ -28,6 +28,7 @@ from tests.support.smtp import SmtpServer
 
 QUICK_RETRIES = {"poll_seconds": 1, "retry_base_seconds": 1, "retry_max_seconds": 1}
 LINK = re.compile(r"https?://\S+/password/reset\?token=[\w-]+")
+VERIFY_LINK = re.compile(r"https?://\S+/email/verify\?token=[\w-]+")
 
 
 @dataclass
@@ -65,6 +66,12 @@ def text_of(message: EmailMessage) -> str:
 
 def reset_link(message: EmailMessage) -> str:
     found = LINK.search(text_of(message))
+    assert found, text_of(message)
+    return found.group(0)
+
+
+def verify_link(message: EmailMessage) -> str:
+    found = VERIFY_LINK.search(text_of(message))
     assert found, text_of(message)
     return found.group(0)
 

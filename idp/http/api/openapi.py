@@ -6,6 +6,7 @@ from typing import Any
 
 from idp.services.management.api_keys import SCOPES
 from idp.services.oauth_clients.clients import APPLICATION_TYPES, AUTH_METHODS, GRANT_TYPES
+from idp.services.tenancy.profile_attributes import MAX_ATTRIBUTES, MAX_LABEL, TYPES
 from idp.services.tenancy.tenant_settings import LIFETIMES, MFA_POLICIES, SIGN_IN_METHODS
 from idp.settings import SIGNING_ALGS
 
@@ -16,6 +17,12 @@ NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 STRINGS = {"type": "array", "items": STRING}
 ALG = {"type": ["string", "null"], "enum": [*SIGNING_ALGS, None]}
 LIFETIME = {"type": ["integer", "null"], "minimum": 1, "maximum": 86400}
+ATTRIBUTES = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "boolean", "integer", "null"]},
+    "description": "Values of the tenant's profile attributes (settings `profile_attributes`), "
+    "by name; each must be declared and of its declared type.",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -183,8 +190,9 @@ SCHEMAS: dict[str, Any] = {
             "roles": STRINGS,
             "active": {"type": "boolean"},
             "created_at": TIME,
+            "attributes": ATTRIBUTES,
         },
-        ["id", "sub", "email", "email_verified", "roles", "active", "created_at"],
+        ["id", "sub", "email", "email_verified", "roles", "active", "created_at", "attributes"],
     ),
     "UserCreate": _closed(
         {
@@ -192,6 +200,7 @@ SCHEMAS: dict[str, Any] = {
             "password": {"type": "string", "minLength": 8, "maxLength": 1024},
             "name": STRING,
             "roles": STRINGS,
+            "attributes": ATTRIBUTES,
         },
         ["email"],
     ),
@@ -203,6 +212,10 @@ SCHEMAS: dict[str, Any] = {
             "roles": STRINGS,
             "active": {"type": "boolean"},
             "email_verified": {"type": "boolean"},
+            "attributes": {
+                **ATTRIBUTES,
+                "description": "The values to change; null removes one, the others stay.",
+            },
         }
     ),
     "PasswordResetSent": _object(
@@ -335,6 +348,45 @@ POLICIES = {
         ),
         "description": "Dynamic client registration; registered clients never get management "
         "scopes.",
+    },
+    "unverified_sign_in": {
+        "type": "boolean",
+        "description": "Whether a person may sign in before confirming their e-mail address. "
+        "Default true; false: the login page asks them to confirm it first.",
+    },
+    "account_deletion": {
+        "type": "boolean",
+        "description": "Whether people may delete their own account on the account page. "
+        "Default false.",
+    },
+    "profile_attributes": {
+        "type": "array",
+        "maxItems": MAX_ATTRIBUTES,
+        "items": _closed(
+            {
+                "name": {
+                    "type": "string",
+                    "pattern": "^[a-z][a-z0-9_]{0,63}$",
+                    "description": "The claim name; not a standard OIDC claim.",
+                },
+                "label": {"type": "string", "minLength": 1, "maxLength": MAX_LABEL},
+                "type": {"enum": list(TYPES)},
+                "required": {"type": "boolean"},
+                "at_registration": {
+                    "type": "boolean",
+                    "description": "Asked for on the sign-up page. Default true.",
+                },
+                "scope": {
+                    "type": "string",
+                    "pattern": "^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,64}$",
+                    "description": "The scope that releases it in the ID token and userinfo. "
+                    "Default `profile`; not `openid`.",
+                },
+            },
+            ["name"],
+        ),
+        "description": "The tenant's own profile attributes (e.g. `company`); each person's "
+        "values are in the user's `attributes`. Names are unique.",
     },
 }
 

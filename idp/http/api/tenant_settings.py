@@ -37,6 +37,10 @@ POLICIES = {
             "initial_access_token_required": Field(bool, nullable=True),
         },
     ),
+    "unverified_sign_in": Field(bool, nullable=True),
+    "account_deletion": Field(bool, nullable=True),
+    # Each declaration's members are checked by the service, which names the bad one.
+    "profile_attributes": Field(list, nullable=True),
 }
 
 

@@ -34,6 +34,7 @@ def create_user(slug: str) -> Response:
             "password": Field(str),
             "name": Field(str),
             "roles": Field(list, items=str),
+            "attributes": Field(dict),
         }
     )
     container = services()
@@ -45,6 +46,7 @@ def create_user(slug: str) -> Response:
         body.get("password"),
         name=body.get("name"),
         roles=tuple(body.get("roles") or ()),
+        attributes=body.get("attributes"),
     )
     return resource(render(user), 201, {"Location": f"/api/v1/tenants/{slug}/users/{user.subject}"})
 
@@ -89,6 +91,7 @@ def update_user(slug: str, user_id: str) -> Response:
             "roles": Field(list, items=str),
             "active": Field(bool),
             "email_verified": Field(bool),
+            "attributes": Field(dict),
         }
     )
     with precondition(lambda: _current(tenant, user_id)):

@@ -93,7 +93,9 @@ class PublicDocuments:
         if tenant is None:
             return None
         issuer = issuer_url(self._public_url, tenant.slug)
-        return metadata_json(issuer, tenant.dynamic_registration).encode(), False
+        return metadata_json(
+            issuer, tenant.dynamic_registration, tenant.profile_attributes
+        ).encode(), False
 
     def _tenant(self, slug: str) -> TenantView | None:
         return self._services.tenant_cache.get(slug)

@@ -10,21 +10,27 @@ from idp import i18n
 from idp.oauth.authorize import RESPONSE_MODES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
+from idp.services.tenancy.profile_attributes import ProfileAttribute
 from idp.services.tokens.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
 from idp.services.tokens.refresh_tokens import OFFLINE_ACCESS
 from idp.settings import SIGNING_ALGS
 
 
 @lru_cache(maxsize=1024)
-def metadata_json(issuer: str, registration: bool) -> str:
-    """The metadata depends on the issuer and whether it offers registration: serialised once
-    per tenant, setting and process. The setting comes from the tenant cache, so turning
-    registration on or off shows here within `cache.tenant_seconds`."""
-    return json.dumps(server_metadata(issuer, registration))
+def metadata_json(
+    issuer: str, registration: bool, attributes: tuple[ProfileAttribute, ...] = ()
+) -> str:
+    """The metadata depends on the issuer, whether it offers registration and the tenant's
+    profile attributes: serialised once per tenant, settings and process. The settings come
+    from the tenant cache, so a change shows here within `cache.tenant_seconds`."""
+    return json.dumps(server_metadata(issuer, registration, attributes))
 
 
-def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
-    """`registration`: the tenant has dynamic client registration on (RFC 7591 §3)."""
+def server_metadata(
+    issuer: str, registration: bool = False, attributes: tuple[ProfileAttribute, ...] = ()
+) -> dict[str, Any]:
+    """`registration`: the tenant has dynamic client registration on (RFC 7591 §3).
+    `attributes`: the tenant's own claims, and the scopes that release them, are listed too."""
     metadata = {
         "issuer": issuer,
         "jwks_uri": f"{issuer}/jwks.json",
@@ -43,7 +49,9 @@ def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,  # every logout token carries `sid`
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
-        "scopes_supported": [*SCOPE_CLAIMS, OFFLINE_ACCESS],
+        "scopes_supported": list(
+            dict.fromkeys([*SCOPE_CLAIMS, OFFLINE_ACCESS, *(a.scope for a in attributes)])
+        ),
         "claims_supported": [
             "iss",
             "aud",
@@ -57,6 +65,7 @@ def server_metadata(issuer: str, registration: bool = False) -> dict[str, Any]:
             "sid",
             "azp",
             *USER_CLAIMS,
+            *(attribute.name for attribute in attributes),
         ],
         # OIDC Core §5.5: any claim above about the person may be asked for by name.
         "claims_parameter_supported": True,

@@ -32,7 +32,7 @@ def _json(body: str, max_age: int) -> Response:
 
 def _metadata() -> Response:
     tenant = current_tenant()
-    body = metadata_json(issuer(), tenant.dynamic_registration)
+    body = metadata_json(issuer(), tenant.dynamic_registration, tenant.profile_attributes)
     return _json(body, services().settings.keys.jwks_max_age_seconds)
 
 
@@ -43,7 +43,9 @@ bp.get("/.well-known/oauth-authorization-server")(_metadata)
 @well_known_bp.get("/.well-known/oauth-authorization-server/t/<tenant>")
 def metadata_by_path(tenant: str) -> Response:
     resolve_tenant("well_known.metadata_by_path", {"tenant": tenant})
-    body = metadata_json(issuer_of(g.tenant), g.tenant.dynamic_registration)
+    body = metadata_json(
+        issuer_of(g.tenant), g.tenant.dynamic_registration, g.tenant.profile_attributes
+    )
     return _json(body, services().settings.keys.jwks_max_age_seconds)
 
 

@@ -1,4 +1,5 @@
-"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password; assets."""
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password, sign-up and
+e-mail verification; assets."""
 
 from flask import Blueprint
 
@@ -7,12 +8,14 @@ from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
 from idp.http.pages.password import bp as password_bp
 from idp.http.pages.routes import assets_bp, bp
+from idp.http.pages.signup import bp as signup_bp
 
 # Every blueprint of the hosted pages, as create_app registers them.
 BLUEPRINTS: tuple[Blueprint, ...] = (
     bp,
     logout_bp,
     password_bp,
+    signup_bp,
     assets_bp,
     branding_bp,
     home_bp,

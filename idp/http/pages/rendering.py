@@ -139,6 +139,7 @@ class PageLinks:
     login: str
     signup: str | None  # only when the tenant lets people sign up
     forgot_password: str
+    resend_verification: str
     languages: list[tuple[str, str, str]]  # (code, name in itself, this page in it)
 
 
@@ -159,6 +160,7 @@ def page_links(tenant: TenantView, transaction: Transaction | None) -> PageLinks
         login=to("/login"),
         signup=to("/signup") if tenant.self_registration else None,
         forgot_password=to("/password/forgot"),
+        resend_verification=to("/email/verify/resend"),
         languages=languages,
     )
 

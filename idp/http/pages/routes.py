@@ -74,7 +74,16 @@ def find_transaction(txn: str) -> Transaction | None:
     return Transactions(services().store).find(current_tenant().id, txn) if txn else None
 
 
-def _login_page(txn: str, email: str = "", message: str | None = None, status: int = 200) -> Any:
+def _login_page(
+    txn: str,
+    email: str = "",
+    message: str | None = None,
+    status: int = 200,
+    notice: str | None = None,
+    unverified: bool = False,
+) -> Any:
+    """`unverified`: the right password of an unconfirmed address (tenant policy): the page
+    offers a new verification link for it."""
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
@@ -85,13 +94,18 @@ def _login_page(txn: str, email: str = "", message: str | None = None, status: i
         txn=txn,
         email=email,
         message=message,
+        notice=notice,
+        unverified=unverified,
+        resend_action=f"{issuer()}/email/verify/resend",
         action=f"{issuer()}/login",
     )
 
 
 @bp.get("/login")
 def login_page() -> Any:
-    return _login_page(request.args.get("txn", "")[:MAX_FIELD])
+    # After a confirmed address (pages/signup.py): a fixed message, nothing taken from the URL.
+    notice = ADDRESS_CONFIRMED if request.args.get("verified") == "1" else None
+    return _login_page(request.args.get("txn", "")[:MAX_FIELD], notice=notice)
 
 
 @bp.post("/login")
@@ -116,6 +130,8 @@ def login_submit() -> Any:
     except SignInRefused as refused:
         if refused.throttled:
             return _login_page(form.txn, form.email, TOO_MANY, 429)
+        if refused.unverified:
+            return _login_page(form.txn, form.email, CONFIRM_FIRST, 403, unverified=True)
         return _login_page(form.txn, form.email, WRONG_CREDENTIALS, 401)
     if transaction is not None:
         if "select_account" in transaction.request.prompt and not transaction.account_chosen:
@@ -247,3 +263,7 @@ def select_account_submit() -> Any:
 FORM_EXPIRED = N_("This form has expired. Please try again.")
 WRONG_CREDENTIALS = N_("The e-mail address or password is not right.")
 TOO_MANY = N_("Too many attempts. Please wait a few minutes and try again.")
+ADDRESS_CONFIRMED = N_("Your e-mail address is confirmed. Sign in to continue.")
+CONFIRM_FIRST = N_(
+    "Please confirm your e-mail address first: open the link we sent you, or ask for a new one."
+)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from idp.crypto.passwords import Passwords
-from idp.crypto.secrets import digest
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.accounts.one_time_links import RESET_PASSWORD, issue_link, peek_link, take_link
@@ -29,7 +28,7 @@ from idp.services.accounts.users import (
 from idp.services.audit import SUCCESS, AuditEntry, record_event
 from idp.services.errors import NotFound
 from idp.services.mail import Mailer
-from idp.services.rate_limits import WindowLimiter
+from idp.services.rate_limits import AddressThrottle
 from idp.services.signin.session_clients import LogoutQueue
 from idp.services.signin.sessions import LoginThrottle, SessionView
 from idp.services.tenancy.tenants import TenantView
@@ -78,23 +77,17 @@ class WrongPassword(Exception):
         self.throttled = throttled
 
 
-class ResetThrottle:
-    """Reset requests per address (as a digest: no address in the store) and per client IP."""
+class ResetThrottle(AddressThrottle):
+    """Reset requests per address (known or not) and per client IP."""
 
     def __init__(self, store: ShortLivedStore, limits: RateLimitSettings) -> None:
-        window = limits.password_reset_window_seconds
-        self._address = WindowLimiter(
-            store, "pwreset:addr", limits.password_resets_per_address, window
+        super().__init__(
+            store,
+            "pwreset",
+            limits.password_resets_per_address,
+            limits.password_resets_per_ip,
+            limits.password_reset_window_seconds,
         )
-        self._ip = WindowLimiter(store, "pwreset:ip", limits.password_resets_per_ip, window)
-
-    def hit(self, tenant: TenantView, email: str, ip: str) -> int | None:
-        delays = [
-            self._address.hit(f"{tenant.id}:{digest(email)}"),
-            self._ip.hit(f"{tenant.id}:{ip}"),
-        ]
-        waits = [delay for delay in delays if delay is not None]
-        return max(waits) if waits else None
 
 
 def request_reset(
@@ -111,7 +104,7 @@ def request_reset(
     ResetThrottled past either limit (counted before the lookup, so equally for everyone).
     """
     email = normalise_email(email)
-    retry_after = throttle.hit(tenant, email, attempt.ip)
+    retry_after = throttle.hit(tenant.id, email, attempt.ip)
     if retry_after is not None:
         raise ResetThrottled(retry_after)
     with uow:

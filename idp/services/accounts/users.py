@@ -1,9 +1,10 @@
-"""People who sign in: creation with normalised e-mail, passwords, activation."""
+"""People who sign in: creation with normalised e-mail, passwords, activation, names and the
+tenant's profile attributes (services/tenancy/profile_attributes.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from idp.services.accounts.roles import resolve_roles
 from idp.services.errors import Conflict, InvalidInput, NotFound
 from idp.services.oauth_clients.clients import longest_token_lifetime
 from idp.services.signin.session_clients import LogoutQueue, notices_for
+from idp.services.tenancy.profile_attributes import check_values
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tokens.access_tokens import revoke_tokens_of_person
 from idp.services.tokens.refresh_tokens import revoke_refresh_tokens_of_person
@@ -30,6 +32,8 @@ from idp.settings import TokenSettings
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+# The columns' lengths (models/users.py): longer input is refused with a message, never a 500.
+NAME_LIMITS = {"name": 200, "given_name": 100, "family_name": 100}
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class UserView:
     picture: str | None
     # The last change to the account: the OIDC `updated_at` claim (Core §5.1).
     updated_at: datetime
+    # Values of the tenant's profile attributes, by name (released by their scope).
+    attributes: Mapping[str, Any]
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -61,6 +67,7 @@ class UserView:
             created_at=user.created_at,
             picture=user.picture,
             updated_at=user.updated_at,
+            attributes=dict(user.attributes or {}),
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -74,6 +81,7 @@ class UserView:
             "roles": list(self.roles),
             "active": self.active,
             "created_at": self.created_at.isoformat(),
+            "attributes": dict(self.attributes),
         }
 
 
@@ -105,6 +113,44 @@ def check_password(
         )
 
 
+def check_name(field: str, value: str | None) -> str | None:
+    """A name as stored: trimmed, None when blank; InvalidInput past the column's length."""
+    value = (value or "").strip() or None
+    if value is not None and (len(value) > NAME_LIMITS[field] or not value.isprintable()):
+        raise InvalidInput(field, f"must be at most {NAME_LIMITS[field]} printable characters")
+    return value
+
+
+def new_user(
+    passwords: Passwords,
+    tenant: TenantView,
+    email: str,
+    password: str | None,
+    names: Mapping[str, str | None],
+    attributes: Mapping[str, Any],
+) -> User:
+    """An unsaved user row from checked values. `names` may hold name, given_name and
+    family_name; `name` alone is split at its first space, the two parts alone make `name`."""
+    name = check_name("name", names.get("name"))
+    given = check_name("given_name", names.get("given_name"))
+    family = check_name("family_name", names.get("family_name"))
+    if name and not (given or family):
+        first, _, rest = name.partition(" ")
+        given, family = check_name("given_name", first), check_name("family_name", rest)
+    elif not name and (given or family):
+        name = check_name("name", " ".join(part for part in (given, family) if part))
+    return User(
+        tenant_id=tenant.id,
+        subject=str(uuid.uuid4()),
+        email=normalise_email(email),
+        name=name,
+        given_name=given,
+        family_name=family,
+        attributes=dict(attributes),
+        password_hash=passwords.hash(password) if password is not None else None,
+    )
+
+
 def create_user(
     uow: UnitOfWork,
     passwords: Passwords,
@@ -114,27 +160,21 @@ def create_user(
     name: str | None = None,
     roles: tuple[str, ...] = (),
     create_missing_roles: bool = False,
+    attributes: Mapping[str, Any] | None = None,
 ) -> UserView:
-    """A new user; `roles` must exist unless `create_missing_roles` (the operator's shortcut)."""
+    """A new user made by an admin; `roles` must exist unless `create_missing_roles` (the
+    operator's shortcut). `attributes` are checked against the tenant's declarations; a
+    required one may be left for the person to fill in (check_values, require=False)."""
     email = normalise_email(email)
     if password is not None:
         check_password(password, tenant.password_min_length, [email, name or ""])
-    given, _, family = (name or "").strip().partition(" ")
+    values = check_values(tenant.profile_attributes, attributes or {}, require=False)
     with uow:
         if uow.users.by_email(tenant.id, email):
             raise Conflict(f"a user with e-mail {email} already exists in '{tenant.slug}'")
-        user = uow.users.add(
-            User(
-                tenant_id=tenant.id,
-                subject=str(uuid.uuid4()),
-                email=email,
-                name=(name or "").strip() or None,
-                given_name=given or None,
-                family_name=family.strip() or None,
-                password_hash=passwords.hash(password) if password is not None else None,
-                roles=resolve_roles(uow, tenant.id, roles, create_missing_roles),
-            )
-        )
+        user = new_user(passwords, tenant, email, password, {"name": name}, values)
+        user.roles = resolve_roles(uow, tenant.id, roles, create_missing_roles)
+        uow.users.add(user)
         try:
             uow.commit()
         except IntegrityError as error:
@@ -210,15 +250,18 @@ def get_user(uow: UnitOfWork, tenant: TenantView, subject: str) -> UserView:
 def update_user(
     uow: UnitOfWork, tenant: TenantView, subject: str, changes: dict[str, Any]
 ) -> UserView:
-    """Change names, roles, activation or e-mail verification of one user."""
+    """Change names, roles, activation, e-mail verification or attribute values of one user.
+
+    `attributes` holds the values to change (null removes one); the others stay."""
     with uow:
         user = _by_subject(uow, tenant, subject)
-        for field in ("name", "given_name", "family_name"):
+        for field in NAME_LIMITS:
             if field in changes:
-                value = (changes[field] or "").strip() or None
-                if value is not None and len(value) > 200:
-                    raise InvalidInput(field, "must be at most 200 characters")
-                setattr(user, field, value)
+                setattr(user, field, check_name(field, changes[field]))
+        if "attributes" in changes:
+            user.attributes = check_values(
+                tenant.profile_attributes, changes["attributes"], user.attributes, require=False
+            )
         if "roles" in changes:
             user.roles = resolve_roles(uow, tenant.id, changes["roles"], create_missing=False)
         if "active" in changes:

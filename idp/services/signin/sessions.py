@@ -47,11 +47,15 @@ class SignedIn:
 
 class SignInRefused(Exception):
     """Wrong password, unknown, inactive or throttled account: one answer for all of them, so the
-    page never reveals whether an account exists (DESIGN §7)."""
+    page never reveals whether an account exists (DESIGN §7).
 
-    def __init__(self, throttled: bool = False) -> None:
+    `unverified`: the password was right, but the tenant lets only confirmed addresses sign in
+    (policy `unverified_sign_in` false). Only someone who knows the password learns it."""
+
+    def __init__(self, throttled: bool = False, unverified: bool = False) -> None:
         super().__init__("sign-in refused")
         self.throttled = throttled
+        self.unverified = unverified
 
 
 class LoginThrottle:
@@ -133,6 +137,7 @@ class SignIn:
             self._audit(uow, tenant, attempt, None, DENIED, "throttled")
             raise SignInRefused(throttled=True)
         refusal: tuple[str | None, str] | None = None
+        unverified = False
         with uow:
             user = uow.users.by_email(tenant.id, email)
             stored = user.password_hash if user and user.password_hash else self._decoy_hash
@@ -140,11 +145,13 @@ class SignIn:
             if user is None or not user.active or not user.password_hash or not verified:
                 self._throttle.record_failure(tenant, email, ip)
                 refusal = (None, "unknown account") if user is None else (user.subject, "refused")
+            elif not user.email_verified and not tenant.unverified_sign_in:
+                refusal, unverified = (user.subject, "e-mail address not verified"), True
             else:
                 cookie, view = self._open_session(uow, tenant, user, password, previous_cookie)
         if refusal is not None:
             self._audit(uow, tenant, attempt, refusal[0], FAILED, refusal[1])
-            raise SignInRefused()
+            raise SignInRefused(unverified=unverified)
         self._audit(uow, tenant, attempt, view.subject, SUCCESS, None)
         if self._usage is not None:
             self._usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)

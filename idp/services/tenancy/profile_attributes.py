@@ -14,15 +14,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from idp.i18n import N_
 from idp.services.errors import InvalidInput
 
 TYPES = ("string", "boolean", "integer")
+# Messages shown on the hosted pages as well as in the API: translated there (signup.po).
+REQUIRED = N_("This field is required.")
+TRUE_WORDS = ("on", "true", "1", "yes")
+FALSE_WORDS = ("off", "false", "0", "no")
 MAX_ATTRIBUTES = 20
 MAX_LABEL = 100
 MAX_STRING = 500
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Matched whole (fullmatch): `$` alone would let a trailing newline through.
+NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # RFC 6749 §3.3 scope-token, kept to what fits a claim name's neighbourhood.
-SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")
+SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,64}")
 # Claims with a meaning of their own (OIDC Core §2, §5.1, RFC 9068 §2.2, our `roles`): an
 # attribute may never stand in for one.
 RESERVED = frozenset(
@@ -81,14 +87,16 @@ class ProfileAttribute:
     def public_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def check_value(self, value: Any) -> str | bool | int | None:
-        """The value to store (None when absent), or InvalidInput naming `attributes.<name>`."""
+    def check_value(self, value: Any, require: bool = True) -> str | bool | int | None:
+        """The value to store (None when absent), or InvalidInput naming `attributes.<name>`;
+        `require=False`: an admin may leave a required attribute empty."""
         field = f"attributes.{self.name}"
+        required = self.required and require
         if isinstance(value, str) and self.type != "string":
             value = _from_text(self.type, value.strip(), field)
         if value is None or value == "":
-            if self.required:
-                raise InvalidInput(field, f"{self.label} is required")
+            if required:
+                raise InvalidInput(field, REQUIRED)
             return None
         if self.type == "string":
             if not isinstance(value, str):
@@ -96,14 +104,14 @@ class ProfileAttribute:
             value = value.strip()
             if len(value) > MAX_STRING or not value.isprintable():
                 raise InvalidInput(field, f"must be at most {MAX_STRING} printable characters")
-            if not value and self.required:
-                raise InvalidInput(field, f"{self.label} is required")
+            if not value and required:
+                raise InvalidInput(field, REQUIRED)
             return value or None
         if self.type == "boolean":
             if not isinstance(value, bool):
                 raise InvalidInput(field, "must be true or false")
-            if self.required and not value:
-                raise InvalidInput(field, f"{self.label} is required")
+            if required and not value:
+                raise InvalidInput(field, REQUIRED)
             return value
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**53:
             raise InvalidInput(field, "must be a whole number")
@@ -111,11 +119,14 @@ class ProfileAttribute:
 
 
 def _from_text(kind: str, text: str, field: str) -> bool | int | None:
-    """A form sends text: a checkbox is "on" or absent, a number its digits."""
+    """A form sends text: a checkbox is "on" or absent, a number its digits; the command line
+    says yes or no. Any other word is a mistake, not a silent false."""
     if not text:
         return None
     if kind == "boolean":
-        return text.lower() in ("on", "true", "1", "yes")
+        if text.lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise InvalidInput(field, "must be true or false")
+        return text.lower() in TRUE_WORDS
     try:
         return int(text)
     except ValueError as error:
@@ -136,7 +147,7 @@ def parse_declarations(raw: Any) -> tuple[ProfileAttribute, ...]:
         if unknown:
             raise InvalidInput(where, f"unknown fields: {', '.join(sorted(unknown))}")
         name, label = item.get("name"), item.get("label")
-        if not isinstance(name, str) or not NAME.match(name) or name in RESERVED:
+        if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED:
             raise InvalidInput(
                 f"{where}.name",
                 "1-64 lowercase letters, digits and '_', starting with a letter, "
@@ -144,15 +155,20 @@ def parse_declarations(raw: Any) -> tuple[ProfileAttribute, ...]:
             )
         if any(other.name == name for other in declared):
             raise InvalidInput(f"{where}.name", f"'{name}' is declared twice")
-        if label is None:
+        if "label" not in item:
             label = name
-        if not isinstance(label, str) or not 0 < len(label.strip()) <= MAX_LABEL:
-            raise InvalidInput(f"{where}.label", f"must be 1-{MAX_LABEL} characters")
+        if (
+            not isinstance(label, str)
+            or not 0 < len(label) <= MAX_LABEL
+            or not label.strip()
+            or not label.isprintable()
+        ):
+            raise InvalidInput(f"{where}.label", f"must be 1-{MAX_LABEL} printable characters")
         kind = item.get("type", "string")
         if kind not in TYPES:
             raise InvalidInput(f"{where}.type", f"one of: {', '.join(TYPES)}")
         scope = item.get("scope", "profile")
-        if not isinstance(scope, str) or not SCOPE.match(scope) or scope == "openid":
+        if not isinstance(scope, str) or not SCOPE.fullmatch(scope) or scope == "openid":
             raise InvalidInput(f"{where}.scope", "a scope token other than 'openid'")
         flags = {}
         for flag, default in (("required", False), ("at_registration", True)):
@@ -177,11 +193,14 @@ def check_values(
     current: Mapping[str, Any] | None = None,
     *,
     only_registration: bool = False,
+    require: bool = True,
 ) -> dict[str, Any]:
     """The attribute values to store after applying `values` to `current`.
 
     Names that are not declared are refused; a required attribute must end up with a value
-    (at registration only the ones the page asks for). Raises InvalidInput for the first problem.
+    (at registration only the ones the page asks for). An admin (`require=False`) may leave a
+    required one empty for the person to fill in; what they send is checked all the same.
+    Raises InvalidInput for the first problem.
     """
     declared = tuple(declared)
     known = {attribute.name for attribute in declared}
@@ -192,8 +211,9 @@ def check_values(
     for attribute in declared:
         if only_registration and not attribute.at_registration:
             continue
-        if attribute.name in values or (attribute.required and attribute.name not in result):
-            checked = attribute.check_value(values.get(attribute.name))
+        missing = require and attribute.required and attribute.name not in result
+        if attribute.name in values or missing:
+            checked = attribute.check_value(values.get(attribute.name), require=require)
             if checked is None:
                 result.pop(attribute.name, None)
             else:

@@ -25,6 +25,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.accounts.users import MAX_PASSWORD, MIN_PASSWORD
 from idp.services.errors import InvalidInput, InvalidInputs, NotFound
 from idp.services.tenancy.custom_css import check_custom_css
+from idp.services.tenancy.profile_attributes import parse_declarations
 from idp.services.tenancy.tenants import TenantView
 from idp.settings import TokenSettings
 
@@ -52,6 +53,10 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "mfa": DEFAULT_MFA_POLICY,
     "sign_in_methods": list(DEFAULT_SIGN_IN_METHODS),
     "dynamic_registration": None,  # an object of its own; see _apply_dynamic_registration
+    # An unverified address may sign in (seed systems do); false: only after verification.
+    "unverified_sign_in": True,
+    "account_deletion": False,
+    "profile_attributes": [],
 }
 # RFC 7591/7592 per tenant: off by default; once on, an initial access token is required unless
 # the tenant says otherwise (RFC 7591 §3 lets the server decide; open registration lets anyone
@@ -90,6 +95,9 @@ class TenantSettings:
                     "enabled": tenant.dynamic_registration,
                     "initial_access_token_required": tenant.dynamic_registration_requires_token,
                 },
+                "unverified_sign_in": tenant.unverified_sign_in,
+                "account_deletion": tenant.account_deletion,
+                "profile_attributes": [a.public_dict() for a in tenant.profile_attributes],
             },
         }
 
@@ -123,6 +131,8 @@ def update_settings(
             for name, value in changes.items():
                 try:
                     apply(tenant, name, value)
+                except InvalidInput as error:  # names its own member (profile attributes)
+                    problems.append(error)
                 except ValueError as error:
                     problems.append(InvalidInput(f"{group}.{name}", str(error)))
         if not problems and tenant.refresh_token_idle_lifetime > (
@@ -185,6 +195,11 @@ def _apply_policy(tenant: Tenant, name: str, value: Any) -> None:
     if name == "dynamic_registration":
         _apply_dynamic_registration(tenant, value)
         return
+    if name == "profile_attributes":
+        # Values already stored for an attribute no longer declared stay in the user rows but
+        # are never released (released_claims reads the declarations); declaring it again
+        # brings them back, as an admin who removed it by mistake would expect.
+        value = [a.public_dict() for a in parse_declarations(value)]
     setattr(tenant, name, value)
 
 

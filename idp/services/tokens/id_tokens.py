@@ -14,6 +14,7 @@ from idp.crypto.jwt import InvalidToken, sign, verify
 from idp.crypto.keys import KeyRing
 from idp.services.accounts.users import UserView
 from idp.services.oauth_clients.clients import ClientView
+from idp.services.tenancy.profile_attributes import ProfileAttribute, released_claims
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tokens.claims import PASSWORD_ACR, SCOPE_CLAIMS, ClaimsRequest
 from idp.settings import TokenSettings
@@ -23,10 +24,15 @@ MAX_ID_TOKEN_HINT = 8192
 
 
 def user_claims(
-    user: UserView, scopes: tuple[str, ...] | list[str], requested: tuple[str, ...] = ()
+    user: UserView,
+    scopes: tuple[str, ...] | list[str],
+    requested: tuple[str, ...] = (),
+    declared: tuple[ProfileAttribute, ...] = (),
 ) -> dict[str, Any]:
     """`sub` plus the claims the granted scopes release and the supported claims `requested`
-    by name (§5.5); absent values are left out (§5.3.2)."""
+    by name (§5.5); absent values are left out (§5.3.2). The tenant's own attributes
+    (`declared`) go out under their scope only (§5.4), never by name alone: a client must have
+    been allowed the scope that releases them."""
     values: dict[str, Any] = {
         "sub": user.subject,
         "name": user.name,
@@ -40,7 +46,8 @@ def user_claims(
     }
     names = [name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())]
     names += [name for name in requested if name in values]
-    claims: dict[str, Any] = {"sub": user.subject}
+    claims: dict[str, Any] = {**released_claims(declared, user.attributes, scopes)}
+    claims["sub"] = user.subject
     for name in names:
         if values[name] is not None:
             claims[name] = values[name]
@@ -90,7 +97,7 @@ def issue_id_token(
     now = int(moment)
     requested = claims_request.id_token if claims_request else ()
     claims: dict[str, Any] = {
-        **user_claims(user, scopes, requested),
+        **user_claims(user, scopes, requested, tenant.profile_attributes),
         "iss": issuer,
         "aud": client.client_id,
         "azp": client.client_id,

@@ -47,6 +47,9 @@ def test_defaults_are_shown_filled_in(admin_of):
             "mfa": "off",
             "sign_in_methods": ["password"],
             "dynamic_registration": {"enabled": False, "initial_access_token_required": True},
+            "unverified_sign_in": True,
+            "account_deletion": False,
+            "profile_attributes": [],
         },
     }
 
@@ -137,6 +140,58 @@ def test_patch_changes_only_the_fields_sent_and_null_resets(admin_of):
             {"policies": {"refresh_token_idle_lifetime": 40 * 86400}},
             "policies.refresh_token_idle_lifetime",
         ),
+        ({"policies": {"unverified_sign_in": "no"}}, "policies.unverified_sign_in"),
+        ({"policies": {"account_deletion": 1}}, "policies.account_deletion"),
+        ({"policies": {"profile_attributes": {"name": "x"}}}, "policies.profile_attributes"),
+        ({"policies": {"profile_attributes": ["company"]}}, "policies.profile_attributes.0"),
+        (
+            {"policies": {"profile_attributes": [{"name": "email"}]}},
+            "policies.profile_attributes.0.name",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "Company"}]}},
+            "policies.profile_attributes.0.name",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "company\n"}]}},
+            "policies.profile_attributes.0.name",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a"}, {"name": "a"}]}},
+            "policies.profile_attributes.1.name",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "type": "date"}]}},
+            "policies.profile_attributes.0.type",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "label": None}]}},
+            "policies.profile_attributes.0.label",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "label": "x" * 101}]}},
+            "policies.profile_attributes.0.label",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "required": "yes"}]}},
+            "policies.profile_attributes.0.required",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "scope": "openid"}]}},
+            "policies.profile_attributes.0.scope",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "scope": "two words"}]}},
+            "policies.profile_attributes.0.scope",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": "a", "colour": "red"}]}},
+            "policies.profile_attributes.0",
+        ),
+        (
+            {"policies": {"profile_attributes": [{"name": f"a{i}"} for i in range(21)]}},
+            "policies.profile_attributes",
+        ),
         ({"policies": "strict"}, "policies"),
         ({"slug": "other"}, "slug"),
     ],
@@ -221,3 +276,58 @@ def test_custom_css_at_the_limit_is_stored_as_sent_and_fits_the_document(admin_o
     assert changed.json()["branding"]["custom_css"] == css
     too_long = _patch(admin, tenant.slug, {"branding": {"custom_css": f"  {css}  "}})
     assert too_long.status_code == 422
+
+
+COMPANY = {
+    "name": "company",
+    "label": "Company",
+    "type": "string",
+    "required": True,
+    "at_registration": True,
+    "scope": "organisation",
+}
+
+
+def test_the_account_policies_and_profile_attributes_are_stored_and_reset(admin_of):
+    tenant, admin = admin_of()
+    changed = _patch(
+        admin,
+        tenant.slug,
+        {
+            "policies": {
+                "unverified_sign_in": False,
+                "account_deletion": True,
+                "profile_attributes": [COMPANY, {"name": "seats", "type": "integer"}],
+            }
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    policies = changed.json()["policies"]
+    assert (policies["unverified_sign_in"], policies["account_deletion"]) == (False, True)
+    assert policies["profile_attributes"] == [
+        COMPANY,
+        {
+            "name": "seats",
+            "label": "seats",  # the name when no label is given
+            "type": "integer",
+            "required": False,
+            "at_registration": True,
+            "scope": "profile",
+        },
+    ]
+    shown = admin.get(f"/tenants/{tenant.slug}/settings", TEMPLATE).json()["policies"]
+    assert shown == policies
+    reset = _patch(
+        admin,
+        tenant.slug,
+        {
+            "policies": {
+                "unverified_sign_in": None,
+                "account_deletion": None,
+                "profile_attributes": None,
+            }
+        },
+    )
+    policies = reset.json()["policies"]
+    assert (policies["unverified_sign_in"], policies["account_deletion"]) == (True, False)
+    assert policies["profile_attributes"] == []
