@@ -66,13 +66,12 @@ def list_connected_apps(
             )
         )
         ids = (set(consents) | refreshing) - {ACCOUNT_CLIENT_ID}
-        names = dict(
-            uow.session.execute(
-                select(Client.client_id, Client.name).where(
-                    Client.tenant_id == tenant.id, Client.client_id.in_(ids)
-                )
-            ).tuples()
+        rows = uow.session.execute(
+            select(Client.client_id, Client.name).where(
+                Client.tenant_id == tenant.id, Client.client_id.in_(ids)
+            )
         )
+        names = {client_id: name for client_id, name in rows}
     return sorted(
         (
             ConnectedApp(
