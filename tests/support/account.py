@@ -8,13 +8,17 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tests.support.browser import PASSWORD, Browser, hidden_fields
+from tests.support.browser import PASSWORD, Browser
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def open_account(
-    http: requests.Session, issuer: str, email: str, path: str = "/account", password: str = PASSWORD
+    http: requests.Session,
+    issuer: str,
+    email: str,
+    path: str = "/account",
+    password: str = PASSWORD,
 ) -> requests.Response:
     """GET `issuer + path`, signing in on the way if asked to; the page finally shown."""
     browser = Browser(http, issuer)
@@ -49,14 +53,9 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
-def post_form(
-    http: requests.Session, issuer: str, path: str, **fields: str
-) -> requests.Response:
+def post_form(http: requests.Session, issuer: str, path: str, **fields: str) -> requests.Response:
     """Post one of the account page's forms with the page's CSRF token (not followed)."""
     page = http.get(f"{issuer}/account", allow_redirects=False)
     assert page.status_code == 200, page.status_code
     data = {"csrf_token": csrf_of(page.text), **fields}
     return http.post(f"{issuer}{path}", data=data, allow_redirects=False)
-
-
-__all__ = ["hidden_fields", "open_account", "post_form", "signed_in_account", "csrf_of"]
