@@ -4,10 +4,15 @@ of the built-in `account` client), by following redirects and forms like a brows
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import update
 
+from idp.models.tenants import Tenant
+from idp.services.container import Services
+from idp.services.tenancy.tenants import TenantView
 from tests.support.browser import PASSWORD, Browser
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -59,3 +64,12 @@ def post_form(http: requests.Session, issuer: str, path: str, **fields: str) -> 
     assert page.status_code == 200, page.status_code
     data = {"csrf_token": csrf_of(page.text), **fields}
     return http.post(f"{issuer}{path}", data=data, allow_redirects=False)
+
+
+def set_tenant_columns(services: Services, tenant: TenantView, **values: Any) -> None:
+    """Tenant policies the settings API does not take yet (account_deletion,
+    profile_attributes), written to the row; the server's tenant cache forgets the old copy."""
+    with services.uow() as uow:
+        uow.session.execute(update(Tenant).where(Tenant.id == tenant.id).values(**values))
+        uow.commit()
+    services.tenant_cache.forget(tenant.slug)
