@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from idp.services.accounts.one_time_links import RESET_PASSWORD, issue_link
+from idp.services.accounts.one_time_links import CHANGE_EMAIL, RESET_PASSWORD, issue_link
 from idp.services.tenancy.tenant_settings import update_settings
 from tests.support.accessibility import assert_accessible
+from tests.support.account import set_tenant_columns
 from tests.support.browser import PASSWORD, REDIRECT, code_request, pkce_pair
 from tests.support.factories import Factory
 
@@ -104,3 +105,63 @@ def test_password_pages_are_accessible(context, services, make: Factory):
     assert_accessible(page)  # with its error summary and fields in error
     page.goto(f"{issuer}/account/password")  # no session: the login page
     assert_accessible(page)
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_account_pages_are_accessible(context, services, make: Factory):
+    tenant = make.tenant()
+    set_tenant_columns(
+        services,
+        tenant,
+        account_deletion=True,
+        profile_attributes=[{"name": "company", "label": "Company", "required": True}],
+    )
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    make.user(tenant, email=f"other-{person.email}", password=PASSWORD)
+    page = context.new_page()
+    page.goto(f"{issuer}/account")
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/account")
+    assert_accessible(page)  # the account page
+    profile = page.locator("form[action$='/account/profile']")
+    profile.evaluate("form => { form.noValidate = true; }")  # let the server say what is wrong
+    page.locator("#given_name").fill("x" * 101)
+    profile.locator("button").click()
+    page.wait_for_load_state()
+    assert page.locator(".error-summary").count() == 1
+    assert_accessible(page)  # with the profile's errors (the company is required)
+    page.locator("#new_email").fill(f"new-{person.email}")
+    page.locator("#email_password").fill("not the password")
+    page.locator("form[action$='/account/email'] button").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # the e-mail form's error
+    with services.uow() as uow:
+        user = uow.users.by_email(tenant.id, person.email)
+        token = issue_link(uow, tenant.id, user.id, CHANGE_EMAIL, {"email": f"new-{person.email}"})
+        uow.commit()
+    page.goto(f"{issuer}/email/confirm?token={token}")
+    assert_accessible(page)  # the confirmation
+    page.goto(f"{issuer}/email/confirm?token=not-a-link")
+    assert_accessible(page)  # the link is gone
+    page.goto(f"{issuer}/account/callback?state=forged")
+    assert_accessible(page)  # a refused sign-in
+    page.goto(f"{issuer}/account/password")
+    assert_accessible(page)  # password change, signed in
+    page.goto(f"{issuer}/account/delete")
+    assert_accessible(page)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # goodbye
+    closed = make.tenant()
+    stays = make.user(closed, password=PASSWORD)
+    page.goto(f"{make.issuer(closed)}/account/delete")
+    page.locator("#email").fill(stays.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{make.issuer(closed)}/account/delete")
+    assert page.locator("h1").inner_text() != ""
+    assert_accessible(page)  # deletion is closed at this tenant
