@@ -8,8 +8,8 @@ its consents, picture and one-time links with it (ON DELETE CASCADE).
 from __future__ import annotations
 
 from idp.models.uow import UnitOfWork
-from idp.services.accounts.password_reset import Accounts, Attempt
-from idp.services.accounts.self_service import audit_account_change, verify_current_password
+from idp.services.accounts.password_reset import Accounts, Attempt, verify_current_password
+from idp.services.accounts.self_service import audit_account_change
 from idp.services.accounts.users import delete_user, sign_out_everywhere
 from idp.services.signin.sessions import LoginThrottle, SessionView
 from idp.services.tenancy.tenants import TenantView

@@ -19,12 +19,8 @@ from idp.crypto.passwords import Passwords
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.accounts.one_time_links import CHANGE_EMAIL, issue_link, peek_link, take_link
-from idp.services.accounts.password_reset import Attempt, LinkGone
-from idp.services.accounts.self_service import (
-    audit_account_change,
-    owner_of,
-    verify_current_password,
-)
+from idp.services.accounts.password_reset import Attempt, LinkGone, verify_current_password
+from idp.services.accounts.self_service import audit_account_change, owner_of
 from idp.services.accounts.users import normalise_email
 from idp.services.errors import InvalidInput
 from idp.services.mail import Mailer
