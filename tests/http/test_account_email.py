@@ -128,3 +128,17 @@ def test_forged_and_older_links_are_refused(mailed: MailedServer):
         other = mailed.make.issuer(mailed.make.tenant())
         assert confirm(http, newer.replace(issuer, other)).status_code == 400
         assert confirm(http, newer).status_code == 200
+
+
+def test_requests_are_throttled_per_account(mailed: MailedServer):
+    tenant = mailed.make.tenant()
+    issuer = mailed.make.issuer(tenant)
+    person = mailed.make.user(tenant)
+    limit = mailed.services.settings.rate_limits.password_resets_per_address
+    with signed_in_account(issuer, person.email) as http:
+        for number in range(limit):
+            assert ask(http, issuer, f"n{number}-{person.email}").status_code == 303
+        throttled = ask(http, issuer, f"late-{person.email}")
+        assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
+        assert "Too many attempts" in throttled.text
+    assert mailed.mails_now(f"late-{person.email}") == 0

@@ -31,6 +31,7 @@ from idp.services.accounts.account_sessions import list_sessions
 from idp.services.accounts.connected_apps import list_connected_apps
 from idp.services.accounts.password_reset import WrongPassword
 from idp.services.errors import InvalidInput, NotFound
+from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import SessionView
 
 bp = tenant_pages("account", __name__)
@@ -165,6 +166,7 @@ def email_submit() -> Any:
             container.mailer,
             container.passwords,
             login_throttle(),
+            _email_change_limiter(),
             current_tenant(),
             session,
             new_email,
@@ -178,4 +180,20 @@ def email_submit() -> Any:
             return account_page(session, 429, message=TOO_MANY, values=values)
         wrong = [FieldError("email_password", WRONG_CURRENT)]
         return account_page(session, 400, wrong, values=values)
+    except email_change.EmailChangeThrottled as throttled:
+        response = account_page(session, 429, message=TOO_MANY, values=values)
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     return done("email")
+
+
+def _email_change_limiter() -> WindowLimiter:
+    # As many as password reset mails per address: both send mail on a person's request.
+    container = services()
+    limits = container.settings.rate_limits
+    return WindowLimiter(
+        container.store,
+        "email-change",
+        limits.password_resets_per_address,
+        limits.password_reset_window_seconds,
+    )

@@ -24,6 +24,7 @@ from idp.services.accounts.self_service import audit_account_change, owner_of
 from idp.services.accounts.users import normalise_email
 from idp.services.errors import InvalidInput
 from idp.services.mail import Mailer
+from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import LoginThrottle, SessionView
 from idp.services.tenancy.tenants import TenantView
 
@@ -31,6 +32,14 @@ CONFIRM_MAIL = "email_change_confirm"
 NOTICE_MAIL = "email_change_notice"
 FIELD = "new_email"
 SAME_ADDRESS = "This is already the address of your account."
+
+
+class EmailChangeThrottled(Exception):
+    """Too many requests from this account: each one mails two people."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many e-mail change requests")
+        self.retry_after = retry_after
 
 
 class AddressTaken(Exception):
@@ -42,6 +51,7 @@ def request_email_change(
     mailer: Mailer,
     passwords: Passwords,
     throttle: LoginThrottle,
+    limiter: WindowLimiter,
     tenant: TenantView,
     session: SessionView,
     new_email: str,
@@ -49,7 +59,9 @@ def request_email_change(
     attempt: Attempt,
 ) -> None:
     """Mail a confirmation link to the new address and a notice to the old one. Raises
-    InvalidInput (field `new_email`) or WrongPassword; says nothing about other accounts."""
+    InvalidInput (field `new_email`), WrongPassword or EmailChangeThrottled (`limiter` counts
+    the account's requests, so a signed-in person cannot make us mail anyone at will); says
+    nothing about other accounts."""
     try:
         new = normalise_email(new_email)
     except InvalidInput as error:
@@ -57,6 +69,9 @@ def request_email_change(
     verify_current_password(
         uow, passwords, throttle, tenant, session.user_id, current_password, attempt.ip
     )
+    retry_after = limiter.hit(f"{tenant.id}:{session.user_id}")
+    if retry_after is not None:
+        raise EmailChangeThrottled(retry_after)
     with uow:
         user = owner_of(uow, tenant, session)
         if new == user.email:
