@@ -15,7 +15,7 @@ from idp.models.users import User
 from idp.services.container import Services
 from tests.http.test_refresh_tokens import TokenClient, offline_client
 from tests.support.account import csrf_of, post_form, set_tenant_columns, signed_in_account
-from tests.support.browser import Browser
+from tests.support.browser import Browser, verified_claims
 from tests.support.factories import Factory
 
 ATTRIBUTES = [
@@ -74,6 +74,8 @@ def test_a_profile_edit_shows_in_the_id_token_and_userinfo(make: Factory, servic
             "King",
             "Augusta Ada King",
         )
+        claims = verified_claims(http, issuer, tokens["id_token"])
+        assert (claims["sub"], claims["name"]) == (person.subject, "Augusta Ada King")
     with services.uow() as uow:
         stored = uow.users.by_subject(tenant.id, person.subject)
         assert stored.attributes == {"company": "Analytical Engines", "newsletter": True}
