@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from idp.models.sessions import Consent
+from idp.models.sessions import Consent, LoginSession
 from idp.services.audit import AuditFilter, page_events
 from idp.services.container import Services
 from tests.http.test_password_reset import signs_in
@@ -171,3 +172,24 @@ def test_deletion_ends_everything_and_says_goodbye(
         assert uow.users.by_subject(tenant.id, person.subject) is None
     events = page_events(services.uow(), tenant.id, False, AuditFilter(action="user.*"), None, 50)
     assert "user.delete" in {event.action for event in events.items}
+
+
+def test_a_session_in_use_is_seen_again_at_most_once_a_minute(make: Factory, services: Services):
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    person = make.user(tenant)
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    with signed_in_account(issuer, person.email) as http:
+        with services.uow() as uow:
+            uow.session.execute(
+                update(LoginSession)
+                .where(LoginSession.tenant_id == tenant.id)
+                .values(last_seen_at=long_ago)
+            )
+            uow.commit()
+        assert long_ago.strftime("%Y-%m-%d %H:%M UTC") not in http.get(f"{issuer}/account").text
+        with services.uow() as uow:
+            [seen] = uow.session.scalars(
+                select(LoginSession.last_seen_at).where(LoginSession.tenant_id == tenant.id)
+            )
+        assert datetime.now(UTC) - seen < timedelta(minutes=1)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from sqlalchemy import update
+
 from idp.crypto.passwords import Passwords
 from idp.crypto.secrets import digest, new_identifier
 from idp.models.sessions import LoginSession
@@ -238,9 +240,13 @@ def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> 
 
 
 def _touch(uow: UnitOfWork, login: LoginSession) -> None:
+    """Record that the session is in use, at most once per LAST_SEEN_EVERY. A Core UPDATE,
+    not an ORM flush: a session ended meanwhile matches no row, which is no error here."""
     now = datetime.now(UTC)
     if login.last_seen_at is None or now - login.last_seen_at >= LAST_SEEN_EVERY:
-        login.last_seen_at = now
+        uow.session.execute(
+            update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now)
+        )
         uow.commit()
 
 
