@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from idp.services.accounts.account_client import ACCOUNT_CLIENT_ID, ensure_account_client
+from idp.services.container import Services
+from idp.services.oauth_clients.clients import find_client
 from tests.support.account import open_account, signed_in_account
 from tests.support.browser import Browser, query_of
 from tests.support.factories import Factory
@@ -111,3 +114,18 @@ def test_another_tenants_session_never_works(make: Factory, server: LiveServer):
             timeout=10,
         )
         assert forged.status_code == 303
+
+
+def test_the_account_client_follows_the_public_url(make: Factory, services: Services):
+    """Plain http on a private network is a public URL settings allow: the built-in client
+    takes it (no https rule for our own redirect URI), and a changed URL is taken over."""
+    tenant = make.tenant()
+    ensure_account_client(services.uow(), tenant, "http://idp.internal:8000/t/x")
+    ensure_account_client(services.uow(), tenant, "http://idp.internal:8000/t/x")  # idempotent
+    client = find_client(services.uow(), tenant.id, ACCOUNT_CLIENT_ID)
+    assert client is not None and client.skip_consent
+    assert client.redirect_uris == ("http://idp.internal:8000/t/x/account/callback",)
+    issuer = make.issuer(tenant)
+    ensure_account_client(services.uow(), tenant, issuer)
+    client = find_client(services.uow(), tenant.id, ACCOUNT_CLIENT_ID)
+    assert client is not None and client.redirect_uris == (f"{issuer}/account/callback",)

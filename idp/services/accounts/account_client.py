@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.secrets import digest
 from idp.models.uow import UnitOfWork
-from idp.services.oauth_clients.clients import ClientSpec, new_client
+from idp.services.oauth_clients.clients import ClientSpec, built_in_client
 from idp.services.signin.authorization import Codes
 from idp.services.signin.sessions import SessionView
 from idp.services.tenancy.tenants import TenantView
@@ -66,19 +66,15 @@ def ensure_account_client(uow: UnitOfWork, tenant: TenantView, issuer: str) -> N
         if existing is not None:
             existing.redirect_uris = [redirect]
         else:
-            client, _ = new_client(
-                tenant.id,
-                ClientSpec(
-                    name="Account",
-                    grant_types=("authorization_code",),
-                    redirect_uris=(redirect,),
-                    public=True,
-                    scopes=ACCOUNT_SCOPES,
-                    skip_consent=True,
-                ),
+            spec = ClientSpec(
+                name="Account",
+                grant_types=("authorization_code",),
+                redirect_uris=(redirect,),
+                public=True,
+                scopes=ACCOUNT_SCOPES,
+                skip_consent=True,
             )
-            client.client_id = ACCOUNT_CLIENT_ID
-            uow.clients.add(client)
+            uow.clients.add(built_in_client(tenant.id, ACCOUNT_CLIENT_ID, spec))
         try:
             uow.commit()
         except IntegrityError:
