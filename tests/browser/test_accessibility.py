@@ -6,7 +6,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
+from PIL import Image
 
+from idp.models.sessions import Consent
 from idp.services.accounts.one_time_links import CHANGE_EMAIL, RESET_PASSWORD, issue_link
 from idp.services.tenancy.tenant_settings import update_settings
 from tests.support.accessibility import assert_accessible
@@ -108,7 +110,7 @@ def test_password_pages_are_accessible(context, services, make: Factory):
 
 
 @pytest.mark.parametrize("context", LANGUAGES, indirect=True)
-def test_account_pages_are_accessible(context, services, make: Factory):
+def test_account_pages_are_accessible(context, services, make: Factory, tmp_path):
     tenant = make.tenant()
     set_tenant_columns(
         services,
@@ -119,13 +121,37 @@ def test_account_pages_are_accessible(context, services, make: Factory):
     issuer = make.issuer(tenant)
     person = make.user(tenant, password=PASSWORD)
     make.user(tenant, email=f"other-{person.email}", password=PASSWORD)
+    app = make.client(
+        tenant, name="Shop", grant_types=("authorization_code",), redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile"),
+    )  # fmt: skip
+    with services.uow() as uow:
+        user = uow.users.by_email(tenant.id, person.email)
+        uow.session.add(
+            Consent(tenant_id=tenant.id, user_id=user.id, client_id=app.client.client_id,
+                    scopes=["openid", "profile"])
+        )  # fmt: skip
+        uow.commit()
     page = context.new_page()
     page.goto(f"{issuer}/account")
     page.locator("#email").fill(person.email)
     page.locator("#password").fill(PASSWORD)
     page.locator("form button[type=submit]").click()
     page.wait_for_url(f"{issuer}/account")
-    assert_accessible(page)  # the account page
+    assert_accessible(page)  # the account page, with a connected app
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (40, 40), (10, 10, 10)).save(picture, format="PNG")
+    page.locator("#picture").set_input_files(str(picture))
+    page.locator("form[action$='/account/picture'] button").click()
+    page.wait_for_url(f"{issuer}/account?done=picture")
+    assert_accessible(page)  # with the picture and the notice
+    not_an_image = tmp_path / "not.png"
+    not_an_image.write_bytes(b"not an image")
+    page.locator("#picture").set_input_files(str(not_an_image))
+    page.locator("form[action$='/account/picture'] button").click()
+    page.wait_for_load_state()
+    assert page.locator("#picture-error").count() == 1
+    assert_accessible(page)  # the picture's error
     profile = page.locator("form[action$='/account/profile']")
     profile.evaluate("form => { form.noValidate = true; }")  # let the server say what is wrong
     page.locator("#given_name").fill("x" * 101)
