@@ -4,6 +4,7 @@ what the picture re-encoder accepts and produces (services/accounts/pictures.py)
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 from PIL import Image
@@ -86,3 +87,18 @@ def test_what_is_not_an_accepted_image_is_refused(upload):
     with pytest.raises(InvalidInput) as refused:
         reencode(upload)
     assert (refused.value.field, refused.value.message) == ("picture", NOT_AN_IMAGE)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP"])
+def test_damaged_files_are_refused_never_an_error(fmt):
+    """Flipped and cut bytes in every accepted format: a picture or InvalidInput, nothing else."""
+    good = _encoded(Image.new("RGB", (60, 40), (90, 160, 20)), fmt)
+    chance = random.Random(fmt)
+    for _ in range(150):
+        damaged = bytearray(good[: chance.randrange(8, len(good) + 1)])
+        for _ in range(chance.randrange(1, 6)):
+            damaged[chance.randrange(len(damaged))] = chance.randrange(256)
+        try:
+            reencode(bytes(damaged))
+        except InvalidInput as refused:
+            assert refused.field == "picture"

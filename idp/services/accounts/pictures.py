@@ -16,7 +16,7 @@ import secrets
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from sqlalchemy import delete, select
 
 from idp.models.pictures import UserPicture
@@ -60,10 +60,14 @@ def reencode(upload: bytes) -> StoredPicture:
                 image.seek(0)
                 image.load()
                 return _encoded(image)
+        except InvalidInput:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise InvalidInput(FIELD, TOO_MANY_PIXELS) from error
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-            # Pillow's decoders raise these for truncated or malformed files.
+        except Exception as error:
+            # Hostile or broken files make Pillow's decoders raise many kinds of error
+            # (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error, EOFError
+            # ...): each one means the upload is not a picture we can use, never a server error.
             raise InvalidInput(FIELD, NOT_AN_IMAGE) from error
 
 
