@@ -11,7 +11,7 @@ from PIL import Image
 
 from idp.services.accounts.account_client import s256
 from idp.services.accounts.account_sessions import describe_user_agent
-from idp.services.accounts.pictures import MAX_SIDE, NOT_AN_IMAGE, reencode
+from idp.services.accounts.pictures import MAX_SIDE, NOT_AN_IMAGE, TOO_MANY_PIXELS, reencode
 from idp.services.errors import InvalidInput
 
 CHROME_WINDOWS = (
@@ -102,3 +102,11 @@ def test_damaged_files_are_refused_never_an_error(fmt):
             reencode(bytes(damaged))
         except InvalidInput as refused:
             assert refused.field == "picture"
+
+
+def test_a_large_photo_is_decoded_at_a_reduced_scale_and_a_large_png_refused():
+    photo = reencode(_encoded(Image.new("RGB", (8000, 6000), (1, 2, 3)), "JPEG"))
+    assert Image.open(io.BytesIO(photo.content)).size == (MAX_SIDE, 384)
+    with pytest.raises(InvalidInput) as refused:
+        reencode(_encoded(Image.new("RGB", (5000, 5000)), "PNG"))
+    assert refused.value.message == TOO_MANY_PIXELS

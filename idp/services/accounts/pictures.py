@@ -2,7 +2,7 @@
 
 What is served is never what was uploaded. The upload is read by Pillow, which decides what it
 is from its bytes (not its name or declared type); only PNG, JPEG, GIF and WebP are accepted,
-and an image whose header claims more pixels than MAX_PIXELS is refused before it is decoded
+and an image that would decode to more pixels than MAX_PIXELS is refused before it is decoded
 (a decompression bomb: a few kilobytes that expand to gigabytes). The first frame is then drawn
 into a new image of at most MAX_SIDE pixels a side and saved as PNG (with transparency) or
 JPEG, which drops every piece of metadata (EXIF location, comments) and any payload hidden
@@ -28,7 +28,9 @@ from idp.services.signin.sessions import SessionView
 from idp.services.tenancy.tenants import TenantView
 
 MAX_UPLOAD = 2 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # 40 megapixels: any camera's photo, far from a bomb's billions
+# What one upload may cost to decode: 16 megapixels are 64 MB as RGBA. A JPEG is decoded at a
+# reduced scale (its "draft" mode) first, so a 50-megapixel photo costs about a sixteenth.
+MAX_PIXELS = 16_000_000
 MAX_SIDE = 512
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
 FIELD = "picture"
@@ -54,6 +56,8 @@ def reencode(upload: bytes) -> StoredPicture:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(upload), formats=ACCEPTED_FORMATS) as image:
+                if image.format == "JPEG":
+                    image.draft("RGB", (MAX_SIDE, MAX_SIDE))
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise InvalidInput(FIELD, TOO_MANY_PIXELS)
