@@ -173,8 +173,9 @@ class RefreshTokens:
         user_id: int | None = None,
         sid: str | None = None,
         offline: bool | None = None,
+        client_id: str | None = None,
     ) -> list[str]:
-        """Ids of unrevoked families of a person, or of a login session."""
+        """Ids of unrevoked families of a person, or of a login session, or of one client."""
         query = select(RefreshToken.family_id).where(
             RefreshToken.tenant_id == tenant_id, RefreshToken.revoked_at.is_(None)
         )
@@ -184,6 +185,8 @@ class RefreshTokens:
             query = query.where(RefreshToken.sid == sid)
         if offline is not None:
             query = query.where(RefreshToken.offline == offline)
+        if client_id is not None:
+            query = query.where(RefreshToken.client_id == client_id)
         return list(self._session.scalars(query.distinct()))
 
     def access_tokens_of(

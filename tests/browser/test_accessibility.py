@@ -6,10 +6,18 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
+from PIL import Image
 
-from idp.services.accounts.one_time_links import RESET_PASSWORD, VERIFY_EMAIL, issue_link
+from idp.models.sessions import Consent
+from idp.services.accounts.one_time_links import (
+    CHANGE_EMAIL,
+    RESET_PASSWORD,
+    VERIFY_EMAIL,
+    issue_link,
+)
 from idp.services.tenancy.tenant_settings import update_settings
 from tests.support.accessibility import assert_accessible
+from tests.support.account import set_tenant_columns
 from tests.support.browser import PASSWORD, REDIRECT, code_request, pkce_pair
 from tests.support.factories import Factory
 
@@ -171,3 +179,86 @@ def test_sign_up_and_verification_pages_are_accessible(context, server, services
     page.locator("form button[type=submit]").click()
     page.wait_for_url(f"{issuer}/login?**")
     assert_accessible(page)  # the login page saying the address is confirmed
+
+
+def test_account_pages_are_accessible(context, services, make: Factory, tmp_path):
+    tenant = make.tenant()
+    set_tenant_columns(
+        services,
+        tenant,
+        account_deletion=True,
+        profile_attributes=[{"name": "company", "label": "Company", "required": True}],
+    )
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    make.user(tenant, email=f"other-{person.email}", password=PASSWORD)
+    app = make.client(
+        tenant, name="Shop", grant_types=("authorization_code",), redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile"),
+    )  # fmt: skip
+    with services.uow() as uow:
+        user = uow.users.by_email(tenant.id, person.email)
+        uow.session.add(
+            Consent(tenant_id=tenant.id, user_id=user.id, client_id=app.client.client_id,
+                    scopes=["openid", "profile"])
+        )  # fmt: skip
+        uow.commit()
+    page = context.new_page()
+    page.goto(f"{issuer}/account")
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/account")
+    assert_accessible(page)  # the account page, with a connected app
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (40, 40), (10, 10, 10)).save(picture, format="PNG")
+    page.locator("#picture").set_input_files(str(picture))
+    page.locator("form[action$='/account/picture'] button").click()
+    page.wait_for_url(f"{issuer}/account?done=picture")
+    assert_accessible(page)  # with the picture and the notice
+    not_an_image = tmp_path / "not.png"
+    not_an_image.write_bytes(b"not an image")
+    page.locator("#picture").set_input_files(str(not_an_image))
+    page.locator("form[action$='/account/picture'] button").click()
+    page.wait_for_load_state()
+    assert page.locator("#picture-error").count() == 1
+    assert_accessible(page)  # the picture's error
+    profile = page.locator("form[action$='/account/profile']")
+    profile.evaluate("form => { form.noValidate = true; }")  # let the server say what is wrong
+    page.locator("#given_name").fill("x" * 101)
+    profile.locator("button").click()
+    page.wait_for_load_state()
+    assert page.locator(".error-summary").count() == 1
+    assert_accessible(page)  # with the profile's errors (the company is required)
+    page.locator("#new_email").fill(f"new-{person.email}")
+    page.locator("#email_password").fill("not the password")
+    page.locator("form[action$='/account/email'] button").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # the e-mail form's error
+    with services.uow() as uow:
+        user = uow.users.by_email(tenant.id, person.email)
+        token = issue_link(uow, tenant.id, user.id, CHANGE_EMAIL, {"email": f"new-{person.email}"})
+        uow.commit()
+    page.goto(f"{issuer}/email/confirm?token={token}")
+    assert_accessible(page)  # the confirmation
+    page.goto(f"{issuer}/email/confirm?token=not-a-link")
+    assert_accessible(page)  # the link is gone
+    page.goto(f"{issuer}/account/callback?state=forged")
+    assert_accessible(page)  # a refused sign-in
+    page.goto(f"{issuer}/account/password")
+    assert_accessible(page)  # password change, signed in
+    page.goto(f"{issuer}/account/delete")
+    assert_accessible(page)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # goodbye
+    closed = make.tenant()
+    stays = make.user(closed, password=PASSWORD)
+    page.goto(f"{make.issuer(closed)}/account/delete")
+    page.locator("#email").fill(stays.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{make.issuer(closed)}/account/delete")
+    assert page.locator("h1").inner_text() != ""
+    assert_accessible(page)  # deletion is closed at this tenant

@@ -7,6 +7,7 @@ from __future__ import annotations
 import requests
 
 from tests.http.test_password_reset import NEW_PASSWORD, sessions_of, signs_in
+from tests.support.account import open_account
 from tests.support.browser import PASSWORD, Browser, hidden_fields
 from tests.support.mail_server import MailedServer, mailed
 
@@ -31,10 +32,17 @@ def change(http: requests.Session, issuer: str, current: str, new: str) -> reque
     return http.post(f"{issuer}/account/password", data=form, allow_redirects=False)
 
 
-def test_without_a_session_the_page_sends_to_the_login_page(mailed: MailedServer):
-    issuer = mailed.make.issuer(mailed.make.tenant())
+def test_without_a_session_the_page_signs_in_and_comes_back(mailed: MailedServer):
+    tenant = mailed.make.tenant()
+    issuer = mailed.make.issuer(tenant)
+    person = mailed.make.user(tenant)
     response = requests.get(f"{issuer}/account/password", allow_redirects=False, timeout=10)
-    assert (response.status_code, response.headers["Location"]) == (303, f"{issuer}/login")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"{issuer}/authorize?")
+    with requests.Session() as http:
+        page = open_account(http, issuer, person.email, "/account/password")
+        assert page.status_code == 200 and "Change your password" in page.text
+        assert page.url == f"{issuer}/account/password"
 
 
 def test_a_wrong_current_password_is_refused(mailed: MailedServer):

@@ -1,8 +1,12 @@
-"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password, sign-up and
-e-mail verification; assets."""
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password, sign-up,
+e-mail verification, account; assets."""
 
 from flask import Blueprint
 
+from idp.http.pages.account import bp as account_bp
+from idp.http.pages.account_access import bp as account_access_bp
+from idp.http.pages.account_public import bp as account_public_bp
+from idp.http.pages.account_security import bp as account_security_bp
 from idp.http.pages.blueprints import branding_bp
 from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
@@ -16,6 +20,10 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     logout_bp,
     password_bp,
     signup_bp,
+    account_access_bp,
+    account_bp,
+    account_security_bp,
+    account_public_bp,
     assets_bp,
     branding_bp,
     home_bp,

@@ -74,3 +74,31 @@ def csrf_ok() -> bool:
     cookie = request.cookies.get(_name("idp_csrf"), "")
     sent = request.form.get(CSRF_FIELD, "")
     return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+
+
+def _account_state_name() -> str:
+    return _name(f"idp_account_state_{current_tenant().slug}")
+
+
+def account_state_cookie() -> str | None:
+    """The `state` of the account page's sign-in this browser started (account_access.py)."""
+    value = request.cookies.get(_account_state_name())
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def set_account_state_cookie(response: Response, state: str, max_age: int) -> None:
+    response.set_cookie(
+        _account_state_name(),
+        state,
+        max_age=max_age,
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",  # the callback is a top-level navigation from our own /authorize
+    )
+
+
+def clear_account_state_cookie(response: Response) -> None:
+    response.delete_cookie(
+        _account_state_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, redirect, request
+from flask import Response, current_app, g, request
 
 from idp.context import client_ip, current_tenant, issuer, services
+from idp.http.pages.account_access import accounts, sign_in_first, signed_in
 from idp.http.pages.blueprints import tenant_pages
-from idp.http.pages.cookies import csrf_ok, session_cookie
+from idp.http.pages.cookies import csrf_ok
 from idp.http.pages.rendering import FieldError, render_page
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY, find_transaction
 from idp.i18n import N_
 from idp.services.accounts import password_reset as reset_service
 from idp.services.accounts.password_reset import (
-    Accounts,
     Attempt,
     LinkGone,
     ResetThrottle,
@@ -27,23 +27,12 @@ from idp.services.accounts.password_reset import (
     WrongPassword,
 )
 from idp.services.errors import InvalidInput
-from idp.services.signin.sessions import LoginThrottle, current_session
+from idp.services.signin.sessions import LoginThrottle
 
 bp = tenant_pages("password", __name__)
 
 PASSWORDS_DIFFER = N_("The two passwords are not the same.")
 WRONG_CURRENT = N_("Your current password is not right.")
-
-
-def _accounts() -> Accounts:
-    container = services()
-    return Accounts(
-        container.passwords,
-        container.mailer,
-        container.revocations,
-        container.backchannel,
-        container.settings.tokens,
-    )
 
 
 def _reset_throttle() -> ResetThrottle:
@@ -154,7 +143,7 @@ def reset_submit() -> Response:
         )
     try:
         txn = reset_service.complete_reset(
-            services().uow(), _accounts(), current_tenant(), token, password, _attempt(txn)
+            services().uow(), accounts(), current_tenant(), token, password, _attempt(txn)
         )
     except InvalidInput as error:
         return _reset_page(token, txn, 400, errors=FieldError.all_of(error))
@@ -175,22 +164,18 @@ def _change_page(status: int = 200, message: str | None = None, errors: Any = ()
     )
 
 
-def _to_login() -> Any:
-    return redirect(f"{issuer()}/login", 303)
-
-
 @bp.get("/account/password")
 def change_page() -> Any:
-    if current_session(services().uow(), current_tenant(), session_cookie()) is None:
-        return _to_login()
+    if signed_in() is None:
+        return sign_in_first()
     return _change_page()
 
 
 @bp.post("/account/password")
 def change_submit() -> Any:
-    session = current_session(services().uow(), current_tenant(), session_cookie())
+    session = signed_in()
     if session is None:
-        return _to_login()
+        return sign_in_first()
     if not csrf_ok():
         return _change_page(400, FORM_EXPIRED)
     password, confirm = _field("password", MAX_FIELD + 1), _field("password_confirm", MAX_FIELD + 1)
@@ -200,7 +185,7 @@ def change_submit() -> Any:
     try:
         reset_service.change_password(
             container.uow(),
-            _accounts(),
+            accounts(),
             LoginThrottle(container.store, container.settings.rate_limits),
             current_tenant(),
             session,

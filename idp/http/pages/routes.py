@@ -115,7 +115,10 @@ def login_submit() -> Any:
         return _login_page(form.txn, form.email, FORM_EXPIRED, 400)
     transaction = find_transaction(form.txn)
     attempt = Attempt(
-        client_ip(), g.get("request_id"), transaction.request.client_id if transaction else None
+        client_ip(),
+        g.get("request_id"),
+        transaction.request.client_id if transaction else None,
+        request.user_agent.string,
     )
     try:
         signed_in = sign_in_service().sign_in(

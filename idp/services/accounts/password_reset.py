@@ -198,22 +198,10 @@ def change_password(
     """The signed-in person changes their password: the current one is checked (and throttled
     as a sign-in is), every other session ends and every token is revoked; this session stays.
     Raises WrongPassword or InvalidInput."""
-    with uow:
-        user = uow.session.get(User, session.user_id)
-        if user is None or user.tenant_id != tenant.id:
-            raise WrongPassword()
-        email = user.email
-        if throttle.blocked(tenant, email, attempt.ip):
-            raise WrongPassword(throttled=True)
-        stored = user.password_hash
-        if (
-            stored is None
-            or len(current) > MAX_PASSWORD
-            or not accounts.passwords.verify(stored, current)
-        ):
-            throttle.record_failure(tenant, email, attempt.ip)
-            raise WrongPassword()
-        check_password(new_password, tenant.password_min_length, _own_words(user))
+    user = verify_current_password(
+        uow, accounts.passwords, throttle, tenant, session.user_id, current, attempt.ip
+    )
+    check_password(new_password, tenant.password_min_length, _own_words(user))
     # Revocations first, as for a reset: a crash after them leaves the old password, not the
     # new one with the other sessions alive.
     _end_access(uow, accounts, tenant, session.subject, keep_sid=session.sid)
@@ -230,6 +218,31 @@ def change_password(
 
 def _own_words(user: User) -> list[str]:
     return [user.email, user.name or "", user.given_name or "", user.family_name or ""]
+
+
+def verify_current_password(
+    uow: UnitOfWork,
+    passwords: Passwords,
+    throttle: LoginThrottle,
+    tenant: TenantView,
+    user_id: int,
+    current: str,
+    ip: str,
+) -> User:
+    """The signed-in person proves it is them again (password change, e-mail change, account
+    deletion): a session left open on a shared computer is not enough. Counted and throttled
+    as a sign-in is. Returns the person as read (not to be changed). Raises WrongPassword."""
+    with uow:
+        user = uow.session.get(User, user_id)
+        if user is None or user.tenant_id != tenant.id:
+            raise WrongPassword()
+        if throttle.blocked(tenant, user.email, ip):
+            raise WrongPassword(throttled=True)
+        stored = user.password_hash
+        if stored is None or len(current) > MAX_PASSWORD or not passwords.verify(stored, current):
+            throttle.record_failure(tenant, user.email, ip)
+            raise WrongPassword()
+        return user
 
 
 def _queue_changed_mail(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, user: User) -> None:

@@ -290,6 +290,22 @@ def default_scopes(grant_types: tuple[str, ...]) -> list[str]:
     return [*SCOPE_CLAIMS, *refresh]
 
 
+def built_in_client(tenant_id: int, client_id: str, spec: ClientSpec) -> Client:
+    """A public client we define ourselves (the account page's), not yet stored.
+
+    Its metadata is ours, not a caller's, so it skips `validate`: its redirect URI is built
+    from `server.public_url`, which settings allow to be plain http on a private network, where
+    a web client's redirect URI would have to be https.
+    """
+    return Client(
+        tenant_id=tenant_id,
+        client_id=client_id,
+        secret_digest=None,
+        token_endpoint_auth_method=spec.resolved_auth_method,  # "none": public
+        **_stored_metadata(spec),
+    )
+
+
 def _stored_metadata(spec: ClientSpec) -> dict[str, Any]:
     """The columns a validated spec sets, as stored: lists, and sets without duplicates."""
     return {

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from sqlalchemy import update
+
 from idp.crypto.passwords import Passwords
 from idp.crypto.secrets import digest, new_identifier
 from idp.models.sessions import LoginSession
@@ -27,6 +29,11 @@ from idp.settings import RateLimitSettings
 from idp.stores import ShortLivedStore
 
 MAX_COOKIE = 128
+USER_AGENT_MAX = 300
+IP_MAX = 64
+# How stale "last seen" may be on the account page: a session is written at most once per
+# interval, not on every page it opens.
+LAST_SEEN_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class Attempt:
     ip: str
     request_id: str | None = None
     client_id: str | None = None  # the client the person is signing in to, if any
+    user_agent: str | None = None  # shown on the account page's list of sessions
 
 
 class SignIn:
@@ -148,7 +156,9 @@ class SignIn:
             elif not user.email_verified and not tenant.unverified_sign_in:
                 refusal, unverified = (user.subject, "e-mail address not verified"), True
             else:
-                cookie, view = self._open_session(uow, tenant, user, password, previous_cookie)
+                cookie, view = self._open_session(
+                    uow, tenant, user, password, previous_cookie, attempt
+                )
         if refusal is not None:
             self._audit(uow, tenant, attempt, refusal[0], FAILED, refusal[1])
             raise SignInRefused(unverified=unverified)
@@ -164,6 +174,7 @@ class SignIn:
         user: User,
         password: str,
         previous_cookie: str | None,
+        attempt: Attempt,
     ) -> tuple[str, SessionView]:
         """A new session for `user` (the only time its id exists in clear), replacing any
         session the browser had, in the caller's transaction."""
@@ -183,6 +194,9 @@ class SignIn:
                 auth_time=now,
                 amr=["pwd"],  # RFC 8176 §2
                 expires_at=now + timedelta(seconds=tenant.session_lifetime),
+                user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
+                ip_address=attempt.ip[:IP_MAX],
+                last_seen_at=now,
             )
         )
         uow.commit()
@@ -227,7 +241,20 @@ def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> 
         user = uow.session.get(User, login.user_id)
         if user is None or not user.active:
             return None
-        return SessionView(login.sid, user.id, user.subject, login.auth_time, tuple(login.amr))
+        view = SessionView(login.sid, user.id, user.subject, login.auth_time, tuple(login.amr))
+        _touch(uow, login)
+        return view
+
+
+def _touch(uow: UnitOfWork, login: LoginSession) -> None:
+    """Record that the session is in use, at most once per LAST_SEEN_EVERY. A Core UPDATE,
+    not an ORM flush: a session ended meanwhile matches no row, which is no error here."""
+    now = datetime.now(UTC)
+    if login.last_seen_at is None or now - login.last_seen_at >= LAST_SEEN_EVERY:
+        uow.session.execute(
+            update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now)
+        )
+        uow.commit()
 
 
 def end_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> None:

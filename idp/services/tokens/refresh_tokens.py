@@ -237,6 +237,18 @@ def revoke_refresh_tokens_of_person(
     _revoke(uow, revocations, tenant, families)
 
 
+def revoke_client_refresh_tokens(
+    uow: UnitOfWork, revocations: Revocations, tenant: TenantView, user_id: int, client_id: str
+) -> None:
+    """Every family the person granted one client: they revoked that app's access."""
+    _revoke(
+        uow,
+        revocations,
+        tenant,
+        lambda tokens: tokens.live_families(tenant.id, user_id=user_id, client_id=client_id),
+    )
+
+
 def revoke_session_refresh_tokens(
     uow: UnitOfWork, revocations: Revocations, tenant: TenantView, sid: str
 ) -> None:
