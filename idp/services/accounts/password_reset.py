@@ -21,6 +21,7 @@ from idp.models.users import User
 from idp.services.accounts.one_time_links import RESET_PASSWORD, issue_link, peek_link, take_link
 from idp.services.accounts.users import (
     MAX_PASSWORD,
+    UserView,
     check_password,
     normalise_email,
     sign_out_everywhere,
@@ -216,7 +217,7 @@ def change_password(
     _audit(uow, tenant, "user.password_change", session.subject, attempt, f"user:{session.subject}")
 
 
-def _own_words(user: User) -> list[str]:
+def _own_words(user: User | UserView) -> list[str]:
     return [user.email, user.name or "", user.given_name or "", user.family_name or ""]
 
 
@@ -228,10 +229,10 @@ def verify_current_password(
     user_id: int,
     current: str,
     ip: str,
-) -> User:
+) -> UserView:
     """The signed-in person proves it is them again (password change, e-mail change, account
     deletion): a session left open on a shared computer is not enough. Counted and throttled
-    as a sign-in is. Returns the person as read (not to be changed). Raises WrongPassword."""
+    as a sign-in is. Returns the person as read. Raises WrongPassword."""
     with uow:
         user = uow.session.get(User, user_id)
         if user is None or user.tenant_id != tenant.id:
@@ -242,7 +243,7 @@ def verify_current_password(
         if stored is None or len(current) > MAX_PASSWORD or not passwords.verify(stored, current):
             throttle.record_failure(tenant, user.email, ip)
             raise WrongPassword()
-        return user
+        return UserView.of(user)
 
 
 def _queue_changed_mail(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, user: User) -> None:
