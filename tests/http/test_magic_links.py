@@ -14,6 +14,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
+from idp.crypto.secrets import digest
 from idp.models.account_links import AccountLink
 from idp.services.audit import AuditFilter, page_events
 from idp.services.oauth_clients.clients import IssuedClient
@@ -43,7 +44,9 @@ __all__ = ["mailed"]
 SESSION_COOKIE = re.compile(r"idp_session_")
 
 
-def magic_tenant(mailed: MailedServer, methods: tuple[str, ...] = ("password", "magic_link")):
+def magic_tenant(
+    mailed: MailedServer, methods: tuple[str, ...] = ("password", "magic_link")
+) -> TenantView:
     tenant = mailed.make.tenant()
     services = mailed.services
     policies = {"sign_in_methods": list(methods)}
@@ -259,6 +262,27 @@ def test_five_wrong_codes_void_the_code_and_the_link(mailed: MailedServer):
         assert type_code(http, issuer, right).status_code == 400
         assert http.get(magic_link(mail)).status_code == 400
         assert not signed_in(http)
+
+
+def test_a_store_that_loses_the_pending_code_makes_the_code_fail_never_pass(
+    mailed: MailedServer,
+):
+    """DESIGN §3: what the store held for the code (the browser's pointer to its link, the
+    count of wrong tries) is lost; the code then fails, and the link, recorded in the
+    database, still works once in the browser that asked."""
+    tenant = magic_tenant(mailed)
+    issuer = mailed.make.issuer(tenant)
+    person = mailed.make.user(tenant)
+    with requests.Session() as http:
+        ask(http, issuer, person.email)
+        [mail] = mailed.mails_to(person.email, 1)
+        [browser] = [c.value for c in http.cookies if c.name.startswith("idp_magic_")]
+        for kind in ("pending", "tries"):
+            mailed.services.store.delete(f"magic:{kind}:{tenant.id}:{digest(browser)}")
+        assert type_code(http, issuer, magic_code(mail)).status_code == 400
+        assert not signed_in(http)
+        assert http.get(magic_link(mail)).status_code == 200 and signed_in(http)
+        assert http.get(magic_link(mail)).status_code == 400
 
 
 def test_known_and_unknown_addresses_get_the_same_answer(mailed: MailedServer):
