@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, g, redirect, request
+from flask import current_app, g, redirect, request
+from werkzeug.wrappers import Response
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.blueprints import tenant_pages

@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, request, send_from_directory
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as BaseResponse
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.blueprints import tenant_pages
@@ -140,7 +141,7 @@ def login_submit() -> Any:
     return continue_signed_in(transaction, signed_in)
 
 
-def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> Response:
+def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> BaseResponse:
     """Where a sign-in by any method leads, with the new session's cookie: back into its
     authorization request through `/authorize/resume`, so each later step (another factor,
     consent) applies whatever the method; or the signed-in page when none brought the person."""
@@ -151,7 +152,7 @@ def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> 
                 current_tenant().id, transaction, another=False
             )
         query = urlencode({"txn": transaction.id})
-        response: Response = redirect(f"{issuer()}/authorize/resume?{query}", 303)
+        response = redirect(f"{issuer()}/authorize/resume?{query}", 303)
     else:
         response = render_page("pages/signed_in.html")
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
