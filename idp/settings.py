@@ -177,6 +177,9 @@ class RateLimitSettings:
     verification_mails_per_address: int = 5
     verification_mails_per_ip: int = 30
     signup_window_seconds: int = 3600
+    magic_links_per_address: int = 5
+    magic_links_per_ip: int = 30
+    magic_link_window_seconds: int = 3600
 
     def validate(self) -> None:
         _positive("rate_limits.token_per_minute", self.token_per_minute)
@@ -194,6 +197,9 @@ class RateLimitSettings:
         _positive("rate_limits.verification_mails_per_address", self.verification_mails_per_address)
         _positive("rate_limits.verification_mails_per_ip", self.verification_mails_per_ip)
         _positive("rate_limits.signup_window_seconds", self.signup_window_seconds)
+        _positive("rate_limits.magic_links_per_address", self.magic_links_per_address)
+        _positive("rate_limits.magic_links_per_ip", self.magic_links_per_ip)
+        _positive("rate_limits.magic_link_window_seconds", self.magic_link_window_seconds)
 
 
 @dataclass(frozen=True)

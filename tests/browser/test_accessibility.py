@@ -11,6 +11,7 @@ from PIL import Image
 from idp.models.sessions import Consent
 from idp.services.accounts.one_time_links import (
     CHANGE_EMAIL,
+    MAGIC_LINK,
     RESET_PASSWORD,
     VERIFY_EMAIL,
     issue_link,
@@ -179,6 +180,48 @@ def test_sign_up_and_verification_pages_are_accessible(context, server, services
     page.locator("form button[type=submit]").click()
     page.wait_for_url(f"{issuer}/login?**")
     assert_accessible(page)  # the login page saying the address is confirmed
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_magic_link_pages_are_accessible(context, services, make: Factory):
+    tenant = make.tenant()
+    policies = {"sign_in_methods": ["password", "magic_link"]}
+    update_settings(services.uow(), tenant.slug, {}, policies, services.settings.tokens)
+    services.tenant_cache.forget(tenant.slug)
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    page = context.new_page()
+    page.goto(f"{issuer}/login")
+    page.locator("ul.links a").first.click()
+    page.wait_for_url(f"{issuer}/magic")
+    assert_accessible(page)  # the address form
+    page.locator("#email").fill("someone@localhost")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".error-summary").count() == 1
+    assert_accessible(page)  # with its error
+    page.locator("#email").fill(person.email)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/magic/code")
+    assert_accessible(page)  # check your mail, and the code
+    page.locator("#code").fill("000000")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".error-summary").count() == 1
+    assert_accessible(page)  # a wrong code
+    page.goto(f"{issuer}/magic/link?token=not-a-link")
+    assert_accessible(page)  # the link is gone
+    with services.uow() as uow:
+        user = uow.users.by_email(tenant.id, person.email)
+        token = issue_link(uow, tenant.id, user.id, MAGIC_LINK, {"browser": "another"})
+        uow.commit()
+    page.goto(f"{issuer}/magic/link?token={token}")
+    assert_accessible(page)  # asked in another browser: the confirm button
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # the code to type there
+    page.goto(f"{make.issuer(make.tenant())}/magic")
+    assert_accessible(page)  # a tenant that sends no links
 
 
 def test_account_pages_are_accessible(context, services, make: Factory, tmp_path):

@@ -108,3 +108,19 @@ def mailed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MailedServer]:
     yield from mailed_server(request, tmp_path_factory)
+
+
+MAGIC_LINK = re.compile(r"https?://\S+/magic/link\?token=[\w-]+")
+MAGIC_CODE = re.compile(r"\b(\d{6})\b")
+
+
+def magic_link(message: EmailMessage) -> str:
+    found = MAGIC_LINK.search(text_of(message))
+    assert found, text_of(message)
+    return found.group(0)
+
+
+def magic_code(message: EmailMessage) -> str:
+    found = MAGIC_CODE.search(text_of(message).replace(magic_link(message), ""))
+    assert found, text_of(message)
+    return found.group(1)

@@ -1,5 +1,5 @@
 """Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password, sign-up,
-e-mail verification, account; assets."""
+e-mail verification, sign-in links by mail, account; assets."""
 
 from flask import Blueprint
 
@@ -10,6 +10,7 @@ from idp.http.pages.account_security import bp as account_security_bp
 from idp.http.pages.blueprints import branding_bp
 from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
+from idp.http.pages.magic import bp as magic_bp
 from idp.http.pages.password import bp as password_bp
 from idp.http.pages.routes import assets_bp, bp
 from idp.http.pages.signup import bp as signup_bp
@@ -20,6 +21,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     logout_bp,
     password_bp,
     signup_bp,
+    magic_bp,
     account_access_bp,
     account_bp,
     account_security_bp,

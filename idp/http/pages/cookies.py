@@ -102,3 +102,31 @@ def clear_account_state_cookie(response: Response) -> None:
     response.delete_cookie(
         _account_state_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
     )
+
+
+def _magic_browser_name() -> str:
+    return _name(f"idp_magic_{current_tenant().slug}")
+
+
+def magic_browser_cookie() -> str | None:
+    """The value binding a mailed sign-in link to the browser that asked for it (magic.py)."""
+    value = request.cookies.get(_magic_browser_name())
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def set_magic_browser_cookie(response: Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        _magic_browser_name(),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",  # sent when the link is opened from a webmail: a top-level GET
+    )
+
+
+def clear_magic_browser_cookie(response: Response) -> None:
+    response.delete_cookie(
+        _magic_browser_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )

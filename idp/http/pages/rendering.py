@@ -140,6 +140,7 @@ class PageLinks:
     signup: str | None  # only when the tenant lets people sign up
     forgot_password: str
     resend_verification: str
+    magic_link: str | None  # only when the tenant signs people in by mailed links
     languages: list[tuple[str, str, str]]  # (code, name in itself, this page in it)
 
 
@@ -161,6 +162,7 @@ def page_links(tenant: TenantView, transaction: Transaction | None) -> PageLinks
         signup=to("/signup") if tenant.self_registration else None,
         forgot_password=to("/password/forgot"),
         resend_verification=to("/email/verify/resend"),
+        magic_link=to("/magic") if "magic_link" in tenant.sign_in_methods else None,
         languages=languages,
     )
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, g, redirect, request, send_from_directory
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as BaseResponse
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.blueprints import tenant_pages
@@ -24,6 +25,7 @@ from idp.services.signin.consents import describe_scopes, remember_consent
 from idp.services.signin.sessions import (
     Attempt,
     LoginThrottle,
+    SignedIn,
     SignIn,
     SignInRefused,
     current_session,
@@ -136,13 +138,21 @@ def login_submit() -> Any:
         if refused.unverified:
             return _login_page(form.txn, form.email, CONFIRM_FIRST, 403, unverified=True)
         return _login_page(form.txn, form.email, WRONG_CREDENTIALS, 401)
+    return continue_signed_in(transaction, signed_in)
+
+
+def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> BaseResponse:
+    """Where a sign-in by any method leads, with the new session's cookie: back into its
+    authorization request through `/authorize/resume`, so each later step (another factor,
+    consent) applies whatever the method; or the signed-in page when none brought the person."""
     if transaction is not None:
         if "select_account" in transaction.request.prompt and not transaction.account_chosen:
             # Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1).
             Transactions(services().store).choose_account(
                 current_tenant().id, transaction, another=False
             )
-        response = redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': form.txn})}", 303)
+        query = urlencode({"txn": transaction.id})
+        response = redirect(f"{issuer()}/authorize/resume?{query}", 303)
     else:
         response = render_page("pages/signed_in.html")
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)

@@ -21,10 +21,12 @@ from idp.models.uow import UnitOfWork
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"
 CHANGE_EMAIL = "change_email"
+MAGIC_LINK = "magic_link"
 LIFETIMES = {
     VERIFY_EMAIL: timedelta(hours=24),
     RESET_PASSWORD: timedelta(minutes=30),
     CHANGE_EMAIL: timedelta(hours=24),
+    MAGIC_LINK: timedelta(minutes=10),  # a sign-in: as short as reading one's mail allows
 }
 MAX_TOKEN = 128
 
@@ -41,14 +43,20 @@ def issue_link(
     user_id: int,
     purpose: str,
     payload: dict[str, Any] | None = None,
+    token: str | None = None,
 ) -> str:
-    """A new link token for the person (the only time it exists in clear); not committed."""
-    token = secrets.token_urlsafe(32)
+    """A new link token for the person (the only time it exists in clear); not committed.
+    `token`: one the caller made with `new_link_token`, when the payload depends on it."""
+    token = token or new_link_token()
     expires_at = datetime.now(UTC) + LIFETIMES[purpose]
     AccountLinks(uow.session).replace(
         tenant_id, user_id, purpose, digest(token), expires_at, payload or {}
     )
     return token
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits (DESIGN §6)
 
 
 def take_link(uow: UnitOfWork, tenant_id: int, purpose: str, token: str) -> LiveLink | None:
@@ -64,6 +72,19 @@ def peek_link(uow: UnitOfWork, tenant_id: int, purpose: str, token: str) -> Live
     if not token or len(token) > MAX_TOKEN:
         return None
     return _live(AccountLinks(uow.session).peek(tenant_id, purpose, digest(token)))
+
+
+def take_link_by_digest(
+    uow: UnitOfWork, tenant_id: int, purpose: str, link_digest: str
+) -> LiveLink | None:
+    """`take_link` for a caller that kept only the link's digest (never the token itself)."""
+    return _live(AccountLinks(uow.session).take(tenant_id, purpose, link_digest))
+
+
+def peek_link_by_digest(
+    uow: UnitOfWork, tenant_id: int, purpose: str, link_digest: str
+) -> LiveLink | None:
+    return _live(AccountLinks(uow.session).peek(tenant_id, purpose, link_digest))
 
 
 def void_links(uow: UnitOfWork, tenant_id: int, user_id: int, purpose: str) -> None:

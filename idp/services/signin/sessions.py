@@ -176,31 +176,10 @@ class SignIn:
         previous_cookie: str | None,
         attempt: Attempt,
     ) -> tuple[str, SessionView]:
-        """A new session for `user` (the only time its id exists in clear), replacing any
-        session the browser had, in the caller's transaction."""
         assert user.password_hash is not None
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)  # DESIGN §6
-        if previous_cookie:
-            uow.login_sessions.remove(tenant.id, digest(previous_cookie))
-        now = datetime.now(UTC)
-        cookie = secrets.token_urlsafe(32)
-        login = uow.login_sessions.add(
-            LoginSession(
-                tenant_id=tenant.id,
-                user_id=user.id,
-                cookie_digest=digest(cookie),
-                sid=new_identifier(16),
-                auth_time=now,
-                amr=["pwd"],  # RFC 8176 §2
-                expires_at=now + timedelta(seconds=tenant.session_lifetime),
-                user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
-                ip_address=attempt.ip[:IP_MAX],
-                last_seen_at=now,
-            )
-        )
-        uow.commit()
-        return cookie, SessionView(login.sid, user.id, user.subject, now, ("pwd",))
+        return open_session(uow, tenant, user, ("pwd",), previous_cookie, attempt)  # RFC 8176 §2
 
     @staticmethod
     def _audit(
@@ -211,23 +190,70 @@ class SignIn:
         outcome: str,
         reason: str | None,
     ) -> None:
-        details = {"method": "password", "client_id": attempt.client_id}
-        if reason:
-            details["reason"] = reason
-        record_event(
-            uow,
-            AuditEntry(
-                action="user.sign_in",
-                actor=f"user:{subject}" if outcome == SUCCESS and subject else "anonymous",
-                tenant_id=tenant.id,
-                target_type="user" if subject else None,
-                target_id=subject,
-                outcome=outcome,
-                client_ip=attempt.ip,
-                request_id=attempt.request_id,
-                details=details,
-            ),
+        audit_sign_in(uow, tenant, attempt, subject, outcome, reason, "password")
+
+
+def open_session(
+    uow: UnitOfWork,
+    tenant: TenantView,
+    user: User,
+    amr: tuple[str, ...],
+    previous_cookie: str | None,
+    attempt: Attempt,
+) -> tuple[str, SessionView]:
+    """A new session for `user` (the only time its id exists in clear), replacing any session
+    the browser had, committed with the caller's transaction. Every sign-in method ends here,
+    so each one gets the same fresh id (session fixation) and the same lifetime; `amr` says
+    how the person proved who they are."""
+    if previous_cookie:
+        uow.login_sessions.remove(tenant.id, digest(previous_cookie))
+    now = datetime.now(UTC)
+    cookie = secrets.token_urlsafe(32)
+    login = uow.login_sessions.add(
+        LoginSession(
+            tenant_id=tenant.id,
+            user_id=user.id,
+            cookie_digest=digest(cookie),
+            sid=new_identifier(16),
+            auth_time=now,
+            amr=list(amr),
+            expires_at=now + timedelta(seconds=tenant.session_lifetime),
+            user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
+            ip_address=attempt.ip[:IP_MAX],
+            last_seen_at=now,
         )
+    )
+    uow.commit()
+    return cookie, SessionView(login.sid, user.id, user.subject, now, amr)
+
+
+def audit_sign_in(
+    uow: UnitOfWork,
+    tenant: TenantView,
+    attempt: Attempt,
+    subject: str | None,
+    outcome: str,
+    reason: str | None,
+    method: str,
+) -> None:
+    """`user.sign_in` for every method: one action to search the audit trail for."""
+    details = {"method": method, "client_id": attempt.client_id}
+    if reason:
+        details["reason"] = reason
+    record_event(
+        uow,
+        AuditEntry(
+            action="user.sign_in",
+            actor=f"user:{subject}" if outcome == SUCCESS and subject else "anonymous",
+            tenant_id=tenant.id,
+            target_type="user" if subject else None,
+            target_id=subject,
+            outcome=outcome,
+            client_ip=attempt.ip,
+            request_id=attempt.request_id,
+            details=details,
+        ),
+    )
 
 
 def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> SessionView | None:
