@@ -242,7 +242,9 @@ def verify_current_password(
         if stored is None or len(current) > MAX_PASSWORD or not passwords.verify(stored, current):
             throttle.record_failure(tenant, user.email, ip)
             raise WrongPassword()
-        return user
+        email = user.email
+    throttle.record_success(tenant, email)
+    return user
 
 
 def _queue_changed_mail(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, user: User) -> None:
