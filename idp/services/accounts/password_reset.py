@@ -242,9 +242,11 @@ def verify_current_password(
         if stored is None or len(current) > MAX_PASSWORD or not passwords.verify(stored, current):
             throttle.record_failure(tenant, user.email, ip)
             raise WrongPassword()
-        email = user.email
-    throttle.record_success(tenant, email)
-    return user
+        throttle.record_success(tenant, user.email)
+        # Detached before the unit of work rolls back, which would expire it: the caller reads
+        # its fields (e-mail, names) after this transaction ended.
+        uow.session.expunge(user)
+        return user
 
 
 def _queue_changed_mail(uow: UnitOfWork, mailer: Mailer, tenant: TenantView, user: User) -> None:
