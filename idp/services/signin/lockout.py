@@ -5,12 +5,18 @@ One count per account and one per client IP, whatever the method that failed: a 
 (as they arrive) a TOTP or recovery code, a magic-link code, a passkey. Every method calls the
 same two functions, so a guesser cannot spread guesses over methods:
 
-    if lockout.blocked(tenant, email, ip):          # before checking the secret
-        refuse(retry_after=lockout.retry_after(tenant, email, ip))
+    wait = lockout.retry_after(tenant, email, ip)   # before checking the secret
+    if wait is not None:                            # (or `blocked(...)`, a bool)
+        refuse(retry_after=wait)                    # 429 with Retry-After: wait
     if not secret_ok:
         lockout.record_failure(tenant, email, ip, method="totp")
     else:
         lockout.record_success(tenant, email)
+
+`method` names what failed, for the audit log: "password" (the default, so the older
+`record_failure(tenant, email, ip)` calls still read right), and for the methods to come
+"totp", "recovery_code", "magic_link", "passkey". It changes nothing in the counting.
+`services().lockout()` (idp/services/container.py) builds one; `LoginThrottle` is this class.
 
 `account` is the account's e-mail address as stored (normalised), known or not: an address
 without an account is counted and locked exactly as one with, so lockout reveals nothing. The
