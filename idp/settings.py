@@ -169,6 +169,12 @@ class RateLimitSettings:
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 50
     login_window_seconds: int = 900
+    # Account lockout (idp/services/signin/lockout.py): after login_failures_per_account
+    # failures, a wait of lockout_base_seconds that doubles with each further failure, at most
+    # lockout_max_seconds; failures are forgotten lockout_memory_seconds after the first one.
+    lockout_base_seconds: int = 60
+    lockout_max_seconds: int = 3600
+    lockout_memory_seconds: int = 86400
     password_resets_per_address: int = 5
     password_resets_per_ip: int = 30
     password_reset_window_seconds: int = 3600
@@ -189,6 +195,18 @@ class RateLimitSettings:
         _positive("rate_limits.login_failures_per_account", self.login_failures_per_account)
         _positive("rate_limits.login_failures_per_ip", self.login_failures_per_ip)
         _positive("rate_limits.login_window_seconds", self.login_window_seconds)
+        _positive("rate_limits.lockout_base_seconds", self.lockout_base_seconds)
+        _positive("rate_limits.lockout_max_seconds", self.lockout_max_seconds)
+        _positive("rate_limits.lockout_memory_seconds", self.lockout_memory_seconds)
+        if self.lockout_max_seconds < self.lockout_base_seconds:
+            raise SettingsError(
+                "rate_limits.lockout_max_seconds must be at least rate_limits.lockout_base_seconds"
+            )
+        if self.lockout_memory_seconds < self.lockout_max_seconds:
+            raise SettingsError(
+                "rate_limits.lockout_memory_seconds must be at least "
+                "rate_limits.lockout_max_seconds"
+            )
         _positive("rate_limits.password_resets_per_address", self.password_resets_per_address)
         _positive("rate_limits.password_resets_per_ip", self.password_resets_per_ip)
         _positive("rate_limits.password_reset_window_seconds", self.password_reset_window_seconds)

@@ -424,6 +424,38 @@ def users_activate(slug: str, email: str, as_json: bool) -> None:
     emit(user.public_dict(), as_json)
 
 
+@users.command("lockout")
+@tenant_option
+@click.argument("email")
+@json_option
+@handles_errors
+def users_lockout(slug: str, email: str, as_json: bool) -> None:
+    """Show the user's sign-in failures and the end of their wait, if any."""
+    container = open_services()
+    tenant = tenant_of(container, slug)
+    user = user_service.find_user(container.uow(), tenant, email)
+    emit(
+        {"email": user.email, **container.lockout().state(tenant, user.email).public_dict()},
+        as_json,
+    )
+
+
+@users.command("unlock")
+@tenant_option
+@click.argument("email")
+@json_option
+@handles_errors
+def users_unlock(slug: str, email: str, as_json: bool) -> None:
+    """Let the user sign in again at once: lift the wait, forget the failures (audited)."""
+    container = open_services()
+    tenant = tenant_of(container, slug)
+    user = user_service.find_user(container.uow(), tenant, email)
+    before = container.lockout().unlock(tenant, user.email)
+    lifted = before.public_dict()
+    record_operator_write(container, "user.unlocked", tenant, "user", user.subject, lockout=lifted)
+    emit({"email": user.email, "unlocked": True, "lifted": lifted}, as_json)
+
+
 @click.group()
 def keys() -> None:
     """List and rotate a tenant's signing keys."""

@@ -21,6 +21,7 @@ from idp.services.mail import Mailer
 from idp.services.mail_templates import MailTemplates
 from idp.services.oauth_clients.client_cache import ClientCache, watch_client_writes
 from idp.services.signin.backchannel import BackchannelSender
+from idp.services.signin.lockout import Lockout
 from idp.services.tenancy.tenants import TenantCache
 from idp.services.tenancy.usage import UsageRecorder
 from idp.services.tokens.revocations import Revocations
@@ -49,6 +50,10 @@ class Services:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def lockout(self) -> Lockout:
+        """Failed sign-ins of every method, per account and per address (signin/lockout.py)."""
+        return Lockout(self.store, self.settings.rate_limits, self.uow)
 
     def close(self) -> None:
         """Stop this process's background work and write what it buffered, then let go of

@@ -144,6 +144,9 @@ def test_integers_parse_from_the_environment(empty_config: Path) -> None:
         ({"IDP_KEYS__PUBLISH_DELAY_SECONDS": "5"}, "keys.publish_delay_seconds"),
         ({"IDP_KEYS__KEK_FILE": ""}, "keys.kek_file"),
         ({"IDP_LOGGING__LEVEL": "LOUD"}, "logging.level"),
+        ({"IDP_RATE_LIMITS__LOCKOUT_BASE_SECONDS": "0"}, "rate_limits.lockout_base_seconds"),
+        ({"IDP_RATE_LIMITS__LOCKOUT_MAX_SECONDS": "30"}, "rate_limits.lockout_max_seconds"),
+        ({"IDP_RATE_LIMITS__LOCKOUT_MEMORY_SECONDS": "60"}, "rate_limits.lockout_memory_seconds"),
     ],
 )
 def test_bad_environment_value_names_the_key(

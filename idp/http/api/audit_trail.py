@@ -28,6 +28,7 @@ ACTIONS = {
     # One action for every key revoked, platform or tenant: the tenant (NULL) tells them apart.
     "revoke_platform_api_key": "api_key.revoke",
     "send_password_reset": "user.password_reset_requested",
+    "unlock_user": "user.unlocked",
 }
 # The field of a create's response that identifies the new object (default "id").
 CREATED_ID = {"client": "client_id", "tenant": "slug", "provider": "slug", "role": "name"}
@@ -86,6 +87,8 @@ def _entry(actor: str, caller_tenant: int | None, response: Response) -> AuditEn
         body = request.get_json(silent=True)
         if isinstance(body, dict):
             details["fields"] = sorted(body)
+        # What the view knows and the URL does not (e.g. the lockout an unlock lifted).
+        details.update(g.get("audit_details") or {})
     return AuditEntry(
         action=action,
         actor=actor,

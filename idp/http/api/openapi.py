@@ -221,6 +221,15 @@ SCHEMAS: dict[str, Any] = {
     "PasswordResetSent": _object(
         {"id": STRING, "password_reset": {"enum": ["sent"]}}, ["id", "password_reset"]
     ),
+    "Lockout": _object(
+        {
+            "id": STRING,
+            "failures": {"type": "integer", "minimum": 0},
+            "locked": {"type": "boolean"},
+            "locked_until": NULLABLE_TIME,
+        },
+        ["id", "failures", "locked", "locked_until"],
+    ),
 }
 
 SCHEMAS["Role"] = _object(
@@ -1051,6 +1060,22 @@ def _document(server_url: str) -> dict[str, Any]:
                 "parameters": [*SLUG, _path_param("user_id")],
                 "delete": _operation(
                     "Sign the user out everywhere: end every session, revoke every access token",
+                    "users:write",
+                    NO_CONTENT,
+                ),
+            },
+            f"{tenant}/users/{{user_id}}/lockout": {
+                "parameters": [*SLUG, _path_param("user_id")],
+                "get": _operation(
+                    "The user's sign-in lockout: failures counted and the end of the wait",
+                    "users:read",
+                    {"200": _json("The lockout state", "Lockout")},
+                ),
+            },
+            f"{tenant}/users/{{user_id}}/unlock": {
+                "parameters": [*SLUG, _path_param("user_id")],
+                "post": _operation(
+                    "Lift the user's sign-in wait and forget their failures (audited)",
                     "users:write",
                     NO_CONTENT,
                 ),

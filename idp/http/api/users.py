@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 
 from idp.context import issuer_of, services
 from idp.http.api.auth import reachable_tenant
@@ -142,3 +142,23 @@ def _sign_out_everywhere(tenant: TenantView, user_id: str) -> None:
         user_id,
         container.settings.tokens,
     )
+
+
+@bp.get("/tenants/<slug>/users/<user_id>/lockout")
+def get_user_lockout(slug: str, user_id: str) -> Response:
+    """Failures counted for the person's account (every sign-in method) and its wait, if any."""
+    tenant = reachable_tenant(slug, "users:read")
+    user = user_service.get_user(services().uow(), tenant, user_id)
+    state = services().lockout().state(tenant, user.email)
+    return jsonify({"id": user.subject, **state.public_dict()})
+
+
+@bp.post("/tenants/<slug>/users/<user_id>/unlock")
+def unlock_user(slug: str, user_id: str) -> tuple[str, int]:
+    """Let the person sign in again at once: lift the wait and forget the failures. Audited as
+    `user.unlocked` by the admin, with the state lifted (audit_trail.py)."""
+    tenant = reachable_tenant(slug, "users:write")
+    user = user_service.get_user(services().uow(), tenant, user_id)
+    before = services().lockout().unlock(tenant, user.email)
+    g.audit_details = {"lockout": before.public_dict()}
+    return "", 204

@@ -87,8 +87,8 @@ def accounts() -> Accounts:
 
 
 def login_throttle() -> LoginThrottle:
-    container = services()
-    return LoginThrottle(container.store, container.settings.rate_limits)
+    """The lockout shared by every sign-in method (services/signin/lockout.py)."""
+    return services().lockout()
 
 
 def attempt() -> Attempt:

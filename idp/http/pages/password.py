@@ -27,7 +27,6 @@ from idp.services.accounts.password_reset import (
     WrongPassword,
 )
 from idp.services.errors import InvalidInput
-from idp.services.signin.sessions import LoginThrottle
 
 bp = tenant_pages("password", __name__)
 
@@ -186,7 +185,7 @@ def change_submit() -> Any:
         reset_service.change_password(
             container.uow(),
             accounts(),
-            LoginThrottle(container.store, container.settings.rate_limits),
+            container.lockout(),
             current_tenant(),
             session,
             _field("current_password", MAX_FIELD + 1),

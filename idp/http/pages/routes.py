@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from idp.services.signin.authorization import Transaction, Transactions
 from idp.services.signin.consents import describe_scopes, remember_consent
 from idp.services.signin.sessions import (
     Attempt,
-    LoginThrottle,
     SignedIn,
     SignIn,
     SignInRefused,
@@ -34,6 +34,8 @@ from idp.services.signin.sessions import (
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
 MAX_FIELD = 1024
+# Retry-After when a refusal carries no wait of its own (never expected; a safe guess).
+RETRY_AFTER_DEFAULT = 60
 
 bp = tenant_pages("pages", __name__)
 assets_bp = Blueprint("assets", __name__)
@@ -66,7 +68,7 @@ def sign_in_service() -> SignIn:
         "idp.sign_in",
         SignIn(
             container.passwords,
-            LoginThrottle(container.store, container.settings.rate_limits),
+            container.lockout(),
             container.usage,
         ),
     )
@@ -83,9 +85,10 @@ def _login_page(
     status: int = 200,
     notice: str | None = None,
     unverified: bool = False,
+    retry_minutes: int | None = None,
 ) -> Any:
     """`unverified`: the right password of an unconfirmed address (tenant policy): the page
-    offers a new verification link for it."""
+    offers a new verification link for it. `retry_minutes`: sign-in waits that long (lockout)."""
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
@@ -98,6 +101,7 @@ def _login_page(
         message=message,
         notice=notice,
         unverified=unverified,
+        retry_minutes=retry_minutes,
         resend_action=f"{issuer()}/email/verify/resend",
         action=f"{issuer()}/login",
     )
@@ -134,7 +138,7 @@ def login_submit() -> Any:
         )
     except SignInRefused as refused:
         if refused.throttled:
-            return _login_page(form.txn, form.email, TOO_MANY, 429)
+            return _locked_page(form, refused.retry_after or RETRY_AFTER_DEFAULT)
         if refused.unverified:
             return _login_page(form.txn, form.email, CONFIRM_FIRST, 403, unverified=True)
         return _login_page(form.txn, form.email, WRONG_CREDENTIALS, 401)
@@ -156,6 +160,16 @@ def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> 
     else:
         response = render_page("pages/signed_in.html")
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
+    return response
+
+
+def _locked_page(form: LoginForm, retry_after: int) -> Response:
+    """429 with the wait (RFC 6585 §4, RFC 9110 §10.2.3), in minutes on the page. The same for
+    an address without an account: the wait reveals nothing."""
+    response: Response = _login_page(
+        form.txn, form.email, status=429, retry_minutes=math.ceil(retry_after / 60)
+    )
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 

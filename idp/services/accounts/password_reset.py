@@ -243,6 +243,7 @@ def verify_current_password(
         if stored is None or len(current) > MAX_PASSWORD or not passwords.verify(stored, current):
             throttle.record_failure(tenant, user.email, ip)
             raise WrongPassword()
+        throttle.record_success(tenant, user.email)
         return UserView.of(user)
 
 

@@ -1,4 +1,5 @@
-"""Login sessions: password sign-in at the hosted login page, throttling, session lookup.
+"""Login sessions: password sign-in at the hosted login page, session lookup (the lockout
+that throttles sign-in is lockout.py; `LoginThrottle` is still importable from here).
 
 The browser holds a random session id (256 bits) in a cookie; the database holds its SHA-256
 digest (DESIGN §6), the user, `auth_time` and `amr`. Signing in always makes a new id and
@@ -23,10 +24,9 @@ from idp.models.users import User
 from idp.services.accounts.users import MAX_PASSWORD, normalise_email
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.errors import InvalidInput
+from idp.services.signin.lockout import LoginThrottle
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tenancy.usage import UsageRecorder
-from idp.settings import RateLimitSettings
-from idp.stores import ShortLivedStore
 
 MAX_COOKIE = 128
 USER_AGENT_MAX = 300
@@ -57,43 +57,17 @@ class SignInRefused(Exception):
     page never reveals whether an account exists (DESIGN §7).
 
     `unverified`: the password was right, but the tenant lets only confirmed addresses sign in
-    (policy `unverified_sign_in` false). Only someone who knows the password learns it."""
+    (policy `unverified_sign_in` false). Only someone who knows the password learns it.
+    `throttled`: the account or the address waits (lockout.py), `retry_after` seconds; unknown
+    accounts wait exactly as known ones do."""
 
-    def __init__(self, throttled: bool = False, unverified: bool = False) -> None:
+    def __init__(
+        self, throttled: bool = False, unverified: bool = False, retry_after: int | None = None
+    ) -> None:
         super().__init__("sign-in refused")
         self.throttled = throttled
         self.unverified = unverified
-
-
-class LoginThrottle:
-    """Failed sign-ins per account and per client IP, counted in the shared store.
-
-    Once over a limit, the source is blocked for the rest of the window *in the store*, checked
-    before the password is: every worker and instance refuses it, even the right password.
-    """
-
-    def __init__(self, store: ShortLivedStore, limits: RateLimitSettings) -> None:
-        self._store = store
-        self._limits = limits
-
-    def _sources(self, tenant: TenantView, email: str, ip: str) -> list[tuple[str, int]]:
-        # The account key is a digest: e-mail addresses stay out of Redis and the store table.
-        return [
-            (f"login:acct:{tenant.id}:{digest(email)}", self._limits.login_failures_per_account),
-            (f"login:ip:{tenant.id}:{ip}", self._limits.login_failures_per_ip),
-        ]
-
-    def blocked(self, tenant: TenantView, email: str, ip: str) -> bool:
-        return any(
-            self._store.get(f"{key}:blocked") is not None
-            for key, _ in self._sources(tenant, email, ip)
-        )
-
-    def record_failure(self, tenant: TenantView, email: str, ip: str) -> None:
-        window = self._limits.login_window_seconds
-        for key, limit in self._sources(tenant, email, ip):
-            if self._store.incr(key, window) >= limit:
-                self._store.put(f"{key}:blocked", "1", window)
+        self.retry_after = retry_after  # seconds, when throttled
 
 
 @dataclass(frozen=True)
@@ -141,9 +115,10 @@ class SignIn:
             email = normalise_email(email)
         except InvalidInput:
             email = email.strip().lower()[:320]
-        if self._throttle.blocked(tenant, email, ip):
+        retry_after = self._throttle.retry_after(tenant, email, ip)
+        if retry_after is not None:
             self._audit(uow, tenant, attempt, None, DENIED, "throttled")
-            raise SignInRefused(throttled=True)
+            raise SignInRefused(throttled=True, retry_after=retry_after)
         refusal: tuple[str | None, str] | None = None
         unverified = False
         with uow:
@@ -151,7 +126,7 @@ class SignIn:
             stored = user.password_hash if user and user.password_hash else self._decoy_hash
             verified = len(password) <= MAX_PASSWORD and self._passwords.verify(stored, password)
             if user is None or not user.active or not user.password_hash or not verified:
-                self._throttle.record_failure(tenant, email, ip)
+                self._throttle.record_failure(tenant, email, ip, request_id=attempt.request_id)
                 refusal = (None, "unknown account") if user is None else (user.subject, "refused")
             elif not user.email_verified and not tenant.unverified_sign_in:
                 refusal, unverified = (user.subject, "e-mail address not verified"), True
@@ -162,6 +137,7 @@ class SignIn:
         if refusal is not None:
             self._audit(uow, tenant, attempt, refusal[0], FAILED, refusal[1])
             raise SignInRefused(unverified=unverified)
+        self._throttle.record_success(tenant, email)
         self._audit(uow, tenant, attempt, view.subject, SUCCESS, None)
         if self._usage is not None:
             self._usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
