@@ -23,6 +23,7 @@ from idp.services.tenancy.tenants import TenantView
 from idp.services.tokens.claims import PASSWORD_ACR
 from tests.http.test_password_reset import CSRF, sessions_of
 from tests.support.browser import (
+    PASSWORD,
     REDIRECT,
     Browser,
     code_request,
@@ -364,3 +365,36 @@ def test_requests_are_throttled_per_address_known_or_not_and_per_ip(strict: Mail
     assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
     assert "Too many attempts" in over.text
     assert len(strict.mails_to(person.email, 2)) == 2
+
+
+def test_wrong_codes_and_wrong_passwords_share_the_account_lockout(mailed: MailedServer):
+    """Issue 10 §5: failures of every method count towards one lockout; a waiting account takes
+    neither its right password nor its right code."""
+    tenant = magic_tenant(mailed)
+    issuer = mailed.make.issuer(tenant)
+    person = mailed.make.user(tenant, password=PASSWORD)
+    with requests.Session() as http:
+        ask(http, issuer, person.email)
+        [mail] = mailed.mails_to(person.email, 1)
+        wrong = f"{(int(magic_code(mail)) + 1) % 10**6:06d}"
+        for _ in range(4):
+            assert type_code(http, issuer, wrong).status_code == 400
+        browser = Browser(http, issuer)
+        assert (
+            browser.sign_in(f"{issuer}/login", person.email, "not the password").status_code == 401
+        )
+        locked = browser.sign_in(f"{issuer}/login", person.email, PASSWORD)
+        assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    mailed.services.lockout().unlock(tenant, person.email)
+    with requests.Session() as http:
+        browser = Browser(http, issuer)
+        for _ in range(5):
+            assert browser.sign_in(f"{issuer}/login", person.email, "wrong").status_code in (
+                401,
+                429,
+            )
+        ask(http, issuer, person.email)
+        [_, mail] = mailed.mails_to(person.email, 2)
+        refused = type_code(http, issuer, magic_code(mail))
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert not signed_in(http)

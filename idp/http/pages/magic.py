@@ -67,6 +67,7 @@ def _magic_links() -> MagicLinks:
             container.store,
             container.mailer,
             MagicThrottle(container.store, container.settings.rate_limits),
+            container.lockout(),
             container.usage,
         ),
     )
@@ -196,6 +197,10 @@ def code_submit() -> Response:
         if refused.tries_left == 0:
             return _code_page(txn, 400, CODE_VOID)
         return _code_page(txn, 400, errors=[FieldError("code", WRONG_CODE)])
+    except MagicThrottled as throttled:
+        response = _code_page(txn, 429, TOO_MANY)
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     return _signed_in(outcome)
 
 

@@ -33,7 +33,9 @@ Proving the mailbox is what a verification link proves, so the address counts as
 
 Every address gets the same answer and the same throttling (per address, known or not, and
 per client IP); each request and each sign-in (success or wrong code) is audited, and
-successes are counted in the usage analytics as a password sign-in is.
+successes are counted in the usage analytics as a password sign-in is. A wrong code counts
+towards the account's and the address's lockout like a wrong password (services/signin/
+lockout.py; an account in a wait takes no code), so guessing codes is no way around it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from idp.services.accounts.users import normalise_email
 from idp.services.audit import FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.mail import Mailer
 from idp.services.rate_limits import AddressThrottle
+from idp.services.signin.lockout import Lockout
 from idp.services.signin.sessions import Attempt, SignedIn, audit_sign_in, open_session
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tenancy.usage import UsageRecorder
@@ -135,11 +138,13 @@ class MagicLinks:
         store: ShortLivedStore,
         mailer: Mailer,
         throttle: MagicThrottle,
+        lockout: Lockout,
         usage: UsageRecorder | None = None,
     ) -> None:
         self._store = store
         self._mailer = mailer
         self._throttle = throttle
+        self._lockout = lockout
         self._usage = usage
 
     def request(
@@ -213,18 +218,23 @@ class MagicLinks:
         previous_cookie: str | None,
         attempt: Attempt,
     ) -> MagicSignIn:
-        """The code typed in the browser that asked. Raises CodeRefused; the last wrong try
-        voids the link."""
+        """The code typed in the browser that asked. Raises CodeRefused (the last wrong try
+        voids the link) or MagicThrottled while the account or address waits."""
         if not browser:
             raise CodeRefused(0)
         binding = digest(browser)
         pending_key = self._pending_key(tenant, binding)
         tries = self._store.incr(self._tries_key(tenant, binding), LIFETIME)
         link_digest = self._store.get(pending_key)
-        live = None
+        live, account = None, f"magic-browser:{binding}"  # no link: count the browser and IP
         if link_digest is not None:
             with uow:
                 live = peek_link_by_digest(uow, tenant.id, MAGIC_LINK, link_digest)
+                owner = uow.session.get(User, live.user_id) if live is not None else None
+                account = owner.email if owner is not None else account
+        retry_after = self._lockout.retry_after(tenant, account, attempt.ip)
+        if retry_after is not None:
+            raise MagicThrottled(retry_after)
         code = "".join(code.split())[:MAX_CODE]
         if (
             live is not None
@@ -233,7 +243,9 @@ class MagicLinks:
             and _bound_to(live, binding)
             and hmac.compare_digest(str(live.payload.get("code", "")), _code_digest(binding, code))
         ):
+            self._lockout.record_success(tenant, account)
             return self._complete(uow, tenant, link_digest, binding, previous_cookie, attempt)
+        self._lockout.record_failure(tenant, account, attempt.ip, METHOD, attempt.request_id)
         tries_left = max(0, CODE_TRIES - tries)
         if tries_left == 0 and link_digest is not None:
             with uow:
