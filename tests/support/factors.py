@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pyotp
 import requests
@@ -86,3 +87,27 @@ def run_with_factor(
             assert response.status_code in (302, 303), (response.status_code, response.text)
             return query_of(location)
     raise AssertionError("the flow did not reach the client")
+
+
+def open_account_with_factor(
+    http: requests.Session, issuer: str, email: str, code: Callable[[], str], path: str = "/account"
+) -> requests.Response:
+    """GET `issuer + path`, signing in with the password and `code()` when asked."""
+    browser = Browser(http, issuer)
+    response = browser.get(f"{issuer}{path}")
+    for _ in range(8):
+        if response.status_code not in (302, 303):
+            return response
+        location = response.headers["Location"]
+        if location.startswith(f"{issuer}/login"):
+            response = browser.follow(browser.sign_in(location, email, PASSWORD))
+        elif location.startswith(f"{issuer}/mfa"):
+            response = browser.follow(type_code(browser, location, code()))
+        else:
+            response = browser.get(location if "://" in location else _origin(issuer) + location)
+    raise AssertionError("the page was never reached")
+
+
+def _origin(issuer: str) -> str:
+    parts = urlsplit(issuer)
+    return f"{parts.scheme}://{parts.netloc}"
