@@ -232,6 +232,26 @@ def test_mfa_required_makes_people_enrol_inside_the_flow(
     assert (claims["amr"], claims["acr"]) == (["pwd", "otp", "mfa"], "2")
 
 
+def test_a_client_demanding_mfa_has_a_person_without_one_enrol(
+    make: Factory, fresh: requests.Session
+):
+    tenant = make.tenant()  # policy off: only the client's demand asks for a second factor
+    issuer = make.issuer(tenant)
+    user = make.user(tenant, password=PASSWORD)
+    rp = make.client(
+        tenant, grant_types=("authorization_code",), redirect_uris=(REDIRECT,), scopes=("openid",)
+    )
+    browser = Browser(fresh, issuer)
+    _, challenge = pkce_pair()
+    start = browser.authorize(
+        **code_request(rp.client.client_id, challenge, scope="openid", acr_values="2")
+    )
+    at_mfa = browser.follow(browser.sign_in(browser.follow(start).url, user.email, PASSWORD))
+    page = browser.follow(at_mfa)
+    assert page.status_code == 200 and secret_on(page.text)
+    assert page.headers["Cache-Control"] == "no-store"
+
+
 @pytest.fixture
 def policy_off(make: Factory) -> Person:
     """MFA policy off (the default): nobody is asked unless a client demands it."""

@@ -54,7 +54,7 @@ def enrolment_page(
     enrolment = totp.begin_enrolment(
         services().uow(), services().kek, tenant.id, session.user_id, email, tenant.name
     )
-    return render_page(
+    response = render_page(
         "pages/totp_enrol.html",
         transaction=transaction,
         status=status,
@@ -65,6 +65,8 @@ def enrolment_page(
         txn=transaction.id if transaction else "",
         back=back,
     )
+    response.headers["Cache-Control"] = "no-store"  # it shows the secret
+    return response
 
 
 def recovery_codes_page(
