@@ -342,3 +342,17 @@ def test_turning_totp_off_needs_a_fresh_sign_in(
     with requests.Session() as other:
         claims = person.claims(other, lambda: pytest.fail("no second factor any more"))
         assert claims["amr"] == ["pwd"]
+
+
+def test_the_second_factor_gives_the_session_a_new_cookie(person: Person, fresh: requests.Session):
+    mfa = person.at_second_step(fresh)
+    before = dict(fresh.cookies)
+    done = type_code(Browser(fresh, person.issuer), mfa, person.factors.code(1))
+    assert done.status_code == 303
+    changed = {name for name, value in dict(fresh.cookies).items() if before.get(name) != value}
+    [name] = changed & set(before)
+    with requests.Session() as copy:  # a copy of the cookie taken after the password alone
+        copy.cookies.set(name, before[name])
+        stale = copy.get(f"{person.issuer}/account", allow_redirects=False)
+        onwards = Browser(copy, person.issuer).follow(stale)
+        assert onwards.headers["Location"].startswith(f"{person.issuer}/login")

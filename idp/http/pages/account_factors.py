@@ -72,12 +72,14 @@ def enrol_submit() -> Any:
         return _enrol_page(session, 400, FORM_EXPIRED)
     code = request.form.get("code", "")[:MAX_CODE_FIELD]
     container, tenant = services(), current_tenant()
-    codes = confirm_authenticator(
+    confirmed = confirm_authenticator(
         container.uow(), container.kek, tenant.id, session, code, _attempt()
     )
-    if codes is None:
+    if confirmed is None:
         return _enrol_page(session, 400, WRONG_FIRST_CODE)
-    return recovery_codes_page(codes, f"{issuer()}/account?done=totp")
+    return recovery_codes_page(
+        confirmed.recovery_codes, f"{issuer()}/account?done=totp", stepped=confirmed.session
+    )
 
 
 @bp.post("/account/recovery-codes")

@@ -7,14 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import segno
+from flask import Response
 from markupsafe import Markup
 
 from idp.context import current_tenant, services
+from idp.http.pages.cookies import set_session_cookie
 from idp.http.pages.rendering import FieldError, render_page
 from idp.i18n import N_
 from idp.services.accounts.users import get_user
 from idp.services.factors import totp
-from idp.services.factors.second_step import Verifier
+from idp.services.factors.second_step import SteppedUp, Verifier
 from idp.services.factors.throttle import FactorThrottle
 from idp.services.signin.authorization import Transaction
 from idp.services.signin.sessions import SessionView
@@ -70,11 +72,17 @@ def enrolment_page(
 
 
 def recovery_codes_page(
-    codes: list[str], next_url: str, transaction: Transaction | None = None
-) -> Any:
-    """The only time the codes are ever shown."""
+    codes: list[str],
+    next_url: str,
+    transaction: Transaction | None = None,
+    stepped: SteppedUp | None = None,
+) -> Response:
+    """The only time the codes are ever shown; a session that just gave its second factor
+    (`stepped`) gets its new cookie with them."""
     response = render_page(
         "pages/recovery_codes.html", transaction=transaction, codes=codes, next_url=next_url
     )
     response.headers["Cache-Control"] = "no-store"
+    if stepped is not None:
+        set_session_cookie(response, stepped.cookie, stepped.max_age)
     return response

@@ -15,7 +15,7 @@ from flask import Response, g, redirect, request
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.blueprints import tenant_pages
-from idp.http.pages.cookies import csrf_ok, session_cookie
+from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
 from idp.http.pages.factor_forms import (
     MAX_CODE_FIELD,
     WAIT,
@@ -94,7 +94,7 @@ def mfa_submit() -> Any:
         return _code_page(transaction, 400, FORM_EXPIRED)
     attempt = Attempt(client_ip(), g.get("request_id"), transaction.request.client_id)
     try:
-        verify_second_factor(
+        stepped = verify_second_factor(
             services().uow(),
             verifier(),
             current_tenant().id,
@@ -108,7 +108,10 @@ def mfa_submit() -> Any:
             response.headers["Retry-After"] = str(refused.wait)
             return response
         return _code_page(transaction, 401, WRONG_CODE)
-    return _resume(transaction)
+    response = _resume(transaction)
+    if stepped is not None:
+        set_session_cookie(response, stepped.cookie, stepped.max_age)
+    return response
 
 
 @bp.post("/mfa/enrol")
@@ -126,10 +129,10 @@ def enrol_submit() -> Any:
     uow, tenant = services().uow(), current_tenant()
     attempt = Attempt(client_ip(), g.get("request_id"), transaction.request.client_id)
     code = request.form.get("code", "")[:MAX_CODE_FIELD]
-    codes = confirm_authenticator(uow, services().kek, tenant.id, session, code, attempt)
-    if codes is None:
+    confirmed = confirm_authenticator(uow, services().kek, tenant.id, session, code, attempt)
+    if confirmed is None:
         if totp.is_enrolled(uow, tenant.id, session.user_id):  # enrolled meanwhile, elsewhere
             return redirect(f"{issuer()}/mfa?{urlencode({'txn': transaction.id})}", 303)
         return _enrol_page(transaction, session, 400, WRONG_FIRST_CODE)
     next_url = f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
-    return recovery_codes_page(codes, next_url, transaction)
+    return recovery_codes_page(confirmed.recovery_codes, next_url, transaction, confirmed.session)

@@ -14,8 +14,17 @@ from idp.models.uow import UnitOfWork
 from idp.services.audit import AuditEntry, record_event
 from idp.services.factors import recovery_codes, totp
 from idp.services.factors.policy import OTP
-from idp.services.factors.second_step import record_method
+from idp.services.factors.second_step import SteppedUp, record_method
 from idp.services.signin.sessions import Attempt, SessionView
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A confirmed authenticator: the recovery codes to show once, and the session after it
+    (None when it ended meanwhile)."""
+
+    recovery_codes: list[str]
+    session: SteppedUp | None
 
 
 @dataclass(frozen=True)
@@ -35,15 +44,14 @@ def factor_status(uow: UnitOfWork, tenant_id: int, user_id: int) -> FactorStatus
 
 def confirm_authenticator(
     uow: UnitOfWork, kek: Kek, tenant_id: int, session: SessionView, code: str, attempt: Attempt
-) -> list[str] | None:
-    """Confirm the pending authenticator with its first code: the new recovery codes (shown
-    once), or None when the code was not right."""
+) -> Confirmed | None:
+    """Confirm the pending authenticator with its first code; None when it was not right."""
     if not totp.confirm_enrolment(uow, kek, tenant_id, session.user_id, code):
         return None
-    record_method(uow, tenant_id, session.sid, OTP)
+    stepped = record_method(uow, tenant_id, session.sid, OTP)
     codes = recovery_codes.issue_codes(uow, tenant_id, session.user_id)
     _audit(uow, tenant_id, session, attempt, "user.totp_enrolled")
-    return codes
+    return Confirmed(codes, stepped)
 
 
 def regenerate_codes(

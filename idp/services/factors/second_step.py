@@ -1,19 +1,24 @@
 """The second step of a sign-in (issue 10 §1, §4): a TOTP or recovery code typed after the
 first factor, throttled per account, audited, and recorded in the session's `amr`.
 
-The session was opened by the first factor and stays the same session (same cookie, sid and
-auth_time, OIDC Core §2: auth_time is when authentication began); only its methods grow. A
+The session was opened by the first factor and stays the same session (same sid and
+auth_time, OIDC Core §2: auth_time is when authentication began); its methods grow, and it
+gets a new cookie: a copy of the old one, taken while only the first factor was given, is
+worthless once the second has been (OWASP ASVS V3.2.1, as at sign-in). A
 session that lacks a due second factor is held at the /mfa page by the authorization
 endpoint and by the account page, so the first factor alone reaches no client.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from idp.crypto.kek import Kek
+from idp.crypto.secrets import digest
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
@@ -39,6 +44,16 @@ class CodeRefused(Exception):
 
 
 @dataclass(frozen=True)
+class SteppedUp:
+    """The session after its second factor: its methods, and its new cookie (the only time
+    it exists in clear) with the seconds the session has left."""
+
+    amr: tuple[str, ...]
+    cookie: str
+    max_age: int
+
+
+@dataclass(frozen=True)
 class Verifier:
     """What checking a code needs: the KEK for seeds and the throttle of wrong codes."""
 
@@ -53,9 +68,9 @@ def verify_second_factor(
     session: SessionView,
     code: str,
     attempt: Attempt,
-) -> tuple[str, ...]:
+) -> SteppedUp | None:
     """Check `code` (TOTP, or a recovery code by its prefix) and record the method in the
-    session: its new `amr`. Raises CodeRefused."""
+    session (None: the session ended meanwhile). Raises CodeRefused."""
     user_id = session.user_id
     wait = verifier.throttle.wait(tenant_id, user_id)
     if wait:
@@ -71,23 +86,27 @@ def verify_second_factor(
         _audit(uow, tenant_id, session, attempt, None, FAILED, "wrong code")
         raise CodeRefused()
     verifier.throttle.clear(tenant_id, user_id)
-    amr = record_method(uow, tenant_id, session.sid, method)
+    stepped = record_method(uow, tenant_id, session.sid, method)
     _audit(uow, tenant_id, session, attempt, method, SUCCESS, None)
-    return amr
+    return stepped
 
 
-def record_method(uow: UnitOfWork, tenant_id: int, sid: str, method: str) -> tuple[str, ...]:
-    """Add `method` to the session's `amr` (with `mfa` when two kinds were used)."""
+def record_method(uow: UnitOfWork, tenant_id: int, sid: str, method: str) -> SteppedUp | None:
+    """Add `method` to the session's `amr` (with `mfa` when two kinds were used) and give the
+    session a new cookie; None when the session ended meanwhile."""
     with uow:
         login = uow.session.scalar(
             select(LoginSession).where(LoginSession.tenant_id == tenant_id, LoginSession.sid == sid)
         )
-        if login is None:  # ended meanwhile: nothing to raise
-            return ()
+        if login is None:
+            return None
         amr = amr_with(tuple(login.amr), method)
+        cookie = secrets.token_urlsafe(32)
         login.amr = list(amr)
+        login.cookie_digest = digest(cookie)
+        left = (login.expires_at - datetime.now(UTC)).total_seconds()
         uow.commit()
-        return amr
+        return SteppedUp(amr, cookie, max(1, int(left)))
 
 
 def _audit(
