@@ -155,6 +155,14 @@ def test_a_code_two_steps_old_is_refused_and_one_step_old_accepted(
     assert ahead.status_code == 303 and "/authorize/resume" in ahead.headers["Location"]
 
 
+@pytest.mark.parametrize("typed", ["١٢٣٤٥٦", "12 34 5x", "", "9" * 200, "idp_rc_" + "é" * 90])
+def test_odd_input_at_the_second_step_is_a_wrong_code(
+    person: Person, fresh: requests.Session, typed: str
+):
+    mfa = person.at_second_step(fresh)
+    assert type_code(Browser(fresh, person.issuer), mfa, typed).status_code == 401
+
+
 def test_a_recovery_code_works_once(person: Person, fresh: requests.Session):
     recovery = person.factors.recovery_codes[0]
     claims = person.claims(fresh, lambda: recovery)

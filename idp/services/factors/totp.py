@@ -115,7 +115,8 @@ def _accept(
     confirmed: bool,
 ) -> bool:
     code = "".join(code.split())
-    if len(code) != DIGITS or not code.isdigit():
+    # isascii first: str.isdigit() accepts other scripts' digits, which compare_digest refuses.
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return False
     with uow:
         factor = _find(uow, tenant_id, user_id)
