@@ -290,7 +290,10 @@ def test_an_essential_acr_only_mfa_meets_asks_for_the_second_factor(
         assert single["acr"] == "1"
 
 
-def test_prompt_login_re_runs_every_factor(person: Person, fresh: requests.Session):
+@pytest.mark.parametrize("fresh_sign_in", [{"prompt": "login"}, {"max_age": "0"}])
+def test_prompt_login_and_max_age_re_run_every_factor(
+    person: Person, fresh: requests.Session, fresh_sign_in: dict[str, str]
+):
     first = person.claims(fresh, lambda: person.factors.code(1))
     asked: list[str] = []
 
@@ -298,7 +301,7 @@ def test_prompt_login_re_runs_every_factor(person: Person, fresh: requests.Sessi
         asked.append("code")
         return person.factors.recovery_codes[2]
 
-    again = person.claims(fresh, recovery, prompt="login")
+    again = person.claims(fresh, recovery, **fresh_sign_in)
     assert asked == ["code"] and again["amr"] == ["pwd", "recovery", "mfa"]
     assert again["sid"] != first["sid"]
 
