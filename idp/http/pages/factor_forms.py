@@ -5,12 +5,13 @@ the one-time display of recovery codes. Used by the sign-in step (mfa.py) and th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
-from flask import Response
+from flask import Response, redirect
 from markupsafe import Markup
 
-from idp.context import current_tenant, services
+from idp.context import current_tenant, issuer, services
 from idp.http.pages.cookies import set_session_cookie
 from idp.http.pages.rendering import FieldError, render_page
 from idp.i18n import N_
@@ -50,12 +51,17 @@ def enrolment_page(
     back: str | None = None,
 ) -> Any:
     """The page that shows a new authenticator's secret (QR code and text) and asks for its
-    first code; raises totp.AlreadyEnrolled."""
+    first code; someone who enrolled meanwhile (another tab) goes to where codes are typed."""
     tenant = current_tenant()
     email = get_user(services().uow(), tenant, session.subject).email
-    enrolment = totp.begin_enrolment(
-        services().uow(), services().kek, tenant.id, session.user_id, email, tenant.name
-    )
+    try:
+        enrolment = totp.begin_enrolment(
+            services().uow(), services().kek, tenant.id, session.user_id, email, tenant.name
+        )
+    except totp.AlreadyEnrolled:
+        if transaction is None:
+            return redirect(f"{issuer()}/account", 303)
+        return redirect(f"{issuer()}/mfa?{urlencode({'txn': transaction.id})}", 303)
     response = render_page(
         "pages/totp_enrol.html",
         transaction=transaction,
