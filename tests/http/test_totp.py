@@ -367,3 +367,10 @@ def test_the_second_factor_gives_the_session_a_new_cookie(person: Person, fresh:
         stale = copy.get(f"{person.issuer}/account", allow_redirects=False)
         onwards = Browser(copy, person.issuer).follow(stale)
         assert onwards.headers["Location"].startswith(f"{person.issuer}/login")
+
+
+def test_with_mfa_off_the_account_page_offers_no_set_up(make: Factory, http: requests.Session):
+    tenant = make.tenant()
+    user = make.user(tenant, password=PASSWORD)
+    page = open_account(http, make.issuer(tenant), user.email)
+    assert page.status_code == 200 and "Two-step sign-in" not in page.text
