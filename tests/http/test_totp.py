@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import update
 
 from idp.models.sessions import LoginSession
 from idp.services.audit import AuditFilter, page_events
+from idp.services.factors import recovery_codes, totp
 from idp.services.tenancy.tenants import TenantView
 from tests.support.account import open_account, set_tenant_columns
 from tests.support.browser import (
@@ -374,3 +376,28 @@ def test_with_mfa_off_the_account_page_offers_no_set_up(make: Factory, http: req
     user = make.user(tenant, password=PASSWORD)
     page = open_account(http, make.issuer(tenant), user.email)
     assert page.status_code == 200 and "Two-step sign-in" not in page.text
+
+
+def test_a_code_raced_on_two_workers_opens_one_door(person: Person, services: Any):
+    """The guarded UPDATE is the acceptance: of concurrent checks of one code, one wins."""
+    with services.uow() as uow:
+        user_id = uow.users.by_subject(person.tenant.id, person.user.subject).id
+    code, recovery = person.factors.code(1), person.factors.recovery_codes[4]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        totp_wins = list(
+            pool.map(
+                lambda _: totp.verify_code(
+                    services.uow(), services.kek, person.tenant.id, user_id, code
+                ),
+                range(4),
+            )
+        )
+        recovery_wins = list(
+            pool.map(
+                lambda _: recovery_codes.use_code(
+                    services.uow(), person.tenant.id, user_id, recovery
+                ),
+                range(4),
+            )
+        )
+    assert totp_wins.count(True) == 1 and recovery_wins.count(True) == 1
