@@ -9,6 +9,7 @@ import click
 from idp.cli.api_keys import api_keys
 from idp.cli.base import cli, fail
 from idp.cli.directory import clients, keys, tenants, users
+from idp.cli.factors import users_factors  # noqa: F401 - registers `users factors`, `reset-mfa`
 from idp.cli.lifecycle import demo, migrate, serve
 from idp.cli.mail import mail
 

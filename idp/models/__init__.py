@@ -5,6 +5,7 @@ from idp.models.api_keys import ApiKey
 from idp.models.audit import AuditEvent
 from idp.models.base import Base
 from idp.models.clients import Client
+from idp.models.factors import RecoveryCode, TotpFactor
 from idp.models.jobs import QueuedJob
 from idp.models.keys import SigningKey
 from idp.models.pictures import UserPicture
@@ -31,6 +32,7 @@ __all__ = [
     "InitialAccessToken",
     "LoginSession",
     "QueuedJob",
+    "RecoveryCode",
     "RefreshToken",
     "RevokedAccessToken",
     "Role",
@@ -40,6 +42,7 @@ __all__ = [
     "SubjectRevocation",
     "TeamMember",
     "Tenant",
+    "TotpFactor",
     "UpstreamProvider",
     "UsageCount",
     "UsedClientAssertion",

@@ -14,8 +14,13 @@ Decisions on the OIDC Core §3.1.2.1 parameters:
 - `id_token_hint` must be an ID token of this tenant for this client (expired is fine); it is
   stricter: after a fresh sign-in the person must be its `sub`, or the client gets
   login_required (§3.1.2.1: "SHOULD return an error").
-- `acr_values` are voluntary and always met by the one acr we issue; an *essential* `acr` in
-  `claims` that we cannot satisfy is a failed authentication (§5.5.1.1): access_denied.
+- `acr_values` are voluntary, in order of preference: the first we support is the one we aim
+  for, so a request preferring the MFA acr ("2") gets a second factor even from a signed-in
+  person (services/factors/policy.py); values we do not know are skipped. An *essential*
+  `acr` in `claims` that we cannot satisfy is a failed authentication (§5.5.1.1):
+  access_denied; one that only the MFA acr satisfies asks for the second factor.
+- The second factor comes after the first and before consent; a fresh sign-in (prompt=login,
+  max_age) opens a new session, so it re-runs every factor.
 - First-party clients (`skip_consent`) never see the consent page, not even with prompt=consent:
   their operator consented for everyone, as Keycloak does for clients without consent.
 """
@@ -38,6 +43,8 @@ from idp.oauth.grants import requested_scopes
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user, normalise_email
 from idp.services.errors import InvalidInput, NotFound
+from idp.services.factors.policy import demands_mfa
+from idp.services.factors.second_step import second_factor_pending
 from idp.services.signin import authorization
 from idp.services.signin.authorization import (
     AuthorizationCode,
@@ -174,6 +181,7 @@ def _validated(
         expected_subject=_hinted_subject(params.get("id_token_hint"), client, fail),
         ui_locale=pick_ui_locale(params.get("ui_locales")),
         claims=claims,
+        acr_values=tuple(dict.fromkeys((params.get("acr_values") or "").split())),
     )
 
 
@@ -333,7 +341,14 @@ class AuthorizationEndpoint:
         consent = _consent(authz, client, session, transaction)
         auth_time = session.auth_time.timestamp() if session else None
         account_chosen = bool(transaction and transaction.account_chosen)
-        step = authorization.next_step(authz, auth_time, login_after, consent.given, account_chosen)
+        step = authorization.next_step(
+            authz,
+            auth_time,
+            login_after,
+            consent.given,
+            account_chosen,
+            session is not None and _second_factor_due(authz, session),
+        )
         if step in (authorization.CONSENT, authorization.ISSUE):
             assert session is not None
             if authz.expected_subject not in (None, session.subject):
@@ -343,12 +358,13 @@ class AuthorizationEndpoint:
                 return _redirect_error(authz, "login_required", "Another person signed in.")
         if step != authorization.ISSUE and "none" in authz.prompt:
             # OIDC Core §3.1.2.6: prompt=none never shows a page.
-            error = "login_required" if step == authorization.LOGIN else "consent_required"
+            signing_in = step in (authorization.LOGIN, authorization.SECOND_FACTOR)
+            error = "login_required" if signing_in else "consent_required"
             return _redirect_error(authz, error, "The person must interact.")
         if step != authorization.ISSUE:
             if transaction is None:
                 transaction = Transactions(store).begin(tenant.id, authz, login_after)
-            # Each step is a hosted page of the same name: login, consent, select_account.
+            # Each step is a hosted page of the same name: login, mfa, consent, select_account.
             return redirect(f"{issuer()}/{step}?{urlencode({'txn': transaction.id})}", 303)
         assert session is not None
         if transaction is not None and not Transactions(store).finish(tenant.id, transaction.id):
@@ -384,6 +400,13 @@ class AuthorizationEndpoint:
 def _redirect_error(authz: AuthorizationRequest, error: str, description: str) -> Response:
     return deliver_error(
         RedirectError(error, description, authz.redirect_uri, authz.state, authz.response_mode)
+    )
+
+
+def _second_factor_due(authz: AuthorizationRequest, session: SessionView) -> bool:
+    demanded = demands_mfa(authz.acr_values, authz.claims.essential_acr)
+    return second_factor_pending(
+        services().uow(), current_tenant().id, current_tenant().mfa_policy, session, demanded
     )
 
 

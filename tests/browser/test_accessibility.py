@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pyotp
 import pytest
 from PIL import Image
 
@@ -305,3 +306,54 @@ def test_account_pages_are_accessible(context, services, make: Factory, tmp_path
     page.wait_for_url(f"{make.issuer(closed)}/account/delete")
     assert page.locator("h1").inner_text() != ""
     assert_accessible(page)  # deletion is closed at this tenant
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_second_factor_pages_are_accessible(context, services, make: Factory):
+    tenant = make.tenant()
+    set_tenant_columns(services, tenant, mfa_policy="optional")
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    issued = make.client(
+        tenant, grant_types=("authorization_code",), redirect_uris=(REDIRECT,), scopes=("openid",)
+    )
+    page = context.new_page()
+    page.goto(f"{issuer}/account")
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/account")
+    assert_accessible(page)  # the account page's two-step section, not set up
+    page.goto(f"{issuer}/account/totp")
+    assert_accessible(page)  # QR code, secret, first code
+    page.locator("#code").fill("000000")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".error-summary").count() == 1
+    assert_accessible(page)  # the wrong first code
+    secret = page.locator("#totp-secret").inner_text()
+    page.locator("#code").fill(pyotp.TOTP(secret).now())
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("ul.recovery-codes li").count() == 10
+    assert_accessible(page)  # the recovery codes, shown once
+    page.locator("a.button").click()
+    page.wait_for_url(f"{issuer}/account?done=totp")
+    assert_accessible(page)  # the two-step section, set up
+    page.goto(f"{issuer}/account/totp/remove")
+    assert_accessible(page)  # turning it off (the sign-in is fresh)
+    context.clear_cookies()
+    page.route(f"{REDIRECT}**", lambda route: route.fulfill(status=200, body="ok"))
+    _, challenge = pkce_pair()
+    params = code_request(issued.client.client_id, challenge, scope="openid")
+    page.goto(f"{issuer}/authorize?{urlencode(params)}")
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/mfa**")
+    assert_accessible(page)  # the second step
+    page.locator("#code").fill("000000")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".message").count() == 1
+    assert_accessible(page)  # a wrong code

@@ -29,6 +29,8 @@ ACTIONS = {
     "revoke_platform_api_key": "api_key.revoke",
     "send_password_reset": "user.password_reset_requested",
     "unlock_user": "user.unlocked",
+    "remove_user_factor": "user.factor_removed",
+    "reset_user_mfa": "user.mfa_reset",
 }
 # The field of a create's response that identifies the new object (default "id").
 CREATED_ID = {"client": "client_id", "tenant": "slug", "provider": "slug", "role": "name"}
@@ -110,6 +112,9 @@ def _target_id(target_type: str, response: Response) -> str | None:
             return str(value) if value is not None else None
     # The object named last in the URL; a tenant's slug names only the tenant itself (a refused
     # create under /tenants/{slug}/clients has no target yet).
+    # A user's sub-resource (`.../users/{user_id}/factors/totp`) is filed under the user.
+    if target_type == "user" and "user_id" in (request.view_args or {}):
+        return str((request.view_args or {})["user_id"])
     arguments = [
         value
         for name, value in (request.view_args or {}).items()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from idp.services.factors.admin import FACTOR_TYPES
 from idp.services.management.api_keys import SCOPES
 from idp.services.oauth_clients.clients import APPLICATION_TYPES, AUTH_METHODS, GRANT_TYPES
 from idp.services.tenancy.profile_attributes import MAX_ATTRIBUTES, MAX_LABEL, TYPES
@@ -178,6 +179,26 @@ SCHEMAS: dict[str, Any] = {
         ["name"],
     ),
     "ClientUpdate": _closed(CLIENT_METADATA),
+    "Factor": _object(
+        {
+            "type": {"enum": list(FACTOR_TYPES)},
+            "created_at": TIME,
+            "confirmed": {
+                "type": "boolean",
+                "description": "totp: its first code was typed (false: enrolment unfinished).",
+            },
+            "remaining": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "recovery_codes: how many are still unused.",
+            },
+        },
+        ["type", "created_at"],
+    ),
+    "FactorList": _object(
+        {"items": {"type": "array", "items": _ref("Factor")}},
+        ["items"],
+    ),
     "User": _object(
         {
             "id": STRING,
@@ -1078,6 +1099,36 @@ def _document(server_url: str) -> dict[str, Any]:
                     "Lift the user's sign-in wait and forget their failures (audited)",
                     "users:write",
                     NO_CONTENT,
+                ),
+            },
+            f"{tenant}/users/{{user_id}}/factors": {
+                "parameters": [*SLUG, _path_param("user_id")],
+                "get": _operation(
+                    "List the user's second factors (TOTP, recovery codes); never a secret",
+                    "users:read",
+                    {"200": _json("The factors", "FactorList")},
+                ),
+                "delete": _operation(
+                    "Reset MFA: remove every second factor of the user",
+                    "users:write",
+                    NO_CONTENT,
+                ),
+            },
+            f"{tenant}/users/{{user_id}}/factors/{{factor_type}}": {
+                "parameters": [
+                    *SLUG,
+                    _path_param("user_id"),
+                    {
+                        "name": "factor_type",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": list(FACTOR_TYPES)},
+                        "description": "`totp` (its recovery codes go with it) or "
+                        "`recovery_codes`.",
+                    },
+                ],
+                "delete": _operation(
+                    "Remove one of the user's second factors", "users:write", NO_CONTENT
                 ),
             },
             f"{tenant}/users/{{user_id}}/password-reset": {

@@ -16,6 +16,7 @@ from idp.http.api.problems import ApiProblem
 from idp.services.accounts import password_reset
 from idp.services.accounts import users as user_service
 from idp.services.accounts.users import UserView
+from idp.services.factors import admin as factors_admin
 from idp.services.tenancy.tenants import TenantView
 
 ACTIVE_VALUES = {"true": True, "false": False}
@@ -129,6 +130,29 @@ def send_password_reset(slug: str, user_id: str) -> tuple[Response, int]:
     password_reset.send_reset(container.uow(), container.mailer, tenant, user_id)
     container.mailer.wake()
     return jsonify({"id": user_id, "password_reset": "sent"}), 202
+
+
+@bp.get("/tenants/<slug>/users/<user_id>/factors")
+def list_user_factors(slug: str, user_id: str) -> Response:
+    """The person's second factors: which, since when; never a secret."""
+    tenant = reachable_tenant(slug, "users:read")
+    found = factors_admin.list_factors(services().uow(), tenant, user_id)
+    return jsonify({"items": [factor.public_dict() for factor in found]})
+
+
+@bp.delete("/tenants/<slug>/users/<user_id>/factors/<factor_type>")
+def remove_user_factor(slug: str, user_id: str, factor_type: str) -> tuple[str, int]:
+    tenant = reachable_tenant(slug, "users:write")
+    factors_admin.remove_factor(services().uow(), tenant, user_id, factor_type)
+    return "", 204
+
+
+@bp.delete("/tenants/<slug>/users/<user_id>/factors")
+def reset_user_mfa(slug: str, user_id: str) -> tuple[str, int]:
+    """Remove every second factor of the person (lost phone and recovery codes)."""
+    tenant = reachable_tenant(slug, "users:write")
+    factors_admin.reset_mfa(services().uow(), tenant, user_id)
+    return "", 204
 
 
 def _sign_out_everywhere(tenant: TenantView, user_id: str) -> None:

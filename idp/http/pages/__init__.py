@@ -1,16 +1,18 @@
-"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, consent, logout, password, sign-up,
-e-mail verification, sign-in links by mail, account; assets."""
+"""Hosted pages under {issuer}/ (DESIGN §1, §11): login, second factor, consent, logout,
+password, sign-up, e-mail verification, sign-in links by mail, account; assets."""
 
 from flask import Blueprint
 
 from idp.http.pages.account import bp as account_bp
 from idp.http.pages.account_access import bp as account_access_bp
+from idp.http.pages.account_factors import bp as account_factors_bp
 from idp.http.pages.account_public import bp as account_public_bp
 from idp.http.pages.account_security import bp as account_security_bp
 from idp.http.pages.blueprints import branding_bp
 from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
 from idp.http.pages.magic import bp as magic_bp
+from idp.http.pages.mfa import bp as mfa_bp
 from idp.http.pages.password import bp as password_bp
 from idp.http.pages.routes import assets_bp, bp
 from idp.http.pages.signup import bp as signup_bp
@@ -18,6 +20,7 @@ from idp.http.pages.signup import bp as signup_bp
 # Every blueprint of the hosted pages, as create_app registers them.
 BLUEPRINTS: tuple[Blueprint, ...] = (
     bp,
+    mfa_bp,
     logout_bp,
     password_bp,
     signup_bp,
@@ -25,6 +28,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     account_access_bp,
     account_bp,
     account_security_bp,
+    account_factors_bp,
     account_public_bp,
     assets_bp,
     branding_bp,

@@ -31,6 +31,8 @@ from idp.services.accounts.account_sessions import list_sessions
 from idp.services.accounts.connected_apps import list_connected_apps
 from idp.services.accounts.password_reset import WrongPassword
 from idp.services.errors import InvalidInput, NotFound
+from idp.services.factors.enrolment import factor_status
+from idp.services.factors.policy import POLICY_OFF
 from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import SessionView
 
@@ -46,6 +48,9 @@ DONE = {
     "session": N_("The session was ended."),
     "sessions": N_("Your other sessions were ended."),
     "app": N_("The app can no longer use your account."),
+    "totp": N_("Two-step sign-in is on. Keep your recovery codes somewhere safe."),
+    "codes": N_("You have new recovery codes. The old ones no longer work."),
+    "totp_removed": N_("Two-step sign-in is off."),
 }
 # The upload's own limit, plus room for the rest of the multipart form.
 PICTURE_BODY_LIMIT = pictures.MAX_UPLOAD + 64 * 1024
@@ -76,6 +81,8 @@ def account_page(
         sessions=list_sessions(container.uow(), tenant, session),
         apps=list_connected_apps(container.uow(), tenant, session),
         can_delete=tenant.account_deletion,
+        factors=factor_status(container.uow(), tenant.id, session.user_id),
+        factors_offered=tenant.mfa_policy != POLICY_OFF,
         base=issuer(),
     )
 

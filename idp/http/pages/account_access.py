@@ -30,24 +30,34 @@ from idp.services.accounts.account_client import (
     finish_sign_in,
 )
 from idp.services.accounts.password_reset import Accounts, Attempt
+from idp.services.factors.second_step import second_factor_pending
 from idp.services.signin.sessions import LoginThrottle, SessionView, current_session
 
 bp = tenant_pages("account_access", __name__)
 
 
 def signed_in() -> SessionView | None:
-    return current_session(services().uow(), current_tenant(), session_cookie())
+    """The browser's session, unless it still owes a second factor (issue 10 §4): then the
+    account page too goes through the account client's sign-in, which asks for it."""
+    tenant = current_tenant()
+    session = current_session(services().uow(), tenant, session_cookie())
+    if session is None or second_factor_pending(
+        services().uow(), tenant.id, tenant.mfa_policy, session
+    ):
+        return None
+    return session
 
 
-def sign_in_first() -> Response:
+def sign_in_first(fresh: bool = False) -> Response:
     """Start the account client's authorization request; afterwards the person lands on this
-    page (a GET) or the account page (after a form, which is not replayed)."""
+    page (a GET) or the account page (after a form, which is not replayed). `fresh`: a new
+    sign-in with every factor even when signed in (prompt=login)."""
     tenant = current_tenant()
     here = request.path if request.method == "GET" else f"/t/{tenant.slug}/account"
     if request.method == "GET" and request.query_string:
         here += "?" + request.query_string.decode("latin-1")
     ensure_account_client(services().uow(), tenant, issuer())
-    pending = begin_sign_in(services().store, tenant, issuer(), here)
+    pending = begin_sign_in(services().store, tenant, issuer(), here, fresh)
     response = redirect(pending.authorize_url, 303)
     set_account_state_cookie(response, pending.state, int(PENDING_LIFETIME))
     return response

@@ -92,10 +92,11 @@ def s256(verifier: str) -> str:
 
 
 def begin_sign_in(
-    store: ShortLivedStore, tenant: TenantView, issuer: str, return_to: str
+    store: ShortLivedStore, tenant: TenantView, issuer: str, return_to: str, fresh: bool = False
 ) -> PendingSignIn:
     """An authorization request for the account client; the verifier and the page to return
-    to stay on our side, under the state's digest."""
+    to stay on our side, under the state's digest. `fresh` asks for a new sign-in with every
+    factor (prompt=login), for changes that need one (switching two-step sign-in off)."""
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)
     pending = json.dumps({"verifier": verifier, "return_to": return_to})
@@ -109,6 +110,8 @@ def begin_sign_in(
         "code_challenge": s256(verifier),
         "code_challenge_method": "S256",
     }
+    if fresh:
+        params["prompt"] = "login"
     return PendingSignIn(state, f"{issuer}/authorize?{urlencode(params)}")
 
 

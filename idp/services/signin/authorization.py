@@ -48,6 +48,7 @@ class AuthorizationRequest:
     expected_subject: str | None = None
     ui_locale: str | None = None  # the first of `ui_locales` we support
     claims: ClaimsRequest = field(default_factory=ClaimsRequest)
+    acr_values: tuple[str, ...] = ()  # OIDC Core §3.1.2.1, in order of preference
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _request_from(data: dict[str, Any]) -> AuthorizationRequest:
     data = dict(data)
     data["scopes"] = tuple(data["scopes"])
     data["prompt"] = tuple(data["prompt"])
+    data["acr_values"] = tuple(data.get("acr_values", ()))
     data["claims"] = ClaimsRequest.of(data.get("claims"))
     return AuthorizationRequest(**data)
 
@@ -186,6 +188,7 @@ class Codes:
 
 SELECT_ACCOUNT = "select_account"
 LOGIN = "login"
+SECOND_FACTOR = "mfa"
 CONSENT = "consent"
 ISSUE = "issue"
 
@@ -196,18 +199,23 @@ def next_step(
     login_after: float | None,
     consent_given: bool,
     account_chosen: bool = False,
+    second_factor_due: bool = False,
 ) -> str:
-    """What the request needs before a code can be issued: SELECT_ACCOUNT, LOGIN, CONSENT or
-    ISSUE.
+    """What the request needs before a code can be issued: SELECT_ACCOUNT, LOGIN,
+    SECOND_FACTOR, CONSENT or ISSUE.
 
     `auth_time` is the session's (None: not signed in); `login_after` is set when the request
     demands a sign-in newer than that (prompt=login, or max_age exceeded: OIDC Core §3.1.2.1).
     The account chooser comes first: continuing as someone may still need a fresh sign-in.
+    `second_factor_due` (services.factors.policy) puts the second factor after the first,
+    whatever the first was, and before consent (issue 10 §4).
     """
     if "select_account" in request.prompt and auth_time is not None and not account_chosen:
         return SELECT_ACCOUNT
     if auth_time is None or (login_after is not None and auth_time < login_after):
         return LOGIN
+    if second_factor_due:
+        return SECOND_FACTOR
     if not consent_given:
         return CONSENT
     return ISSUE

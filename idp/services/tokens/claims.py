@@ -11,10 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-# Password sign-in only: assurance level 1 in the sense of ISO/IEC 29115, as OIDC Core §2 uses.
-# It is the only `acr` we ever put in an ID token, so the only one discovery advertises.
+# Our `acr` values (OIDC Core §2), in the sense of ISO/IEC 29115's assurance levels:
+# "1": one factor (a password); "2": two factors of different kinds, the session's `amr` holds
+# "mfa" (RFC 8176 §2). Discovery advertises exactly these.
 PASSWORD_ACR = "1"
-ACR_VALUES = (PASSWORD_ACR,)
+MFA_ACR = "2"
+ACR_VALUES = (PASSWORD_ACR, MFA_ACR)
 # Scopes this server understands, and the claims each releases (OIDC Core §5.4; `roles` ours).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -50,6 +52,11 @@ class ClaimsRequest:
         """An essential `acr` none of whose values we can satisfy: OIDC Core §5.5.1.1 makes that
         a failed authentication. An essential `acr` without values is met by any acr."""
         return bool(self.essential_acr) and not set(self.essential_acr) & set(ACR_VALUES)
+
+
+def acr_for(amr: tuple[str, ...] | list[str]) -> str:
+    """The `acr` a session with these methods met: what the ID token says, truthfully."""
+    return MFA_ACR if "mfa" in amr else PASSWORD_ACR
 
 
 def parse_claims_request(text: str) -> ClaimsRequest:

@@ -16,7 +16,7 @@ from idp.services.accounts.users import UserView
 from idp.services.oauth_clients.clients import ClientView
 from idp.services.tenancy.profile_attributes import ProfileAttribute, released_claims
 from idp.services.tenancy.tenants import TenantView
-from idp.services.tokens.claims import PASSWORD_ACR, SCOPE_CLAIMS, ClaimsRequest
+from idp.services.tokens.claims import SCOPE_CLAIMS, ClaimsRequest, acr_for
 from idp.settings import TokenSettings
 
 ID_TOKEN_TYPE = "JWT"
@@ -106,7 +106,7 @@ def issue_id_token(
         "auth_time": auth_time,
         "at_hash": token_hash(access_token, alg),
         "sid": sid,
-        "acr": PASSWORD_ACR,
+        "acr": acr_for(amr),
         "amr": list(amr),
     }
     if nonce is not None:

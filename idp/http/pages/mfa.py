@@ -1,0 +1,138 @@
+"""The second factor inside an authorization request, at {issuer}/mfa?txn=... (issue 10 §4).
+
+The authorization endpoint sends a person here when the session's first factor is not enough
+(services/factors/policy.py); whichever first factor it was, the way back is the same resume
+URL. Someone who must give a second factor but has none enrols one here, and sees their
+recovery codes once, before going on to the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, g, redirect, request
+
+from idp.context import client_ip, current_tenant, issuer, services
+from idp.http.pages.blueprints import tenant_pages
+from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.factor_forms import (
+    MAX_CODE_FIELD,
+    WAIT,
+    WRONG_CODE,
+    WRONG_FIRST_CODE,
+    enrolment_page,
+    recovery_codes_page,
+    verifier,
+)
+from idp.http.pages.rendering import FieldError, render_page
+from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, find_transaction
+from idp.oauth.authorize import EXPIRED, PageError, error_page
+from idp.services.factors import totp
+from idp.services.factors.enrolment import confirm_authenticator
+from idp.services.factors.policy import MFA
+from idp.services.factors.second_step import CodeRefused, verify_second_factor
+from idp.services.signin.authorization import Transaction
+from idp.services.signin.sessions import Attempt, SessionView, current_session
+
+bp = tenant_pages("mfa", __name__)
+
+
+def _resume(transaction: Transaction) -> Response:
+    return redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}", 303)
+
+
+def _context(txn: str) -> tuple[Transaction, SessionView | None] | Response:
+    transaction = find_transaction(txn[:MAX_FIELD])
+    if transaction is None:
+        return error_page(PageError(EXPIRED))
+    return transaction, current_session(services().uow(), current_tenant(), session_cookie())
+
+
+def _code_page(transaction: Transaction, status: int = 200, message: str | None = None) -> Any:
+    return render_page(
+        "pages/mfa.html",
+        transaction=transaction,
+        status=status,
+        message=message,
+        txn=transaction.id,
+        action=f"{issuer()}/mfa",
+    )
+
+
+def _enrol_page(
+    transaction: Transaction, session: SessionView, status: int = 200, problem: str | None = None
+) -> Any:
+    errors = (FieldError("code", problem),) if problem else ()
+    return enrolment_page(
+        session, f"{issuer()}/mfa/enrol", transaction, status=status, errors=errors
+    )
+
+
+@bp.get("/mfa")
+def mfa_page() -> Any:
+    found = _context(request.args.get("txn", ""))
+    if isinstance(found, Response):
+        return found
+    transaction, session = found
+    if session is None or MFA in session.amr:  # nothing to do here: the flow decides
+        return _resume(transaction)
+    if totp.is_enrolled(services().uow(), current_tenant().id, session.user_id):
+        return _code_page(transaction)
+    return _enrol_page(transaction, session)
+
+
+@bp.post("/mfa")
+def mfa_submit() -> Any:
+    found = _context(request.form.get("txn", ""))
+    if isinstance(found, Response):
+        return found
+    transaction, session = found
+    if session is None:
+        return _resume(transaction)
+    if not csrf_ok():
+        return _code_page(transaction, 400, FORM_EXPIRED)
+    attempt = Attempt(client_ip(), g.get("request_id"), transaction.request.client_id)
+    try:
+        stepped = verify_second_factor(
+            services().uow(),
+            verifier(),
+            current_tenant(),
+            session,
+            request.form.get("code", "")[:MAX_CODE_FIELD],
+            attempt,
+        )
+    except CodeRefused as refused:
+        if refused.wait:
+            response = _code_page(transaction, 429, WAIT)
+            response.headers["Retry-After"] = str(refused.wait)
+            return response
+        return _code_page(transaction, 401, WRONG_CODE)
+    response = _resume(transaction)
+    if stepped is not None:
+        set_session_cookie(response, stepped.cookie, stepped.max_age)
+    return response
+
+
+@bp.post("/mfa/enrol")
+def enrol_submit() -> Any:
+    """The first code of a new authenticator: it is confirmed, counts as this sign-in's second
+    factor, and the person's recovery codes are shown once before going on to the client."""
+    found = _context(request.form.get("txn", ""))
+    if isinstance(found, Response):
+        return found
+    transaction, session = found
+    if session is None:
+        return _resume(transaction)
+    if not csrf_ok():
+        return _enrol_page(transaction, session, 400, FORM_EXPIRED)
+    uow, tenant = services().uow(), current_tenant()
+    attempt = Attempt(client_ip(), g.get("request_id"), transaction.request.client_id)
+    code = request.form.get("code", "")[:MAX_CODE_FIELD]
+    confirmed = confirm_authenticator(uow, services().kek, tenant.id, session, code, attempt)
+    if confirmed is None:
+        if totp.is_enrolled(uow, tenant.id, session.user_id):  # enrolled meanwhile, elsewhere
+            return redirect(f"{issuer()}/mfa?{urlencode({'txn': transaction.id})}", 303)
+        return _enrol_page(transaction, session, 400, WRONG_FIRST_CODE)
+    next_url = f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
+    return recovery_codes_page(confirmed.recovery_codes, next_url, transaction, confirmed.session)
