@@ -20,8 +20,9 @@ from idp.services.audit import AuditFilter, page_events
 from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenant_settings import update_settings
 from idp.services.tenancy.tenants import TenantView
-from idp.services.tokens.claims import PASSWORD_ACR
+from idp.services.tokens.claims import MFA_ACR, PASSWORD_ACR
 from tests.http.test_password_reset import CSRF, sessions_of
+from tests.support.account import set_tenant_columns
 from tests.support.browser import (
     PASSWORD,
     REDIRECT,
@@ -33,6 +34,8 @@ from tests.support.browser import (
     redeem,
     verified_claims,
 )
+from tests.support.factors import enrol_on_account_page
+from tests.support.factors import type_code as type_second_code
 from tests.support.mail_server import (
     MailedServer,
     magic_code,
@@ -398,3 +401,31 @@ def test_wrong_codes_and_wrong_passwords_share_the_account_lockout(mailed: Maile
         refused = type_code(http, issuer, magic_code(mail))
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
         assert not signed_in(http)
+
+
+def test_a_link_is_a_first_factor_and_an_enrolled_person_still_gives_the_second(
+    mailed: MailedServer,
+):
+    """DESIGN §13: the mailbox is one factor; with TOTP enrolled (tenant MFA optional) the
+    flow stops at the second step, and the ID token then says both."""
+    tenant = magic_tenant(mailed)
+    set_tenant_columns(mailed.services, tenant, mfa_policy="optional")
+    issuer = mailed.make.issuer(tenant)
+    person = mailed.make.user(tenant, password=PASSWORD)
+    issued = client_of(mailed, tenant)
+    with requests.Session() as http:
+        enrolled = enrol_on_account_page(http, issuer, person.email)
+    with requests.Session() as http:
+        browser = Browser(http, issuer)
+        txn, verifier = start_flow(browser, issued)
+        ask(http, issuer, person.email, txn)
+        [mail] = mailed.mails_to(person.email, 1)
+        resumed = browser.follow(browser.get(magic_link(mail)))
+        mfa = resumed.headers["Location"]
+        assert mfa.startswith(f"{issuer}/mfa?txn="), mfa
+        query = to_client(browser, type_second_code(browser, mfa, enrolled.code(1)))
+        tokens = redeem(
+            http, issuer, issued.client.client_id, issued.secret or "", query["code"], verifier
+        )
+        claims = verified_claims(http, issuer, tokens["id_token"])
+        assert claims["amr"] == ["email", "otp", "mfa"] and claims["acr"] == MFA_ACR
