@@ -98,6 +98,8 @@ def _login_page(
         unverified=unverified,
         resend_action=f"{issuer()}/email/verify/resend",
         action=f"{issuer()}/login",
+        passkey_options=f"{issuer()}/passkeys/options",
+        passkey_action=f"{issuer()}/login/passkey",
     )
 
 

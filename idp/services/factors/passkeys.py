@@ -226,9 +226,8 @@ def register(
             raise PasskeyRefused("credential already registered")
         uow.session.add(passkey)
         uow.commit()
-        return PasskeyView(
-            passkey.id, passkey.name, passkey.created_at, None, passkey_amr(backup, False)
-        )
+        amr = passkey_amr(backup, verified.user_verified)
+        return PasskeyView(passkey.id, passkey.name, passkey.created_at, None, amr)
 
 
 def authentication_options(
