@@ -7,12 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from idp.models.schema import upgrade
 from idp.services.container import Services, build_services
+from tests.support.account import csrf_of
 from tests.support.backends import Backend
 from tests.support.ports import free_port
 from tests.support.server import start_server
+from tests.support.soft_authenticator import SoftAuthenticator
 
 
 def localhost_services(backend: Backend, directory: Path) -> Iterator[tuple[Services, str]]:
@@ -50,13 +55,30 @@ def virtual_authenticator(context: Any, page: Any, user_verified: bool = True) -
     return cdp, added["authenticatorId"]
 
 
-def move_credentials(source: tuple[Any, str], target: tuple[Any, str]) -> int:
-    """Copy every credential of one virtual authenticator into another (a second browser
-    context has authenticators of its own); how many were copied."""
-    cdp, authenticator = source
-    found = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
-    for credential in found:
-        target[0].send(
-            "WebAuthn.addCredential", {"authenticatorId": target[1], "credential": credential}
-        )
-    return len(found)
+def origin_of(issuer: str) -> str:
+    parts = urlsplit(issuer)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def passkey_options(
+    http: requests.Session, issuer: str, purpose: str, page: str, txn: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """The options our server gives for a ceremony started on `page` (its CSRF token)."""
+    csrf = csrf_of(http.get(f"{issuer}{page}").text)
+    answer = http.post(
+        f"{issuer}/passkeys/options", data={"csrf_token": csrf, "purpose": purpose, "txn": txn}
+    )
+    assert answer.status_code == 200, answer.text
+    return csrf, answer.json()
+
+
+def add_passkey(
+    http: requests.Session, issuer: str, soft: SoftAuthenticator, name: str = "Key"
+) -> requests.Response:
+    """Register `soft` for the person signed in to `http`, as passkeys.js does."""
+    csrf, options = passkey_options(http, issuer, "register", "/account/passkeys/new")
+    credential = soft.create(options, origin_of(issuer))
+    return http.post(
+        f"{issuer}/account/passkeys",
+        data={"csrf_token": csrf, "name": name, "credential": credential},
+    )

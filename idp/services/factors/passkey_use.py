@@ -33,9 +33,10 @@ from idp.services.signin.sessions import (
 from idp.services.tenancy.tenants import TenantView
 
 PASSKEY = "passkey"
-# The login throttle counts per account e-mail and per IP; an assertion names no e-mail
-# before it verifies, so its failures count under this fixed account key and the IP.
-NO_EMAIL = "passkey:"
+# The login throttle counts per account e-mail and per IP. An assertion names no account before
+# it verifies, so its failures count against the IP alone (the account key is the IP's own):
+# a fixed key shared by everyone would let one stranger block every passkey sign-in.
+NO_ACCOUNT = "passkey:"
 
 
 class Throttled(PasskeyRefused):
@@ -60,7 +61,7 @@ def sign_in_with_passkey(
     attempt: Attempt,
 ) -> SignedIn:
     """A new session for the passkey's owner, replacing the browser's; PasskeyRefused."""
-    if throttle.blocked(tenant, NO_EMAIL, attempt.ip):
+    if throttle.blocked(tenant, NO_ACCOUNT + attempt.ip, attempt.ip):
         _audit(uow, tenant.id, "user.sign_in", attempt, None, DENIED, "throttled")
         raise Throttled("throttled")
     try:
@@ -75,7 +76,7 @@ def sign_in_with_passkey(
                 raise PasskeyRefused("e-mail address not verified")
             view = _open_session(uow, tenant, user, asserted.amr, previous_cookie, attempt)
     except PasskeyRefused as refused:
-        throttle.record_failure(tenant, NO_EMAIL, attempt.ip)
+        throttle.record_failure(tenant, NO_ACCOUNT + attempt.ip, attempt.ip)
         _audit(uow, tenant.id, "user.sign_in", attempt, None, FAILED, str(refused)[:200])
         raise
     _audit(uow, tenant.id, "user.sign_in", attempt, view[1].subject, SUCCESS, None)

@@ -168,7 +168,10 @@ def registration_options(
     """The JSON for navigator.credentials.create(): a discoverable credential (so it can sign
     in with no e-mail typed), none of the person's existing ones again."""
     with uow:
-        existing = _user_passkeys(uow, tenant_id, user_id)
+        existing = [
+            PublicKeyCredentialDescriptor(id=p.credential_id)
+            for p in _user_passkeys(uow, tenant_id, user_id)
+        ]
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
@@ -179,7 +182,7 @@ def registration_options(
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=p.credential_id) for p in existing],
+        exclude_credentials=existing,
     )
     return options_to_json(options)
 
