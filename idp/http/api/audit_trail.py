@@ -29,6 +29,7 @@ ACTIONS = {
     "revoke_platform_api_key": "api_key.revoke",
     "send_password_reset": "user.password_reset_requested",
     "remove_user_factor": "user.factor_removed",
+    "remove_user_passkey": "user.passkey_removed",
     "reset_user_mfa": "user.mfa_reset",
 }
 # The field of a create's response that identifies the new object (default "id").
