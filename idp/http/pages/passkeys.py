@@ -20,7 +20,7 @@ from idp.http.pages.account_passkeys import registering_allowed
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import _name, _secure, csrf_ok, session_cookie, set_session_cookie
 from idp.http.pages.factor_forms import verifier
-from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, find_transaction
+from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY, find_transaction
 from idp.i18n import N_, gettext
 from idp.services.accounts.users import get_user
 from idp.services.factors import passkeys
@@ -39,7 +39,6 @@ bp = tenant_pages("passkeys", __name__)
 REFUSED = N_("That passkey could not be used here. Try again, or use another way to sign in.")
 NOT_ADDED = N_("The passkey could not be added. Try again.")
 SIGN_IN_AGAIN = N_("Please sign in again, then try once more.")
-TOO_MANY_PASSKEY = N_("Too many attempts. Please wait a few minutes and try again.")
 PURPOSES = ("register", "sign_in", "second")
 
 
@@ -174,7 +173,7 @@ def sign_in() -> Any:
             _attempt(txn),
         )
     except Throttled:
-        return _problem(TOO_MANY_PASSKEY, 429)
+        return _problem(TOO_MANY, 429)
     except passkeys.PasskeyRefused:
         return _problem(REFUSED)
     if transaction is None:
@@ -209,7 +208,7 @@ def second_factor() -> Any:
             _attempt(txn),
         )
     except Throttled:
-        return _problem(TOO_MANY_PASSKEY, 429)
+        return _problem(TOO_MANY, 429)
     except passkeys.PasskeyRefused:
         return _problem(REFUSED)
     response = _go(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}")
