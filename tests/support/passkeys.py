@@ -4,15 +4,20 @@ Chromium's virtual authenticator through the DevTools WebAuthn domain."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import select
 
+from idp.models.passkeys import Passkey
 from idp.models.schema import upgrade
+from idp.models.users import User
 from idp.services.container import Services, build_services
+from idp.services.tenancy.tenants import TenantView
 from tests.support.account import csrf_of
 from tests.support.backends import Backend
 from tests.support.ports import free_port
@@ -82,3 +87,25 @@ def add_passkey(
         f"{issuer}/account/passkeys",
         data={"csrf_token": csrf, "name": name, "credential": credential},
     )
+
+
+def add_stored_passkey(services: Services, tenant: TenantView, subject: str, name: str) -> None:
+    """A passkey row as registration leaves it, for pages that only show passkeys."""
+    with services.uow() as uow:
+        user_id = uow.session.scalar(
+            select(User.id).where(User.tenant_id == tenant.id, User.subject == subject)
+        )
+        uow.session.add(
+            Passkey(
+                tenant_id=tenant.id,
+                user_id=user_id,
+                name=name,
+                credential_id=os.urandom(16),
+                public_key=b"\xa0",
+                sign_count=0,
+                transports=["internal"],
+                user_verified=True,
+                backup_eligible=False,
+            )
+        )
+        uow.commit()
