@@ -18,7 +18,14 @@ from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.account_access import login_throttle, signed_in
 from idp.http.pages.account_passkeys import registering_allowed
 from idp.http.pages.blueprints import tenant_pages
-from idp.http.pages.cookies import _name, _secure, csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.cookies import (
+    clear_passkey_ceremony_cookie,
+    csrf_ok,
+    passkey_ceremony_cookie,
+    session_cookie,
+    set_passkey_ceremony_cookie,
+    set_session_cookie,
+)
 from idp.http.pages.factor_forms import verifier
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY, find_transaction
 from idp.i18n import N_, gettext
@@ -48,10 +55,6 @@ def relying_party() -> passkeys.RelyingParty:
     return passkeys.RelyingParty.of(
         public_url, tenant.passkeys_rp_id, tenant.display_name or tenant.name
     )
-
-
-def _cookie_name() -> str:
-    return _name(f"idp_passkey_{current_tenant().slug}")
 
 
 def _problem(message: str, status: int = 400) -> Response:
@@ -94,22 +97,14 @@ def options() -> Any:
         body = passkeys.authentication_options(uow, rp, tenant.id, user_id, challenge)
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
-        _cookie_name(),
-        handle,
-        max_age=passkeys.CHALLENGE_LIFETIME,
-        path="/",
-        secure=_secure(),
-        httponly=True,
-        samesite="Strict",
-    )
+    set_passkey_ceremony_cookie(response, handle, passkeys.CHALLENGE_LIFETIME)
     return response
 
 
 def _ceremony(binding: str) -> PasskeyCeremony:
     """The challenge this browser was given for `binding`, taken once; PasskeyRefused."""
     challenge = passkeys.Challenges(services().store).take(
-        current_tenant().id, request.cookies.get(_cookie_name()), binding
+        current_tenant().id, passkey_ceremony_cookie(), binding
     )
     credential = request.form.get("credential", "")
     return PasskeyCeremony(relying_party(), challenge, credential)
@@ -127,7 +122,7 @@ def _attempt(txn: str = "") -> Attempt:
 
 def _go(url: str) -> Response:
     response = jsonify(redirect=url)
-    response.delete_cookie(_cookie_name(), path="/", secure=_secure(), httponly=True)
+    clear_passkey_ceremony_cookie(response)
     return response
 
 
