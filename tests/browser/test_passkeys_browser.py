@@ -101,6 +101,22 @@ def test_add_a_passkey_then_sign_in_with_it_alone(chromium: Any, local: Factory)
     assert claims["sub"] == person.subject
 
 
+def test_a_synced_passkey_is_a_software_key(chromium: Any, local: Factory):
+    _, issuer, person, rp = _person_and_client(local)
+    context = chromium.new_context()
+    page = context.new_page()
+    virtual_authenticator(context, page, synced=True)
+    _add_passkey(page, issuer, person.email, "Phone")
+    context.clear_cookies()
+
+    verifier = _open_authorization(page, issuer, rp.client.client_id)
+    page.get_by_role("button", name="Use a passkey").click()
+    claims = _claims_at_client(page, issuer, rp, verifier)
+    context.close()
+    # Backup eligible: the key may live on other devices too (RFC 8176 `swk`, not `hwk`).
+    assert (claims["amr"], claims["acr"]) == (["swk", "user", "mfa"], "2")
+
+
 def test_passkey_as_the_second_factor_after_a_password(chromium: Any, local: Factory):
     _, issuer, person, rp = _person_and_client(local, mfa_policy="optional")
     context = chromium.new_context()

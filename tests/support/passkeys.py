@@ -39,9 +39,10 @@ def localhost_services(backend: Backend, directory: Path) -> Iterator[tuple[Serv
     services.close()
 
 
-def virtual_authenticator(context: Any, page: Any, user_verified: bool = True) -> tuple[Any, str]:
+def virtual_authenticator(context: Any, page: Any, synced: bool = False) -> tuple[Any, str]:
     """A CTAP2 platform authenticator with resident keys and user verification in `page`'s
-    browser (Chromium DevTools Protocol, WebAuthn domain); the CDP session and its id."""
+    browser (Chromium DevTools Protocol, WebAuthn domain); `synced`: its credentials are
+    backup eligible and backed up, as a phone's synced passkeys. The CDP session and its id."""
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     added = cdp.send(
@@ -52,8 +53,10 @@ def virtual_authenticator(context: Any, page: Any, user_verified: bool = True) -
                 "transport": "internal",
                 "hasResidentKey": True,
                 "hasUserVerification": True,
-                "isUserVerified": user_verified,
+                "isUserVerified": True,
                 "automaticPresenceSimulation": True,
+                "defaultBackupEligibility": synced,
+                "defaultBackupState": synced,
             }
         },
     )
