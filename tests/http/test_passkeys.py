@@ -15,7 +15,8 @@ from sqlalchemy import update
 
 from idp.models.sessions import LoginSession
 from idp.models.users import User
-from tests.support.account import csrf_of, set_tenant_columns, signed_in_account
+from tests.support.account import csrf_of, open_account, set_tenant_columns, signed_in_account
+from tests.support.browser import hidden_fields
 from tests.support.factories import Factory
 from tests.support.passkeys import add_passkey, origin_of, passkey_options
 from tests.support.soft_authenticator import SoftAuthenticator, b64u
@@ -185,3 +186,41 @@ def test_the_relying_party_id_is_the_tenant_setting(make: Factory):
     with requests.Session() as http:
         _, options = passkey_options(http, make.issuer(tenant), "sign_in", "/login")
     assert options["rpId"] == "example.com"
+
+
+def _at_second_step(issuer: str, email: str) -> tuple[requests.Session, dict[str, str]]:
+    """A browser past the password of the account page's sign-in, held at /mfa; its fields."""
+    http = requests.Session()
+    page = open_account(http, issuer, email)
+    assert "/mfa" in page.url, page.url
+    return http, hidden_fields(page.text)
+
+
+def _second_factor(http: requests.Session, issuer: str, fields: dict[str, str], soft):
+    answer = http.post(
+        f"{issuer}/passkeys/options",
+        data={"csrf_token": fields["csrf_token"], "txn": fields["txn"], "purpose": "second"},
+    )
+    assert answer.status_code == 200, answer.text
+    options = answer.json()
+    credential = soft.get(options, origin_of(issuer), rp_id=options["rpId"])
+    return http.post(f"{issuer}/mfa/passkey", data={**fields, "credential": credential})
+
+
+def test_a_passkey_is_the_second_factor_of_its_owner_only(make: Factory):
+    tenant = make.tenant()
+    set_tenant_columns(make.services, tenant, mfa_policy="optional")
+    issuer = make.issuer(tenant)
+    owner, other = make.user(tenant), make.user(tenant)
+    keys = {owner.email: SoftAuthenticator(), other.email: SoftAuthenticator()}
+    for email, soft in keys.items():
+        with signed_in_account(issuer, email) as http:
+            assert add_passkey(http, issuer, soft).status_code == 200
+    http, fields = _at_second_step(issuer, owner.email)
+    with http:
+        _refused(_second_factor(http, issuer, fields, keys[other.email]))
+        _refused(_second_factor(http, issuer, fields, SoftAuthenticator()))
+        done = _second_factor(http, issuer, fields, keys[owner.email])
+        assert done.status_code == 200, done.text
+        assert done.json()["redirect"].startswith(f"{issuer}/authorize/resume?txn=")
+        assert http.get(done.json()["redirect"], allow_redirects=False).status_code == 303
