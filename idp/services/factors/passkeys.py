@@ -158,8 +158,14 @@ def list_passkeys(uow: UnitOfWork, tenant_id: int, user_id: int) -> list[Passkey
 
 
 def has_passkeys(uow: UnitOfWork, tenant_id: int, user_id: int) -> bool:
+    """Whether the person can give a passkey (at /mfa, and for the `optional` MFA policy)."""
     with uow:
-        return bool(_user_passkeys(uow, tenant_id, user_id))
+        found = uow.session.scalar(
+            select(Passkey.id)
+            .where(Passkey.tenant_id == tenant_id, Passkey.user_id == user_id)
+            .limit(1)
+        )
+        return found is not None
 
 
 def registration_options(
@@ -319,6 +325,7 @@ def remove_passkey(uow: UnitOfWork, tenant_id: int, user_id: int, passkey_id: in
 
 
 def remove_all(uow: UnitOfWork, tenant_id: int, user_id: int) -> bool:
+    """Forget every passkey of the person (an admin's reset); True when there was one."""
     with uow:
         gone = uow.session.execute(
             delete(Passkey).where(Passkey.tenant_id == tenant_id, Passkey.user_id == user_id)
