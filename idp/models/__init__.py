@@ -8,6 +8,7 @@ from idp.models.clients import Client
 from idp.models.factors import RecoveryCode, TotpFactor
 from idp.models.jobs import QueuedJob
 from idp.models.keys import SigningKey
+from idp.models.passkeys import Passkey
 from idp.models.pictures import UserPicture
 from idp.models.providers import UpstreamProvider
 from idp.models.refresh_tokens import RefreshToken
@@ -31,6 +32,7 @@ __all__ = [
     "Consent",
     "InitialAccessToken",
     "LoginSession",
+    "Passkey",
     "QueuedJob",
     "RecoveryCode",
     "RefreshToken",

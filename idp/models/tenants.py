@@ -62,6 +62,8 @@ class Tenant(Base):
     # (services/accounts/profile_attributes.py checks the declarations).
     unverified_sign_in: Mapped[bool] = mapped_column(default=True, server_default=true())
     account_deletion: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Passkeys (issue 10 §2): the WebAuthn relying party id; None: the public URL's host.
+    passkeys_rp_id: Mapped[str | None] = mapped_column(String(253))
     profile_attributes: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=list, server_default=text("'[]'")
     )

@@ -22,6 +22,7 @@ from tests.support.accessibility import assert_accessible
 from tests.support.account import set_tenant_columns
 from tests.support.browser import PASSWORD, REDIRECT, code_request, pkce_pair
 from tests.support.factories import Factory
+from tests.support.passkeys import add_stored_passkey
 
 LANGUAGES = ("en", "fr")
 
@@ -357,3 +358,41 @@ def test_second_factor_pages_are_accessible(context, services, make: Factory):
     page.wait_for_load_state()
     assert page.locator(".message").count() == 1
     assert_accessible(page)  # a wrong code
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_passkey_pages_are_accessible(context, services, make: Factory):
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    person = make.user(tenant, password=PASSWORD)
+    issued = make.client(
+        tenant, grant_types=("authorization_code",), redirect_uris=(REDIRECT,), scopes=("openid",)
+    )
+    page = context.new_page()
+    page.goto(f"{issuer}/account")
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/account")
+    page.goto(f"{issuer}/account/passkeys/new")
+    assert_accessible(page)  # naming and adding a passkey
+    # A stored passkey (the ceremony itself is tested in test_passkeys_browser.py).
+    add_stored_passkey(services, tenant, person.subject, "Laptop")
+    page.goto(f"{issuer}/account")
+    assert_accessible(page)  # the passkey section, with one
+    page.locator("ul.passkeys a").click()
+    page.wait_for_url(f"{issuer}/account/passkeys/*/remove")
+    assert_accessible(page)  # removing it (the sign-in is fresh)
+    set_tenant_columns(services, tenant, mfa_policy="optional")  # the passkey is due after
+    context.clear_cookies()
+    page.route(f"{REDIRECT}**", lambda route: route.fulfill(status=200, body="ok"))
+    _, challenge = pkce_pair()
+    params = code_request(issued.client.client_id, challenge, scope="openid")
+    page.goto(f"{issuer}/authorize?{urlencode(params)}")
+    assert_accessible(page)  # the login page with its passkey button
+    page.locator("#email").fill(person.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{issuer}/mfa**")
+    assert page.locator("button[data-passkey=second]").is_visible()
+    assert_accessible(page)  # the second step offering the passkey

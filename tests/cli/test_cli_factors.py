@@ -10,6 +10,7 @@ from sqlalchemy import select
 from idp.crypto.secrets import digest, new_secret
 from idp.models.db import make_engine, make_session_factory
 from idp.models.factors import RecoveryCode, TotpFactor
+from idp.models.passkeys import Passkey
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.audit import AuditFilter, page_events
@@ -83,3 +84,32 @@ def test_one_factor_can_be_removed(install: Installation, tenant: str):
         "--factor", "recovery_codes",
     )  # fmt: skip
     assert again.code == 1 and again.stderr.startswith("error: ")
+
+
+def test_passkeys_are_listed_and_removed(install: Installation, tenant: str):
+    enrolled_user(install, tenant, "passkeys@example.com")
+    engine = make_engine(install.environ["IDP_DATABASE__URL"])
+    with make_session_factory(engine)() as session:
+        user = session.scalars(select(User).where(User.email == "passkeys@example.com")).one()
+        session.add(
+            Passkey(
+                tenant_id=user.tenant_id,
+                user_id=user.id,
+                name="Laptop",
+                credential_id=b"credential",
+                public_key=b"key",
+                sign_count=0,
+                transports=["internal"],
+                user_verified=True,
+                backup_eligible=False,
+            )
+        )
+        session.commit()
+    engine.dispose()
+    listed = install.json("users", "factors", "--tenant", tenant, "passkeys@example.com")
+    assert [(factor["type"], factor.get("name")) for factor in listed][-1] == ("passkey", "Laptop")
+    install.json(
+        "users", "reset-mfa", "--tenant", tenant, "passkeys@example.com", "--factor", "passkey",
+    )  # fmt: skip
+    left = install.json("users", "factors", "--tenant", tenant, "passkeys@example.com")
+    assert [factor["type"] for factor in left] == ["totp", "recovery_codes"]

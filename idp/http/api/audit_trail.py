@@ -30,6 +30,7 @@ ACTIONS = {
     "send_password_reset": "user.password_reset_requested",
     "unlock_user": "user.unlocked",
     "remove_user_factor": "user.factor_removed",
+    "remove_user_passkey": "user.passkey_removed",
     "reset_user_mfa": "user.mfa_reset",
 }
 # The field of a create's response that identifies the new object (default "id").

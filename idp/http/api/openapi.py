@@ -8,7 +8,13 @@ from idp.services.factors.admin import FACTOR_TYPES
 from idp.services.management.api_keys import SCOPES
 from idp.services.oauth_clients.clients import APPLICATION_TYPES, AUTH_METHODS, GRANT_TYPES
 from idp.services.tenancy.profile_attributes import MAX_ATTRIBUTES, MAX_LABEL, TYPES
-from idp.services.tenancy.tenant_settings import LIFETIMES, MFA_POLICIES, SIGN_IN_METHODS
+from idp.services.tenancy.tenant_settings import (
+    LIFETIMES,
+    MAX_RP_ID,
+    MFA_POLICIES,
+    RP_ID_PATTERN,
+    SIGN_IN_METHODS,
+)
 from idp.settings import SIGNING_ALGS
 
 STRING = {"type": "string"}
@@ -192,6 +198,9 @@ SCHEMAS: dict[str, Any] = {
                 "minimum": 0,
                 "description": "recovery_codes: how many are still unused.",
             },
+            "id": {"type": "integer", "description": "passkey: its id, to remove it alone."},
+            "name": {"type": "string", "description": "passkey: the name its owner gave it."},
+            "last_used_at": {**NULLABLE_STRING, "format": "date-time"},
         },
         ["type", "created_at"],
     ),
@@ -388,6 +397,14 @@ POLICIES = {
         "type": "boolean",
         "description": "Whether people may delete their own account on the account page. "
         "Default false.",
+    },
+    "passkeys_rp_id": {
+        **NULLABLE_STRING,
+        "pattern": RP_ID_PATTERN,
+        "maxLength": MAX_RP_ID,
+        "description": "The passkey (WebAuthn) relying party id: the public URL's host or a "
+        "domain it is under. Null: the public URL's host. Passkeys registered under one id do "
+        "not work under another.",
     },
     "profile_attributes": {
         "type": "array",
@@ -1104,7 +1121,8 @@ def _document(server_url: str) -> dict[str, Any]:
             f"{tenant}/users/{{user_id}}/factors": {
                 "parameters": [*SLUG, _path_param("user_id")],
                 "get": _operation(
-                    "List the user's second factors (TOTP, recovery codes); never a secret",
+                    "List the user's second factors (TOTP, recovery codes, passkeys); "
+                    "never a secret",
                     "users:read",
                     {"200": _json("The factors", "FactorList")},
                 ),
@@ -1123,13 +1141,26 @@ def _document(server_url: str) -> dict[str, Any]:
                         "in": "path",
                         "required": True,
                         "schema": {"enum": list(FACTOR_TYPES)},
-                        "description": "`totp` (its recovery codes go with it) or "
-                        "`recovery_codes`.",
+                        "description": "`totp` (its recovery codes go with it), "
+                        "`recovery_codes`, or `passkey` (every passkey of the user).",
                     },
                 ],
                 "delete": _operation(
                     "Remove one of the user's second factors", "users:write", NO_CONTENT
                 ),
+            },
+            f"{tenant}/users/{{user_id}}/factors/passkey/{{passkey_id}}": {
+                "parameters": [
+                    *SLUG,
+                    _path_param("user_id"),
+                    {
+                        "name": "passkey_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "delete": _operation("Remove one passkey of the user", "users:write", NO_CONTENT),
             },
             f"{tenant}/users/{{user_id}}/password-reset": {
                 "parameters": [*SLUG, _path_param("user_id")],

@@ -41,6 +41,7 @@ POLICIES = {
     "account_deletion": Field(bool, nullable=True),
     # Each declaration's members are checked by the service, which names the bad one.
     "profile_attributes": Field(list, nullable=True),
+    "passkeys_rp_id": Field(str, nullable=True),
 }
 
 

@@ -147,6 +147,14 @@ def remove_user_factor(slug: str, user_id: str, factor_type: str) -> tuple[str, 
     return "", 204
 
 
+@bp.delete("/tenants/<slug>/users/<user_id>/factors/passkey/<int:passkey_id>")
+def remove_user_passkey(slug: str, user_id: str, passkey_id: int) -> tuple[str, int]:
+    """One passkey of the person (a lost phone), the others kept."""
+    tenant = reachable_tenant(slug, "users:write")
+    factors_admin.remove_passkey(services().uow(), tenant, user_id, passkey_id)
+    return "", 204
+
+
 @bp.delete("/tenants/<slug>/users/<user_id>/factors")
 def reset_user_mfa(slug: str, user_id: str) -> tuple[str, int]:
     """Remove every second factor of the person (lost phone and recovery codes)."""

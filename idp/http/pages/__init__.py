@@ -6,6 +6,7 @@ from flask import Blueprint
 from idp.http.pages.account import bp as account_bp
 from idp.http.pages.account_access import bp as account_access_bp
 from idp.http.pages.account_factors import bp as account_factors_bp
+from idp.http.pages.account_passkeys import bp as account_passkeys_bp
 from idp.http.pages.account_public import bp as account_public_bp
 from idp.http.pages.account_security import bp as account_security_bp
 from idp.http.pages.blueprints import branding_bp
@@ -13,6 +14,7 @@ from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
 from idp.http.pages.magic import bp as magic_bp
 from idp.http.pages.mfa import bp as mfa_bp
+from idp.http.pages.passkeys import bp as passkeys_bp
 from idp.http.pages.password import bp as password_bp
 from idp.http.pages.routes import assets_bp, bp
 from idp.http.pages.signup import bp as signup_bp
@@ -29,6 +31,8 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     account_bp,
     account_security_bp,
     account_factors_bp,
+    account_passkeys_bp,
+    passkeys_bp,
     account_public_bp,
     assets_bp,
     branding_bp,

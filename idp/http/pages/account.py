@@ -32,6 +32,7 @@ from idp.services.accounts.connected_apps import list_connected_apps
 from idp.services.accounts.password_reset import WrongPassword
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.factors.enrolment import factor_status
+from idp.services.factors.passkeys import list_passkeys
 from idp.services.factors.policy import POLICY_OFF
 from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import SessionView
@@ -51,6 +52,8 @@ DONE = {
     "totp": N_("Two-step sign-in is on. Keep your recovery codes somewhere safe."),
     "codes": N_("You have new recovery codes. The old ones no longer work."),
     "totp_removed": N_("Two-step sign-in is off."),
+    "passkey": N_("Your passkey was added."),
+    "passkey_removed": N_("The passkey was removed."),
 }
 # The upload's own limit, plus room for the rest of the multipart form.
 PICTURE_BODY_LIMIT = pictures.MAX_UPLOAD + 64 * 1024
@@ -83,6 +86,7 @@ def account_page(
         can_delete=tenant.account_deletion,
         factors=factor_status(container.uow(), tenant.id, session.user_id),
         factors_offered=tenant.mfa_policy != POLICY_OFF,
+        passkeys=list_passkeys(container.uow(), tenant.id, session.user_id),
         base=issuer(),
     )
 

@@ -130,3 +130,32 @@ def clear_magic_browser_cookie(response: Response) -> None:
     response.delete_cookie(
         _magic_browser_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
     )
+
+
+def _passkey_name() -> str:
+    return _name(f"idp_passkey_{current_tenant().slug}")
+
+
+def passkey_ceremony_cookie() -> str | None:
+    """The handle of the passkey ceremony this browser started (pages/passkeys.py)."""
+    value = request.cookies.get(_passkey_name())
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def set_passkey_ceremony_cookie(response: Response, handle: str, max_age: int) -> None:
+    # Strict: only our own pages' scripts post the ceremony's answer.
+    response.set_cookie(
+        _passkey_name(),
+        handle,
+        max_age=max_age,
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Strict",
+    )
+
+
+def clear_passkey_ceremony_cookie(response: Response) -> None:
+    response.delete_cookie(
+        _passkey_name(), path="/", secure=_secure(), httponly=True, samesite="Strict"
+    )

@@ -28,7 +28,7 @@ from idp.http.pages.factor_forms import (
 from idp.http.pages.rendering import FieldError, render_page
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, find_transaction
 from idp.oauth.authorize import EXPIRED, PageError, error_page
-from idp.services.factors import totp
+from idp.services.factors import passkeys, totp
 from idp.services.factors.enrolment import confirm_authenticator
 from idp.services.factors.policy import MFA
 from idp.services.factors.second_step import CodeRefused, verify_second_factor
@@ -50,6 +50,10 @@ def _context(txn: str) -> tuple[Transaction, SessionView | None] | Response:
 
 
 def _code_page(transaction: Transaction, status: int = 200, message: str | None = None) -> Any:
+    """The ways this person can give their second factor: a code, a passkey, or both."""
+    uow, tenant = services().uow(), current_tenant()
+    session = current_session(uow, tenant, session_cookie())
+    user_id = session.user_id if session else 0
     return render_page(
         "pages/mfa.html",
         transaction=transaction,
@@ -57,6 +61,10 @@ def _code_page(transaction: Transaction, status: int = 200, message: str | None 
         message=message,
         txn=transaction.id,
         action=f"{issuer()}/mfa",
+        codes=session is None or totp.is_enrolled(uow, tenant.id, user_id),
+        passkeys=session is not None and passkeys.has_passkeys(uow, tenant.id, user_id),
+        passkey_options=f"{issuer()}/passkeys/options",
+        passkey_action=f"{issuer()}/mfa/passkey",
     )
 
 
@@ -77,7 +85,10 @@ def mfa_page() -> Any:
     transaction, session = found
     if session is None or MFA in session.amr:  # nothing to do here: the flow decides
         return _resume(transaction)
-    if totp.is_enrolled(services().uow(), current_tenant().id, session.user_id):
+    uow, tenant_id = services().uow(), current_tenant().id
+    if totp.is_enrolled(uow, tenant_id, session.user_id) or passkeys.has_passkeys(
+        uow, tenant_id, session.user_id
+    ):
         return _code_page(transaction)
     return _enrol_page(transaction, session)
 

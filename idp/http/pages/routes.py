@@ -104,6 +104,8 @@ def _login_page(
         retry_minutes=retry_minutes,
         resend_action=f"{issuer()}/email/verify/resend",
         action=f"{issuer()}/login",
+        passkey_options=f"{issuer()}/passkeys/options",
+        passkey_action=f"{issuer()}/login/passkey",
     )
 
 
@@ -149,18 +151,23 @@ def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> 
     """Where a sign-in by any method leads, with the new session's cookie: back into its
     authorization request through `/authorize/resume`, so each later step (another factor,
     consent) applies whatever the method; or the signed-in page when none brought the person."""
-    if transaction is not None:
-        if "select_account" in transaction.request.prompt and not transaction.account_chosen:
-            # Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1).
-            Transactions(services().store).choose_account(
-                current_tenant().id, transaction, another=False
-            )
-        query = urlencode({"txn": transaction.id})
-        response = redirect(f"{issuer()}/authorize/resume?{query}", 303)
-    else:
-        response = render_page("pages/signed_in.html")
+    resume = resume_after_sign_in(transaction)
+    response = redirect(resume, 303) if resume else render_page("pages/signed_in.html")
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
     return response
+
+
+def resume_after_sign_in(transaction: Transaction | None) -> str | None:
+    """The URL of the authorization request a sign-in continues (None: no request brought the
+    person), for views that answer with a redirect and for the passkey script alike."""
+    if transaction is None:
+        return None
+    if "select_account" in transaction.request.prompt and not transaction.account_chosen:
+        # Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1).
+        Transactions(services().store).choose_account(
+            current_tenant().id, transaction, another=False
+        )
+    return f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
 
 
 def _locked_page(form: LoginForm, retry_after: int) -> Response:

@@ -23,7 +23,7 @@ from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
-from idp.services.factors import recovery_codes, totp
+from idp.services.factors import passkeys, recovery_codes, totp
 from idp.services.factors.policy import (
     MFA,
     OTP,
@@ -160,5 +160,8 @@ def second_factor_pending(
     up the person's enrolment only when the answer depends on it."""
     if MFA in session.amr:
         return False
-    enrolled = policy == POLICY_OPTIONAL and totp.is_enrolled(uow, tenant_id, session.user_id)
+    enrolled = policy == POLICY_OPTIONAL and (
+        totp.is_enrolled(uow, tenant_id, session.user_id)
+        or passkeys.has_passkeys(uow, tenant_id, session.user_id)
+    )
     return second_factor_due(policy, enrolled, session.amr, demanded)

@@ -32,6 +32,11 @@ from idp.settings import TokenSettings
 SIGN_IN_METHODS = ("password", "magic_link", "google", "github", "oidc")
 MFA_POLICIES = ("off", "optional", "required")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# A passkey relying party id (WebAuthn §5.1.2.1.1): a lowercase DNS name whose last label starts
+# with a letter, so never an IP address, which browsers refuse as an id.
+RP_ID_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+RP_ID = re.compile(RP_ID_PATTERN)
+MAX_RP_ID = 253
 MAX_URL = 2048
 DAY = 86400
 # (low, high) seconds. Access tokens stay within a day, as for clients and `PATCH /tenants`;
@@ -57,6 +62,8 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "unverified_sign_in": True,
     "account_deletion": False,
     "profile_attributes": [],
+    # Passkeys: None means the host of server.public_url (services/factors/passkeys.py).
+    "passkeys_rp_id": None,
 }
 # RFC 7591/7592 per tenant: off by default; once on, an initial access token is required unless
 # the tenant says otherwise (RFC 7591 §3 lets the server decide; open registration lets anyone
@@ -98,6 +105,7 @@ class TenantSettings:
                 "unverified_sign_in": tenant.unverified_sign_in,
                 "account_deletion": tenant.account_deletion,
                 "profile_attributes": [a.public_dict() for a in tenant.profile_attributes],
+                "passkeys_rp_id": tenant.passkeys_rp_id,
             },
         }
 
@@ -190,6 +198,8 @@ def _apply_policy(tenant: Tenant, name: str, value: Any) -> None:
             raise ValueError(f"must be one of {', '.join(MFA_POLICIES)}")
         tenant.mfa_policy = value
         return
+    if name == "passkeys_rp_id" and value is not None and not _rp_id(value):
+        raise ValueError("must be a lowercase host name such as example.com")
     if name == "sign_in_methods":
         value = _sign_in_methods(value)
     if name == "dynamic_registration":
@@ -248,3 +258,7 @@ def _sign_in_methods(value: list[str]) -> list[str]:
     if len(set(value)) != len(value):
         raise ValueError("must not repeat a method")
     return list(value)
+
+
+def _rp_id(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_RP_ID and bool(RP_ID.match(value))

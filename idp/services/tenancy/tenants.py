@@ -59,6 +59,7 @@ class TenantView:
     dynamic_registration_requires_token: bool
     unverified_sign_in: bool
     account_deletion: bool
+    passkeys_rp_id: str | None
     profile_attributes: tuple[ProfileAttribute, ...]
 
     @classmethod
@@ -85,6 +86,7 @@ class TenantView:
             dynamic_registration_requires_token=tenant.dynamic_registration_requires_token,
             unverified_sign_in=tenant.unverified_sign_in,
             account_deletion=tenant.account_deletion,
+            passkeys_rp_id=tenant.passkeys_rp_id,
             profile_attributes=load_declarations(tenant.profile_attributes),
         )
 

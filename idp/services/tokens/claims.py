@@ -13,7 +13,9 @@ from typing import Any
 
 # Our `acr` values (OIDC Core §2), in the sense of ISO/IEC 29115's assurance levels:
 # "1": one factor (a password); "2": two factors of different kinds, the session's `amr` holds
-# "mfa" (RFC 8176 §2). Discovery advertises exactly these.
+# "mfa" (RFC 8176 §2). A passkey with user verification is two factors by itself (`hwk` or
+# `swk` with `user`, services/factors/passkeys.py), so it alone meets "2", phishing-resistant.
+# Discovery advertises exactly these.
 PASSWORD_ACR = "1"
 MFA_ACR = "2"
 ACR_VALUES = (PASSWORD_ACR, MFA_ACR)

@@ -50,6 +50,7 @@ def test_defaults_are_shown_filled_in(admin_of):
             "unverified_sign_in": True,
             "account_deletion": False,
             "profile_attributes": [],
+            "passkeys_rp_id": None,
         },
     }
 
@@ -142,6 +143,10 @@ def test_patch_changes_only_the_fields_sent_and_null_resets(admin_of):
         ),
         ({"policies": {"unverified_sign_in": "no"}}, "policies.unverified_sign_in"),
         ({"policies": {"account_deletion": 1}}, "policies.account_deletion"),
+        ({"policies": {"passkeys_rp_id": "127.0.0.1"}}, "policies.passkeys_rp_id"),
+        ({"policies": {"passkeys_rp_id": "Example.com"}}, "policies.passkeys_rp_id"),
+        ({"policies": {"passkeys_rp_id": "https://example.com"}}, "policies.passkeys_rp_id"),
+        ({"policies": {"passkeys_rp_id": 7}}, "policies.passkeys_rp_id"),
         ({"policies": {"profile_attributes": {"name": "x"}}}, "policies.profile_attributes"),
         ({"policies": {"profile_attributes": ["company"]}}, "policies.profile_attributes.0"),
         (
