@@ -12,6 +12,7 @@ from idp.context import current_tenant, issuer, services
 from idp.http.pages.account_access import attempt
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok
+from idp.http.pages.forms import no_referrer
 from idp.http.pages.rendering import render_page
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD
 from idp.services.accounts.email_change import (
@@ -42,14 +43,8 @@ def picture(public_id: str) -> Response:
     return response
 
 
-def _no_referrer(response: Response) -> Response:
-    # The token is in the URL and the form: the page sends no Referer.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 def _confirm_page(token: str, address: str, status: int = 200, message: str | None = None) -> Any:
-    return _no_referrer(
+    return no_referrer(
         render_page(
             "pages/email_confirm.html",
             status=status,
@@ -62,7 +57,7 @@ def _confirm_page(token: str, address: str, status: int = 200, message: str | No
 
 
 def _gone() -> Response:
-    return _no_referrer(render_page("pages/email_link_gone.html", status=400))
+    return no_referrer(render_page("pages/email_link_gone.html", status=400))
 
 
 @bp.get("/email/confirm")
@@ -86,5 +81,5 @@ def confirm_submit() -> Any:
     except LinkGone:
         return _gone()
     except AddressTaken:
-        return _no_referrer(render_page("pages/email_taken.html", status=409))
-    return _no_referrer(render_page("pages/email_changed.html", address=address))
+        return no_referrer(render_page("pages/email_taken.html", status=409))
+    return no_referrer(render_page("pages/email_changed.html", address=address))

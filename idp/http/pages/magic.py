@@ -29,6 +29,7 @@ from idp.http.pages.cookies import (
     session_cookie,
     set_magic_browser_cookie,
 )
+from idp.http.pages.forms import form_field, no_referrer
 from idp.http.pages.rendering import FieldError, render_page
 from idp.http.pages.routes import (
     FORM_EXPIRED,
@@ -81,24 +82,15 @@ def _unavailable() -> Response:
     return render_page("pages/magic_unavailable.html", status=404)
 
 
-def _field(name: str) -> str:
-    return request.form.get(name, "")[:MAX_FIELD]
-
-
 def _attempt(transaction: Transaction | None) -> Attempt:
     client_id = transaction.request.client_id if transaction else None
     return Attempt(client_ip(), g.get("request_id"), client_id, request.user_agent.string)
 
 
-def _no_referrer(response: Response) -> Response:
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 def _signed_in(outcome: MagicSignIn) -> Response:
     response = continue_signed_in(find_transaction(outcome.txn), outcome.signed_in)
     clear_magic_browser_cookie(response)
-    return _no_referrer(response)
+    return no_referrer(response)
 
 
 def _request_page(
@@ -130,7 +122,7 @@ def request_page() -> Response:
 def request_submit() -> Any:
     if not _enabled():
         return _unavailable()
-    txn, email = _field("txn"), _field("email")
+    txn, email = form_field("txn"), form_field("email")
     if not csrf_ok():
         return _request_page(txn, email, 400, FORM_EXPIRED)
     transaction = find_transaction(txn)
@@ -181,14 +173,14 @@ def code_page() -> Response:
 def code_submit() -> Response:
     if not _enabled():
         return _unavailable()
-    txn = _field("txn")
+    txn = form_field("txn")
     if not csrf_ok():
         return _code_page(txn, 400, FORM_EXPIRED)
     try:
         outcome = _magic_links().sign_in_by_code(
             services().uow(),
             current_tenant(),
-            _field("code"),
+            form_field("code"),
             magic_browser_cookie(),
             session_cookie(),
             _attempt(find_transaction(txn)),
@@ -205,11 +197,11 @@ def code_submit() -> Response:
 
 
 def _link_gone() -> Response:
-    return _no_referrer(render_page("pages/magic_link_gone.html", status=400))
+    return no_referrer(render_page("pages/magic_link_gone.html", status=400))
 
 
 def _confirm_page(token: str, status: int = 200, message: str | None = None) -> Response:
-    return _no_referrer(
+    return no_referrer(
         render_page(
             "pages/magic_confirm.html",
             status=status,
@@ -247,11 +239,11 @@ def link_confirm() -> Response:
     """The other browser's confirm: shows the code, signs nobody in (see the module)."""
     if not _enabled():
         return _unavailable()
-    token = _field("token")
+    token = form_field("token")
     if not csrf_ok():
         return _confirm_page(token, 400, FORM_EXPIRED)
     try:
         code = _magic_links().code_for_link(services().uow(), current_tenant(), token)
     except LinkGone:
         return _link_gone()
-    return _no_referrer(render_page("pages/magic_code_shown.html", code=code))
+    return no_referrer(render_page("pages/magic_code_shown.html", code=code))

@@ -15,6 +15,7 @@ from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.account_access import accounts, sign_in_first, signed_in
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok
+from idp.http.pages.forms import PASSWORD_LIMIT, form_field, no_referrer
 from idp.http.pages.rendering import FieldError, render_page
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY, find_transaction
 from idp.i18n import N_
@@ -45,10 +46,6 @@ def _attempt(txn: str = "") -> Attempt:
     return Attempt(client_ip(), g.get("request_id"), txn)
 
 
-def _field(name: str, limit: int = MAX_FIELD) -> str:
-    return request.form.get(name, "")[:limit]
-
-
 def _forgot_page(
     txn: str, email: str = "", status: int = 200, message: str | None = None, errors: Any = ()
 ) -> Response:
@@ -71,7 +68,7 @@ def forgot_page() -> Response:
 
 @bp.post("/password/forgot")
 def forgot_submit() -> Response:
-    txn, email = _field("txn"), _field("email")
+    txn, email = form_field("txn"), form_field("email")
     if not csrf_ok():
         return _forgot_page(txn, email, 400, FORM_EXPIRED)
     try:
@@ -93,15 +90,10 @@ def forgot_submit() -> Response:
     return render_page("pages/password_sent.html", transaction=find_transaction(txn))
 
 
-def _no_referrer(response: Response) -> Response:
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 def _reset_page(
     token: str, txn: str, status: int = 200, message: str | None = None, errors: Any = ()
 ) -> Response:
-    return _no_referrer(
+    return no_referrer(
         render_page(
             "pages/password_reset.html",
             transaction=find_transaction(txn),
@@ -115,7 +107,7 @@ def _reset_page(
 
 
 def _link_gone() -> Response:
-    return _no_referrer(render_page("pages/password_link_gone.html", status=400))
+    return no_referrer(render_page("pages/password_link_gone.html", status=400))
 
 
 @bp.get("/password/reset")
@@ -129,8 +121,11 @@ def reset_page() -> Response:
 
 @bp.post("/password/reset")
 def reset_submit() -> Response:
-    token = _field("token")
-    password, confirm = _field("password", MAX_FIELD + 1), _field("password_confirm", MAX_FIELD + 1)
+    token = form_field("token")
+    password, confirm = (
+        form_field("password", PASSWORD_LIMIT),
+        form_field("password_confirm", PASSWORD_LIMIT),
+    )
     txn = reset_service.reset_link_txn(services().uow(), current_tenant(), token)
     if txn is None:
         return _link_gone()
@@ -148,7 +143,7 @@ def reset_submit() -> Response:
         return _reset_page(token, txn, 400, errors=FieldError.all_of(error))
     except LinkGone:
         return _link_gone()
-    return _no_referrer(
+    return no_referrer(
         render_page("pages/password_reset_done.html", transaction=find_transaction(txn))
     )
 
@@ -177,7 +172,10 @@ def change_submit() -> Any:
         return sign_in_first()
     if not csrf_ok():
         return _change_page(400, FORM_EXPIRED)
-    password, confirm = _field("password", MAX_FIELD + 1), _field("password_confirm", MAX_FIELD + 1)
+    password, confirm = (
+        form_field("password", PASSWORD_LIMIT),
+        form_field("password_confirm", PASSWORD_LIMIT),
+    )
     if password != confirm:
         return _change_page(400, errors=[FieldError("password_confirm", PASSWORDS_DIFFER)])
     container = services()
@@ -188,7 +186,7 @@ def change_submit() -> Any:
             container.lockout(),
             current_tenant(),
             session,
-            _field("current_password", MAX_FIELD + 1),
+            form_field("current_password", PASSWORD_LIMIT),
             password,
             _attempt(),
         )

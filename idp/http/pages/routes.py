@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.forms import MAX_FIELD
 from idp.http.pages.rendering import render_page
 from idp.i18n import N_
 from idp.oauth.authorize import EXPIRED, PageError, authorization_endpoint, error_page
@@ -33,7 +34,6 @@ from idp.services.signin.sessions import (
 
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
-MAX_FIELD = 1024
 # Retry-After when a refusal carries no wait of its own (never expected; a safe guess).
 RETRY_AFTER_DEFAULT = 60
 

@@ -23,6 +23,7 @@ from flask import Response, current_app, g, redirect, request
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok
+from idp.http.pages.forms import PASSWORD_LIMIT, form_field, no_referrer
 from idp.http.pages.rendering import FieldError, render_page
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY, find_transaction
 from idp.i18n import N_
@@ -62,17 +63,8 @@ def _resend_throttle() -> AddressThrottle:
     )
 
 
-def _field(name: str, limit: int = MAX_FIELD) -> str:
-    return request.form.get(name, "")[:limit]
-
-
 def _attempt(txn: str) -> Attempt:
     return Attempt(client_ip(), g.get("request_id"), txn)
-
-
-def _no_referrer(response: Response) -> Response:
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _closed() -> Response:
@@ -113,17 +105,17 @@ def _parse_signup(tenant: TenantView) -> tuple[Signup, dict[str, str]]:
     """The form as the service takes it, and the values the page shows again on an error
     (never the passwords). Only the attributes the page asks for are read."""
     attributes = {
-        a.name: _field(ATTRIBUTE_FIELD + a.name)
+        a.name: form_field(ATTRIBUTE_FIELD + a.name)
         for a in tenant.profile_attributes
         if a.at_registration
     }
     shown = {
-        "email": _field("email"),
-        "given_name": _field("given_name"),
-        "family_name": _field("family_name"),
+        "email": form_field("email"),
+        "given_name": form_field("given_name"),
+        "family_name": form_field("family_name"),
         **{ATTRIBUTE_FIELD + name: value for name, value in attributes.items()},
     }
-    password = _field("password", MAX_FIELD + 1)
+    password = form_field("password", PASSWORD_LIMIT)
     signup = Signup(shown["email"], password, shown["given_name"], shown["family_name"], attributes)
     return signup, shown
 
@@ -133,11 +125,11 @@ def signup_submit() -> Response:
     tenant = current_tenant()
     if not tenant.self_registration:
         return _closed()
-    txn = _field("txn")
+    txn = form_field("txn")
     signup, values = _parse_signup(tenant)
     if not csrf_ok():
         return _signup_page(txn, values, 400, FORM_EXPIRED)
-    if signup.password != _field("password_confirm", MAX_FIELD + 1):
+    if signup.password != form_field("password_confirm", PASSWORD_LIMIT):
         return _signup_page(
             txn, values, 400, errors=[FieldError("password_confirm", PASSWORDS_DIFFER)]
         )
@@ -156,7 +148,7 @@ def signup_submit() -> Response:
 
 
 def _link_gone() -> Response:
-    return _no_referrer(render_page("pages/signup_verify_gone.html", status=400))
+    return no_referrer(render_page("pages/signup_verify_gone.html", status=400))
 
 
 @bp.get("/email/verify")
@@ -165,7 +157,7 @@ def verify_page() -> Response:
     txn = registration.verification_txn(services().uow(), current_tenant(), token)
     if txn is None:
         return _link_gone()
-    return _no_referrer(
+    return no_referrer(
         render_page(
             "pages/signup_verify.html",
             transaction=find_transaction(txn),
@@ -177,12 +169,12 @@ def verify_page() -> Response:
 
 @bp.post("/email/verify")
 def verify_submit() -> Any:
-    token = _field("token")
+    token = form_field("token")
     if not csrf_ok():
         txn = registration.verification_txn(services().uow(), current_tenant(), token)
         if txn is None:
             return _link_gone()
-        return _no_referrer(
+        return no_referrer(
             render_page(
                 "pages/signup_verify.html",
                 transaction=find_transaction(txn),
@@ -197,7 +189,7 @@ def verify_submit() -> Any:
     except LinkGone:
         return _link_gone()
     query = {"verified": "1", **({"txn": txn} if find_transaction(txn) else {})}
-    return _no_referrer(redirect(f"{issuer()}/login?{urlencode(query)}", 303))
+    return no_referrer(redirect(f"{issuer()}/login?{urlencode(query)}", 303))
 
 
 def _resend_page(
@@ -222,7 +214,7 @@ def resend_page() -> Response:
 
 @bp.post("/email/verify/resend")
 def resend_submit() -> Response:
-    txn, email = _field("txn"), _field("email")
+    txn, email = form_field("txn"), form_field("email")
     if not csrf_ok():
         return _resend_page(txn, email, 400, FORM_EXPIRED)
     container = services()
