@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from idp.http.pages.factor_forms import PASSKEY_ONLY
+from idp.models.refresh_tokens import RefreshToken
 from tests.support.account import set_tenant_columns
 from tests.support.browser import (
     PASSWORD,
@@ -47,10 +49,12 @@ class Person:
         self.user = make.user(self.tenant, password=PASSWORD)
         self.rp = make.client(
             self.tenant,
-            grant_types=("authorization_code",),
+            grant_types=("authorization_code", "refresh_token"),
             redirect_uris=(REDIRECT,),
             scopes=("openid", "profile", "email"),
+            always_issue_refresh_token=True,
         )
+        self.tokens: dict[str, Any] = {}  # the last token response
         self.soft = SoftAuthenticator()
         with requests.Session() as http:
             self.factors: Enrolled = enrol_on_account_page(http, self.issuer, self.user.email)
@@ -107,10 +111,21 @@ class Person:
         query = query_of(response.headers["Location"])
         assert "code" in query, query
         assert not pending, "a second step was expected"
-        body = redeem(
+        self.tokens = redeem(
             http, self.issuer, self.rp.client.client_id, self.rp.secret, query["code"], verifier
         )
-        return verified_claims(http, self.issuer, body["id_token"])
+        return verified_claims(http, self.issuer, self.tokens["id_token"])
+
+    def refreshed(self, http: requests.Session) -> dict[str, Any]:
+        """The claims of the ID token a refresh of the last token response gives."""
+        answer = http.post(
+            f"{self.issuer}/token",
+            data={"grant_type": "refresh_token", "refresh_token": self.tokens["refresh_token"]},
+            auth=(self.rp.client.client_id, self.rp.secret),
+        )
+        assert answer.status_code == 200, answer.text
+        self.tokens = answer.json()
+        return verified_claims(http, self.issuer, self.tokens["id_token"])
 
     def at_second_step(self, http: requests.Session, **params: str) -> str:
         """Authorize, signing in with the password if asked: the /mfa URL the flow stops at."""
@@ -240,6 +255,23 @@ def test_a_passkey_only_session_gets_the_acr_it_was_asked_for(
     assert person.claims(fresh, [])["acr"] == "3"  # nothing asked: the highest met
     assert person.claims(fresh, [], acr_values="1 3")["acr"] == "1"  # the first met
     assert person.claims(fresh, [], claims=ESSENTIAL_3)["acr"] == "3"
+
+
+def test_the_acr_asked_for_travels_with_the_refresh_token_family(
+    make: Factory, person: Person, fresh: requests.Session
+):
+    _passkey_only_session(person, fresh)
+    assert person.claims(fresh, [], acr_values="2")["acr"] == "2"
+    assert person.refreshed(fresh)["acr"] == "2"  # the family carries acr_values
+    # A family stored before acr_values were carried reads as having asked for none.
+    with make.services.uow() as uow:
+        family = uow.session.scalars(
+            select(RefreshToken).where(RefreshToken.tenant_id == person.tenant.id)
+        ).all()
+        for token in family:
+            token.claims = {k: v for k, v in token.claims.items() if k != "acr_values"}
+        uow.commit()
+    assert person.refreshed(fresh)["acr"] == "3"
 
 
 def test_prompt_none_with_3_unmet_is_login_required(person: Person, fresh: requests.Session):
