@@ -67,7 +67,9 @@ class Person:
         assert answered.status_code == 303, answered.text
         return browser.follow(answered)
 
-    def passkey(self, browser: Browser, mfa_url: str) -> requests.Response:
+    def passkey(
+        self, browser: Browser, mfa_url: str, user_verified: bool = True
+    ) -> requests.Response:
         """The /mfa step answered with the passkey, as passkeys.js does."""
         page = browser.get(mfa_url)
         assert page.status_code == 200, page.text
@@ -80,7 +82,10 @@ class Person:
         )
         assert answer.status_code == 200, answer.text
         options = answer.json()
-        credential = self.soft.get(options, origin_of(self.issuer), rp_id=options["rpId"])
+        assert options["userVerification"] == "required"  # only a verified passkey meets "3"
+        credential = self.soft.get(
+            options, origin_of(self.issuer), rp_id=options["rpId"], user_verified=user_verified
+        )
         done = browser.http.post(
             f"{self.issuer}/mfa/passkey", data={**fields, "credential": credential}
         )
@@ -159,6 +164,7 @@ def fresh() -> Iterator[requests.Session]:
 def _passkey_only_session(person: Person, http: requests.Session) -> None:
     """Sign in passwordless (no client): the session's amr is hwk, user, mfa."""
     csrf, options = passkey_options(http, person.issuer, "sign_in", "/login")
+    assert options["userVerification"] == "preferred"  # no request demands "3" here
     answer = http.post(
         f"{person.issuer}/login/passkey",
         data={
@@ -207,6 +213,18 @@ def test_an_essential_acr_only_3_meets_asks_for_the_passkey(
     person: Person, fresh: requests.Session
 ):
     claims = person.claims(fresh, [person.passkey], claims=ESSENTIAL_3)
+    assert (claims["amr"], claims["acr"]) == (["pwd", "hwk", "user", "mfa"], "3")
+
+
+def test_a_passkey_without_user_verification_does_not_meet_3(
+    person: Person, fresh: requests.Session
+):
+    mfa_url = person.at_second_step(fresh, acr_values="3")
+    browser = Browser(fresh, person.issuer)
+    resumed = person.passkey(browser, mfa_url, user_verified=False)
+    # Two factors now (pwd, hwk), not phishing-resistant: back at the passkey step.
+    assert resumed.headers["Location"].startswith(f"{person.issuer}/mfa?txn=")
+    claims = person.claims(fresh, [person.passkey], acr_values="3")
     assert (claims["amr"], claims["acr"]) == (["pwd", "hwk", "user", "mfa"], "3")
 
 
