@@ -16,9 +16,11 @@ Decisions on the OIDC Core §3.1.2.1 parameters:
   login_required (§3.1.2.1: "SHOULD return an error").
 - `acr_values` are voluntary, in order of preference: the first we support is the one we aim
   for, so a request preferring the MFA acr ("2") gets a second factor even from a signed-in
-  person (services/factors/policy.py); values we do not know are skipped. An *essential*
-  `acr` in `claims` that we cannot satisfy is a failed authentication (§5.5.1.1):
-  access_denied; one that only the MFA acr satisfies asks for the second factor.
+  person, and one preferring the phishing-resistant acr ("3") a passkey with user
+  verification (services/factors/policy.py); values we do not know are skipped. An
+  *essential* `acr` in `claims` that we cannot satisfy is a failed authentication
+  (§5.5.1.1): access_denied; one whose values we support all need a second factor (or a
+  passkey) asks for it. The ID token's `acr` is the first requested value the session met.
 - The second factor comes after the first and before consent; a fresh sign-in (prompt=login,
   max_age) opens a new session, so it re-runs every factor.
 - First-party clients (`skip_consent`) never see the consent page, not even with prompt=consent:
@@ -30,6 +32,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc6749 import InvalidScopeError
@@ -43,7 +46,7 @@ from idp.oauth.grants import requested_scopes
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user, normalise_email
 from idp.services.errors import InvalidInput, NotFound
-from idp.services.factors.policy import demands_mfa
+from idp.services.factors.policy import demanded_acr
 from idp.services.factors.second_step import second_factor_pending
 from idp.services.signin import authorization
 from idp.services.signin.authorization import (
@@ -381,7 +384,8 @@ class AuthorizationEndpoint:
                 amr=session.amr,
                 code_challenge=authz.code_challenge,
                 nonce=authz.nonce,
-                claims=authz.claims,
+                # The acr_values travel with the claims request to the ID token (acr_for).
+                claims=replace(authz.claims, acr_values=authz.acr_values),
             ),
         )
         record_session_client(services().uow(), tenant.id, session.sid, authz.client_id)
@@ -404,7 +408,7 @@ def _redirect_error(authz: AuthorizationRequest, error: str, description: str) -
 
 
 def _second_factor_due(authz: AuthorizationRequest, session: SessionView) -> bool:
-    demanded = demands_mfa(authz.acr_values, authz.claims.essential_acr)
+    demanded = demanded_acr(authz.acr_values, authz.claims.essential_acr)
     return second_factor_pending(
         services().uow(), current_tenant().id, current_tenant().mfa_policy, session, demanded
     )

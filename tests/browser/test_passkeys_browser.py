@@ -96,8 +96,9 @@ def test_add_a_passkey_then_sign_in_with_it_alone(chromium: Any, local: Factory)
     page.get_by_role("button", name="Use a passkey").click()
     claims = _claims_at_client(page, issuer, rp, verifier)
     context.close()
-    # A device-bound credential verified with the person's PIN or biometric: two factors.
-    assert (claims["amr"], claims["acr"]) == (["hwk", "user", "mfa"], "2")
+    # A device-bound credential verified with the person's PIN or biometric: two factors,
+    # phishing-resistant (acr "3", services/tokens/claims.py).
+    assert (claims["amr"], claims["acr"]) == (["hwk", "user", "mfa"], "3")
     assert claims["sub"] == person.subject
 
 
@@ -114,7 +115,7 @@ def test_a_synced_passkey_is_a_software_key(chromium: Any, local: Factory):
     claims = _claims_at_client(page, issuer, rp, verifier)
     context.close()
     # Backup eligible: the key may live on other devices too (RFC 8176 `swk`, not `hwk`).
-    assert (claims["amr"], claims["acr"]) == (["swk", "user", "mfa"], "2")
+    assert (claims["amr"], claims["acr"]) == (["swk", "user", "mfa"], "3")
 
 
 def test_passkey_as_the_second_factor_after_a_password(chromium: Any, local: Factory):
@@ -133,7 +134,7 @@ def test_passkey_as_the_second_factor_after_a_password(chromium: Any, local: Fac
     page.get_by_role("button", name="Use a passkey").click()
     claims = _claims_at_client(page, issuer, rp, verifier)
     context.close()
-    assert (claims["amr"], claims["acr"]) == (["pwd", "hwk", "user", "mfa"], "2")
+    assert (claims["amr"], claims["acr"]) == (["pwd", "hwk", "user", "mfa"], "3")
 
 
 def test_a_removed_passkey_is_refused(chromium: Any, local: Factory):

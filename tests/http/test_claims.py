@@ -57,7 +57,7 @@ def test_discovery_advertises_claims_and_acr(browser, http):
     assert {"sub", "name", "picture", "updated_at", "email", "roles", "acr"} <= set(
         metadata["claims_supported"]
     )
-    assert metadata["acr_values_supported"] == ["1", "2"]
+    assert metadata["acr_values_supported"] == ["1", "2", "3"]
 
 
 @pytest.mark.parametrize(

@@ -120,3 +120,11 @@ def test_the_documents_are_answered_without_flask_and_everything_else_with_it(
         "/t/nobody-here/jwks.json",
         f"/t/{slug}/token",
     ]
+
+
+@pytest.mark.parametrize("document", ["openid", "rfc8414"])
+def test_both_paths_list_the_three_acr_values(http, documents, document):
+    """1: one factor, 2: two factors, 3: a passkey with user verification (claims.py)."""
+    fast = http.get(documents[document]).json()
+    through_flask = http.get(documents[document], headers={"Origin": UNREGISTERED_ORIGIN}).json()
+    assert fast["acr_values_supported"] == through_flask["acr_values_supported"] == ["1", "2", "3"]

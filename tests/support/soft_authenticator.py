@@ -72,11 +72,14 @@ class SoftAuthenticator:
         origin: str,
         rp_id: str | None = None,
         challenge: str | None = None,
+        user_verified: bool = True,
     ) -> str:
-        """The JSON a browser posts after navigator.credentials.get()."""
+        """The JSON a browser posts after navigator.credentials.get() (`user_verified` False:
+        an authenticator that only saw the user present, no PIN or biometric)."""
         self.sign_count += 1
         rp_hash = hashlib.sha256((rp_id or options["rpId"]).encode()).digest()
-        auth_data = rp_hash + bytes([UP | UV]) + struct.pack(">I", self.sign_count)
+        flags = UP | UV if user_verified else UP
+        auth_data = rp_hash + bytes([flags]) + struct.pack(">I", self.sign_count)
         client_data = self._client_data("webauthn.get", challenge or options["challenge"], origin)
         signed = auth_data + hashlib.sha256(client_data).digest()
         signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))

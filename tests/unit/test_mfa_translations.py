@@ -15,13 +15,17 @@ from idp.http.pages import account, factor_forms
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "templates" / "pages"
 TEMPLATES = [
-    *(PAGES / f"{name}.html" for name in ("mfa", "totp_enrol", "recovery_codes", "totp_remove")),
+    *(
+        PAGES / f"{name}.html"
+        for name in ("mfa", "totp_enrol", "recovery_codes", "totp_remove", "passkey_required")
+    ),
 ]
 MESSAGE = re.compile(r'_\("((?:[^"\\]|\\.)*)"')
 CODE_MESSAGES = [
     factor_forms.WRONG_CODE,
     factor_forms.WRONG_FIRST_CODE,
     factor_forms.WAIT,
+    factor_forms.PASSKEY_ONLY,
     account.DONE["totp"],
     account.DONE["codes"],
     account.DONE["totp_removed"],

@@ -16,8 +16,8 @@ from idp.services.tokens.claims import acr_for
 @pytest.mark.parametrize(
     ("backup_eligible", "user_verified", "amr", "acr"),
     [
-        (False, True, ("hwk", "user", "mfa"), "2"),
-        (True, True, ("swk", "user", "mfa"), "2"),
+        (False, True, ("hwk", "user", "mfa"), "3"),  # phishing-resistant multi-factor
+        (True, True, ("swk", "user", "mfa"), "3"),
         (False, False, ("hwk",), "1"),
         (True, False, ("swk",), "1"),
     ],

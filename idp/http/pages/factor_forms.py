@@ -26,6 +26,10 @@ MAX_CODE_FIELD = 128
 WRONG_CODE = N_("That code is not right, or it was already used. Try the newest code.")
 WRONG_FIRST_CODE = N_("That code is not right. Type the code your app shows now.")
 WAIT = N_("Too many wrong codes. Please wait a few minutes and try again.")
+PASSKEY_ONLY = N_(
+    "This app asks for a passkey for this sign-in, unlocked with your PIN, fingerprint or "
+    "face. A code will not do."
+)
 
 
 def verifier() -> Verifier:

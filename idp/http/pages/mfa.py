@@ -4,6 +4,12 @@ The authorization endpoint sends a person here when the session's first factor i
 (services/factors/policy.py); whichever first factor it was, the way back is the same resume
 URL. Someone who must give a second factor but has none enrols one here, and sees their
 recovery codes once, before going on to the client.
+
+A request demanding the phishing-resistant acr "3" (policy.demands_passkey) takes only a
+passkey here: codes are neither offered nor accepted, not even after a TOTP code. Someone
+without a passkey gets a page saying this app requires one, with a link to the account page
+to add one, rather than `access_denied` at once: the person can add a passkey and try again,
+and the client still hears nothing until they do (or gives up on its own timeout).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
 from idp.http.pages.factor_forms import (
     MAX_CODE_FIELD,
+    PASSKEY_ONLY,
     WAIT,
     WRONG_CODE,
     WRONG_FIRST_CODE,
@@ -30,10 +37,11 @@ from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, find_transaction
 from idp.oauth.authorize import EXPIRED, PageError, error_page
 from idp.services.factors import passkeys, totp
 from idp.services.factors.enrolment import confirm_authenticator
-from idp.services.factors.policy import MFA
+from idp.services.factors.policy import MFA, demands_passkey
 from idp.services.factors.second_step import CodeRefused, verify_second_factor
 from idp.services.signin.authorization import Transaction
 from idp.services.signin.sessions import Attempt, SessionView, current_session
+from idp.services.tokens.claims import PHISHING_RESISTANT_ACR, acr_meets
 
 bp = tenant_pages("mfa", __name__)
 
@@ -49,8 +57,18 @@ def _context(txn: str) -> tuple[Transaction, SessionView | None] | Response:
     return transaction, current_session(services().uow(), current_tenant(), session_cookie())
 
 
+def _passkey_demanded(transaction: Transaction) -> bool:
+    """Whether the client demands the phishing-resistant acr: only a passkey will do."""
+    authz = transaction.request
+    return demands_passkey(authz.acr_values, authz.claims.essential_acr)
+
+
 def _code_page(transaction: Transaction, status: int = 200, message: str | None = None) -> Any:
-    """The ways this person can give their second factor: a code, a passkey, or both."""
+    """The ways this person can give their second factor: a code, a passkey, or both (only a
+    passkey when the client demands one)."""
+    passkey_only = _passkey_demanded(transaction)
+    if passkey_only and message is None:
+        message = PASSKEY_ONLY
     uow, tenant = services().uow(), current_tenant()
     session = current_session(uow, tenant, session_cookie())
     user_id = session.user_id if session else 0
@@ -61,7 +79,7 @@ def _code_page(transaction: Transaction, status: int = 200, message: str | None 
         message=message,
         txn=transaction.id,
         action=f"{issuer()}/mfa",
-        codes=session is None or totp.is_enrolled(uow, tenant.id, user_id),
+        codes=not passkey_only and (session is None or totp.is_enrolled(uow, tenant.id, user_id)),
         passkeys=session is not None and passkeys.has_passkeys(uow, tenant.id, user_id),
         passkey_options=f"{issuer()}/passkeys/options",
         passkey_action=f"{issuer()}/mfa/passkey",
@@ -83,9 +101,19 @@ def mfa_page() -> Any:
     if isinstance(found, Response):
         return found
     transaction, session = found
+    uow, tenant_id = services().uow(), current_tenant().id
+    if session is not None and _passkey_demanded(transaction):
+        if acr_meets(session.amr, PHISHING_RESISTANT_ACR):
+            return _resume(transaction)
+        if passkeys.has_passkeys(uow, tenant_id, session.user_id):
+            return _code_page(transaction)
+        return render_page(
+            "pages/passkey_required.html",
+            transaction=transaction,
+            account=f"{issuer()}/account",
+        )
     if session is None or MFA in session.amr:  # nothing to do here: the flow decides
         return _resume(transaction)
-    uow, tenant_id = services().uow(), current_tenant().id
     if totp.is_enrolled(uow, tenant_id, session.user_id) or passkeys.has_passkeys(
         uow, tenant_id, session.user_id
     ):
@@ -103,6 +131,8 @@ def mfa_submit() -> Any:
         return _resume(transaction)
     if not csrf_ok():
         return _code_page(transaction, 400, FORM_EXPIRED)
+    if _passkey_demanded(transaction):  # refused unchecked: not a wrong code, the wrong kind
+        return _code_page(transaction, 403, PASSKEY_ONLY)
     attempt = Attempt(client_ip(), g.get("request_id"), transaction.request.client_id)
     try:
         stepped = verify_second_factor(
@@ -137,6 +167,8 @@ def enrol_submit() -> Any:
         return _resume(transaction)
     if not csrf_ok():
         return _enrol_page(transaction, session, 400, FORM_EXPIRED)
+    if _passkey_demanded(transaction):  # a new authenticator app would not do either
+        return redirect(f"{issuer()}/mfa?{urlencode({'txn': transaction.id})}", 303)
     uow, tenant = services().uow(), current_tenant()
     attempt = Attempt(client_ip(), g.get("request_id"), transaction.request.client_id)
     code = request.form.get("code", "")[:MAX_CODE_FIELD]

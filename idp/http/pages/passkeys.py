@@ -44,6 +44,7 @@ from idp.services.factors.passkey_use import (
     second_factor_with_passkey,
     sign_in_with_passkey,
 )
+from idp.services.factors.policy import demands_passkey
 from idp.services.signin.sessions import Attempt, SessionView, current_session
 
 bp = tenant_pages("passkeys", __name__)
@@ -82,6 +83,16 @@ def _bound_to(purpose: str, txn: str) -> tuple[str, SessionView | None] | None:
     return f"{purpose}:{session.sid}", session
 
 
+def _passkey_demanded(txn: str) -> bool:
+    """Whether the authorization request `txn` demands the phishing-resistant acr "3", which
+    only a passkey with user verification meets: then the browser is told to verify."""
+    transaction = find_transaction(txn) if txn else None
+    if transaction is None:
+        return False
+    authz = transaction.request
+    return demands_passkey(authz.acr_values, authz.claims.essential_acr)
+
+
 @bp.post("/passkeys/options")
 def options() -> Any:
     purpose = request.form.get("purpose", "")
@@ -99,7 +110,9 @@ def options() -> Any:
         body = passkeys.registration_options(uow, rp, tenant.id, session.user_id, label, challenge)
     else:
         user_id = session.user_id if session is not None else None
-        body = passkeys.authentication_options(uow, rp, tenant.id, user_id, challenge)
+        body = passkeys.authentication_options(
+            uow, rp, tenant.id, user_id, challenge, _passkey_demanded(txn)
+        )
     response = Response(body, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     set_passkey_ceremony_cookie(response, handle, passkeys.CHALLENGE_LIFETIME)

@@ -240,10 +240,18 @@ def register(
 
 
 def authentication_options(
-    uow: UnitOfWork, rp: RelyingParty, tenant_id: int, user_id: int | None, challenge: bytes
+    uow: UnitOfWork,
+    rp: RelyingParty,
+    tenant_id: int,
+    user_id: int | None,
+    challenge: bytes,
+    verify_user: bool = False,
 ) -> str:
     """The JSON for navigator.credentials.get(): any discoverable credential of ours when no
-    one is known yet (`user_id` None), else one of this person's."""
+    one is known yet (`user_id` None), else one of this person's. `verify_user`: the request
+    demands the phishing-resistant acr, which needs `user` in the amr, so user verification is
+    required rather than preferred (an authenticator that cannot verify leaves the acr lower:
+    the session's amr says what happened either way)."""
     allowed: list[PublicKeyCredentialDescriptor] = []
     if user_id is not None:
         with uow:
@@ -255,7 +263,9 @@ def authentication_options(
         rp_id=rp.id,
         challenge=challenge,
         allow_credentials=allowed,
-        user_verification=UserVerificationRequirement.PREFERRED,
+        user_verification=UserVerificationRequirement.REQUIRED
+        if verify_user
+        else UserVerificationRequirement.PREFERRED,
     )
     return options_to_json(options)
 

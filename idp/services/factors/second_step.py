@@ -36,6 +36,7 @@ from idp.services.factors.throttle import FactorThrottle
 from idp.services.signin.lockout import Lockout
 from idp.services.signin.sessions import Attempt, SessionView
 from idp.services.tenancy.tenants import TenantView
+from idp.services.tokens.claims import PHISHING_RESISTANT_ACR
 
 
 class CodeRefused(Exception):
@@ -154,11 +155,16 @@ def _audit(
 
 
 def second_factor_pending(
-    uow: UnitOfWork, tenant_id: int, policy: str, session: SessionView, demanded: bool = False
+    uow: UnitOfWork,
+    tenant_id: int,
+    policy: str,
+    session: SessionView,
+    demanded: bool | str = False,
 ) -> bool:
     """Whether this session must still give a second factor (policy.second_factor_due), looking
-    up the person's enrolment only when the answer depends on it."""
-    if MFA in session.amr:
+    up the person's enrolment only when the answer depends on it. `demanded`: the acr the
+    request demands (policy.demanded_acr), or True for the MFA acr."""
+    if MFA in session.amr and demanded != PHISHING_RESISTANT_ACR:
         return False
     enrolled = policy == POLICY_OPTIONAL and (
         totp.is_enrolled(uow, tenant_id, session.user_id)

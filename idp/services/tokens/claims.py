@@ -11,14 +11,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-# Our `acr` values (OIDC Core §2), in the sense of ISO/IEC 29115's assurance levels:
-# "1": one factor (a password); "2": two factors of different kinds, the session's `amr` holds
-# "mfa" (RFC 8176 §2). A passkey with user verification is two factors by itself (`hwk` or
-# `swk` with `user`, services/factors/passkeys.py), so it alone meets "2", phishing-resistant.
+# Our `acr` values (OIDC Core §2), a ladder in the sense of ISO/IEC 29115's assurance levels,
+# each meeting the ones below it (3 ⊃ 2 ⊃ 1):
+# "1": one factor (a password, an e-mailed link);
+# "2": two factors of different kinds, the session's `amr` holds "mfa" (RFC 8176 §2);
+# "3": phishing-resistant multi-factor: a passkey with user verification, `amr` holds `hwk` or
+#      `swk` with `user` (services/factors/passkeys.py), two factors by itself and bound to our
+#      origin, so a look-alike site cannot replay it. A TOTP or recovery code never meets "3".
 # Discovery advertises exactly these.
 PASSWORD_ACR = "1"
 MFA_ACR = "2"
-ACR_VALUES = (PASSWORD_ACR, MFA_ACR)
+PHISHING_RESISTANT_ACR = "3"
+ACR_VALUES = (PASSWORD_ACR, MFA_ACR, PHISHING_RESISTANT_ACR)
 # Scopes this server understands, and the claims each releases (OIDC Core §5.4; `roles` ours).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -35,19 +39,24 @@ MAX_CLAIMS_REQUEST = 4096
 class ClaimsRequest:
     """The `claims` parameter (OIDC Core §5.5), reduced to what changes our answer: the names of
     the claims we support that were asked for, per place (essential or not: we release what the
-    person has either way, §5.5.1), and the `acr` values required as essential, if any."""
+    person has either way, §5.5.1), and the `acr` values required as essential, if any.
+
+    `acr_values` is not part of `claims`: it is the request's `acr_values` parameter (§3.1.2.1),
+    carried here so that the code and the refresh token family bring it to the ID token, whose
+    `acr` answers what was asked (`acr_for`). Codes and families stored before it existed read
+    as having asked for none."""
 
     id_token: tuple[str, ...] = ()
     userinfo: tuple[str, ...] = ()
     essential_acr: tuple[str, ...] = ()
+    acr_values: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, data: dict[str, Any] | None) -> ClaimsRequest:
-        """From its JSON form in a stored transaction or code."""
+        """From its JSON form in a stored transaction, code or refresh token family."""
         data = data or {}
-        return cls(
-            *(tuple(data.get(place, ())) for place in ("id_token", "userinfo", "essential_acr"))
-        )
+        places = ("id_token", "userinfo", "essential_acr", "acr_values")
+        return cls(*(tuple(data.get(place, ())) for place in places))
 
     @property
     def acr_unmet(self) -> bool:
@@ -56,9 +65,29 @@ class ClaimsRequest:
         return bool(self.essential_acr) and not set(self.essential_acr) & set(ACR_VALUES)
 
 
-def acr_for(amr: tuple[str, ...] | list[str]) -> str:
-    """The `acr` a session with these methods met: what the ID token says, truthfully."""
+def acr_level(amr: tuple[str, ...] | list[str]) -> str:
+    """The highest `acr` a session with these methods met."""
+    if "user" in amr and ("hwk" in amr or "swk" in amr):
+        return PHISHING_RESISTANT_ACR
     return MFA_ACR if "mfa" in amr else PASSWORD_ACR
+
+
+def acr_meets(amr: tuple[str, ...] | list[str], acr: str) -> bool:
+    """Whether a session with these methods met `acr` (one of ours; the ladder is ordered)."""
+    return acr in ACR_VALUES and ACR_VALUES.index(acr) <= ACR_VALUES.index(acr_level(amr))
+
+
+def acr_for(amr: tuple[str, ...] | list[str], asked: ClaimsRequest | None = None) -> str:
+    """The `acr` the ID token says: truthful, and the answer to what was asked.
+
+    With an essential `acr`, the first of its values the session met (§5.5.1.1: the claim
+    must be one of them); else with `acr_values`, the first of those the session met
+    (§3.1.2.1); otherwise, and when none was met, the highest level the session met."""
+    for values in (asked.essential_acr, asked.acr_values) if asked else ():
+        met = next((value for value in values if acr_meets(amr, value)), None)
+        if met is not None:
+            return met
+    return acr_level(amr)
 
 
 def parse_claims_request(text: str) -> ClaimsRequest:

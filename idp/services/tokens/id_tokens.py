@@ -106,7 +106,7 @@ def issue_id_token(
         "auth_time": auth_time,
         "at_hash": token_hash(access_token, alg),
         "sid": sid,
-        "acr": acr_for(amr),
+        "acr": acr_for(amr, claims_request),
         "amr": list(amr),
     }
     if nonce is not None:
