@@ -48,7 +48,7 @@ def test_a_newcomer_signs_up_inside_the_authorization_request(chromium: Any, mai
     page.goto(verify_link(mailed.mails_to("newcomer@example.com", 1)[0]))
     page.get_by_role("button", name="Confirm my address").click()
     page.wait_for_url(f"{issuer}/login?**")
-    assert "Your e-mail address is confirmed" in page.get_by_role("status").inner_text()
+    assert "Your e-mail address is confirmed" in page.locator("p.notice").inner_text()
     page.get_by_label("E-mail address").fill("newcomer@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
