@@ -6,6 +6,7 @@ from idp.models.audit import AuditEvent
 from idp.models.base import Base
 from idp.models.clients import Client
 from idp.models.factors import RecoveryCode, TotpFactor
+from idp.models.federated_identities import FederatedIdentity
 from idp.models.jobs import QueuedJob
 from idp.models.keys import SigningKey
 from idp.models.passkeys import Passkey
@@ -30,6 +31,7 @@ __all__ = [
     "Base",
     "Client",
     "Consent",
+    "FederatedIdentity",
     "InitialAccessToken",
     "LoginSession",
     "Passkey",

@@ -59,6 +59,10 @@ class Client(Base):
     )
     # A first-party client: the person is never asked to consent to it.
     skip_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # OAuth 2.0 for First-Party Applications (draft-ietf-oauth-first-party-apps): the client
+    # may post a person's credentials to the Authorization Challenge Endpoint. Only an admin
+    # can set it; a dynamically registered client never is one.
+    first_party: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Shown on the consent page (RFC 7591 `logo_uri`).
     logo_uri: Mapped[str | None] = mapped_column(Text)
     # Refresh tokens even without the `offline_access` scope (client policy, issue 3 §3).

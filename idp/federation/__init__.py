@@ -1,0 +1,1 @@
+"""Upstream identity providers: Google, GitHub and any OpenID provider (adapters)."""
