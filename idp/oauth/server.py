@@ -14,6 +14,7 @@ from flask import Flask, Response, current_app, g
 
 from idp.context import client_ip, current_tenant, services
 from idp.oauth.accounting import audit_client_auth_failure, count_failure, count_token_issued
+from idp.oauth.challenge import AuthorizationChallenge
 from idp.oauth.client_auth import (
     PrivateKeyJwt,
     authenticate_client_secret_basic,
@@ -57,6 +58,7 @@ class TenantAuthorizationServer(AuthorizationServer):
         self.register_grant(RefreshTokenGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
+        self.register_endpoint(AuthorizationChallenge)
         self.register_endpoint(ClientRegistration)
         self.register_endpoint(ClientConfiguration)
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)

@@ -93,6 +93,12 @@ CLIENT_METADATA = {
         "type": "boolean",
         "description": "A first-party client: people are never asked to consent to it.",
     },
+    "first_party": {
+        "type": "boolean",
+        "description": "The tenant's own app (draft-ietf-oauth-first-party-apps): it may post "
+        "a person's e-mail and password to the authorization challenge endpoint. Needs the "
+        "`authorization_code` grant; never set by dynamic registration.",
+    },
     "logo_uri": {
         **NULLABLE_STRING,
         "description": "An https URL (http only on loopback) of a logo for the consent page.",

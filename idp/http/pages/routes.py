@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, current_app, g, redirect, request, send_from_directory
+from flask import Blueprint, Response, g, redirect, request, send_from_directory
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
-from idp.context import client_ip, current_tenant, issuer, services
+from idp.context import client_ip, current_tenant, issuer, services, sign_in_service
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
 from idp.http.pages.forms import MAX_FIELD
@@ -27,7 +27,6 @@ from idp.services.signin.consents import describe_scopes, remember_consent
 from idp.services.signin.sessions import (
     Attempt,
     SignedIn,
-    SignIn,
     SignInRefused,
     current_session,
 )
@@ -59,19 +58,6 @@ class LoginForm:
             password=form.get("password", "")[: MAX_FIELD + 1],
             txn=form.get("txn", "")[:MAX_FIELD],
         )
-
-
-def sign_in_service() -> SignIn:
-    # One per process: it keeps the decoy hash that makes unknown accounts cost a verification.
-    container = services()
-    return current_app.extensions.setdefault(  # type: ignore[no-any-return]
-        "idp.sign_in",
-        SignIn(
-            container.passwords,
-            container.lockout(),
-            container.usage,
-        ),
-    )
 
 
 def find_transaction(txn: str) -> Transaction | None:
