@@ -29,7 +29,6 @@ Decisions on the OIDC Core §3.1.2.1 parameters:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -42,7 +41,7 @@ from werkzeug.datastructures import MultiDict
 from idp import i18n
 from idp.context import current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
-from idp.oauth.grants import requested_scopes
+from idp.oauth.grants import S256_CHALLENGE, requested_scopes
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user, normalise_email
 from idp.services.errors import InvalidInput, NotFound
@@ -65,8 +64,6 @@ from idp.services.tokens.id_tokens import read_id_token_hint
 RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_VALUE = 512
-# RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
-S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class PageError(Exception):

@@ -38,9 +38,8 @@ from authlib.oauth2.rfc6749.endpoint import Endpoint
 from flask import g, request
 
 from idp.context import client_ip, current_tenant, services, sign_in_service
-from idp.oauth.authorize import MAX_VALUE, S256_CHALLENGE
 from idp.oauth.clients import OAuthClient
-from idp.oauth.grants import TOKEN_AUTH_METHODS, requested_scopes
+from idp.oauth.grants import S256_CHALLENGE, TOKEN_AUTH_METHODS, requested_scopes
 from idp.services.factors.second_step import CodeRefused, Verifier, verify_second_factor
 from idp.services.factors.throttle import FactorThrottle
 from idp.services.signin.challenge import (
@@ -56,6 +55,7 @@ from idp.services.signin.sessions import Attempt, SignInRefused
 VIA = "authorization_challenge"
 MAX_USERNAME = 320  # RFC 5321 §4.5.3.1: the longest e-mail address
 MAX_CODE = 64
+MAX_ACR_VALUES = 512  # as at the authorization endpoint
 RETRY_AFTER_DEFAULT = 60  # a lockout refusal always carries its wait; a safe guess otherwise
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
@@ -194,8 +194,8 @@ def _challenge_request(client: OAuthClient, form: Any) -> ChallengeRequest:
     if not challenge or method != "S256" or not S256_CHALLENGE.match(challenge):
         raise InvalidRequestError("PKCE is required: code_challenge with S256.")
     acr_values = form.get("acr_values") or ""
-    if len(acr_values) > MAX_VALUE:
-        raise InvalidRequestError(f"acr_values is longer than {MAX_VALUE} characters.")
+    if len(acr_values) > MAX_ACR_VALUES:
+        raise InvalidRequestError(f"acr_values is longer than {MAX_ACR_VALUES} characters.")
     return ChallengeRequest(
         client_id=client.client_id,
         scopes=tuple(requested_scopes(client, form.get("scope"))),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -42,6 +43,8 @@ from idp.services.tokens.refresh_tokens import (
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 MAX_CODE = 128
+# RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
+S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class InvalidTargetError(OAuth2Error):

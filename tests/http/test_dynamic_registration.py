@@ -376,6 +376,7 @@ def test_logout_logo_and_application_type_are_registered_read_and_replaced(
     "privileged",
     [
         {"skip_consent": True},
+        {"first_party": True},
         {"always_issue_refresh_token": True},
         {"allowed_cors_origins": ["https://evil.example.com"]},
     ],
@@ -389,6 +390,7 @@ def test_a_registered_client_cannot_give_itself_administrator_only_powers(
     assert not set(privileged) & set(registered.json())
     stored = client_service.get_client(make.services.uow(), tenant, registered.json()["client_id"])
     assert (stored.skip_consent, stored.always_issue_refresh_token) == (False, False)
+    assert stored.first_party is False
     assert stored.allowed_cors_origins == ()
 
 
