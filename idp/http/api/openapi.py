@@ -12,6 +12,7 @@ from idp.services.tenancy.tenant_settings import (
     LIFETIMES,
     MAX_RP_ID,
     MFA_POLICIES,
+    PROFILE_SYNC_POLICIES,
     RP_ID_PATTERN,
     SIGN_IN_METHODS,
 )
@@ -411,6 +412,14 @@ POLICIES = {
         "description": "The passkey (WebAuthn) relying party id: the public URL's host or a "
         "domain it is under. Null: the public URL's host. Passkeys registered under one id do "
         "not work under another.",
+    },
+    "federation_profile_sync": {
+        "enum": list(PROFILE_SYNC_POLICIES),
+        "description": "What a sign-in through an upstream provider (Google, GitHub, OpenID) "
+        "copies into the person's name, given_name, family_name and picture: `on_sign_in` "
+        "every value the upstream sends, at every sign-in; `fill_empty` (default) only what the "
+        "profile lacks, so the person's own edits stay; `never` nothing after the account's "
+        "creation.",
     },
     "profile_attributes": {
         "type": "array",

@@ -1,0 +1,337 @@
+"""The linking rules (services/federation/linking.py) against the real database, both backends:
+the takeover cases of issue 11 §3, automatic linking, proof then confirm, unlink, isolation.
+
+Upstream identities here are what an adapter returns after every check passed
+(federation/base.py UpstreamIdentity); the end-to-end flows through real upstreams are in
+test_federation_flow.py."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from idp.federation.base import UpstreamIdentity
+from idp.services.container import Services
+from idp.services.federation import linking
+from idp.services.federation.linking import (
+    FederationRefused,
+    IdentityTaken,
+    LastWayIn,
+    LinkProofNeeded,
+    link_identity,
+    list_identities,
+    resolve_upstream_sign_in,
+    unlink_identity,
+)
+from idp.services.tenancy import providers as provider_service
+from idp.services.tenancy import tenant_settings
+from idp.services.tenancy.providers import ProviderView
+from idp.services.tenancy.tenants import TenantView, get_tenant
+from tests.support.factories import Factory
+
+GOOGLE = "https://accounts.google.test"
+OTHER = "https://login.other.test"
+
+
+def _provider(services: Services, tenant: TenantView, slug: str, issuer: str) -> ProviderView:
+    return provider_service.create_provider(
+        services.uow(),
+        services.kek,
+        tenant,
+        {"kind": "oidc", "slug": slug, "client_id": "rp", "issuer": issuer},
+    )
+
+
+def _identity(issuer: str, email: str | None, verified: bool, **claims: str) -> UpstreamIdentity:
+    return UpstreamIdentity(
+        issuer=issuer,
+        subject=claims.pop("subject", secrets.token_hex(6)),
+        email=email,
+        email_verified=verified,
+        **claims,
+    )
+
+
+def _open_tenant(services: Services, make: Factory, **policies: object) -> TenantView:
+    tenant = make.tenant()
+    tenant_settings.update_settings(
+        services.uow(),
+        tenant.slug,
+        {},
+        {"self_registration": True, **policies},
+        services.settings.tokens,
+    )
+    return get_tenant(services.uow(), tenant.slug)
+
+
+def _verified_user(services: Services, make: Factory, tenant: TenantView, verified: bool):  # type: ignore[no-untyped-def]
+    user = make.user(tenant)
+    with services.uow() as uow:
+        row = uow.users.by_subject(tenant.id, user.subject)
+        assert row is not None
+        row.email_verified = verified
+        uow.commit()
+        return row.id, user
+
+
+@pytest.fixture
+def setup(services: Services, make: Factory):  # type: ignore[no-untyped-def]
+    tenant = _open_tenant(services, make)
+    return tenant, _provider(services, tenant, "upstream", GOOGLE)
+
+
+def test_new_identity_creates_an_account_just_in_time(services: Services, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    identity = _identity(GOOGLE, "Newcomer@Example.com", True, name="Ada Lovelace")
+    first = resolve_upstream_sign_in(services.uow(), tenant, provider, identity)
+    assert (first.created, first.linked_now) == (True, True)
+    with services.uow() as uow:
+        user = uow.users.by_subject(tenant.id, first.subject)
+        assert user is not None
+        assert (user.email, user.email_verified, user.password_hash) == (
+            "newcomer@example.com",
+            True,
+            None,
+        )
+        assert (user.given_name, user.family_name) == ("Ada", "Lovelace")
+    again = resolve_upstream_sign_in(services.uow(), tenant, provider, identity)
+    assert (again.user_id, again.created, again.linked_now) == (first.user_id, False, False)
+
+
+def test_unverified_upstream_address_is_not_marked_verified(services: Services, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    signed = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "maybe@example.com", False)
+    )
+    with services.uow() as uow:
+        user = uow.users.by_subject(tenant.id, signed.subject)
+        assert user is not None and user.email_verified is False
+
+
+def test_registration_closed_refuses_newcomers(services: Services, make: Factory) -> None:
+    tenant = make.tenant()
+    provider = _provider(services, tenant, "upstream", GOOGLE)
+    with pytest.raises(FederationRefused) as refused:
+        resolve_upstream_sign_in(
+            services.uow(), tenant, provider, _identity(GOOGLE, "new@example.com", True)
+        )
+    assert refused.value.reason == linking.REGISTRATION_CLOSED
+    signed = resolve_upstream_sign_in(
+        services.uow(),
+        tenant,
+        provider,
+        _identity(GOOGLE, "new@example.com", True),
+        allow_registration=True,
+    )
+    assert signed.created
+
+
+def test_no_email_is_refused(services: Services, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    with pytest.raises(FederationRefused) as refused:
+        resolve_upstream_sign_in(services.uow(), tenant, provider, _identity(GOOGLE, None, True))
+    assert refused.value.reason == linking.NO_EMAIL
+
+
+def test_both_verified_links_automatically(services: Services, make: Factory, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    user_id, user = _verified_user(services, make, tenant, True)
+    signed = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, user.email, True)
+    )
+    assert (signed.user_id, signed.created, signed.linked_now) == (user_id, False, True)
+    assert [i.issuer for i in list_identities(services.uow(), tenant, user_id)] == [GOOGLE]
+
+
+def test_takeover_unverified_upstream_email_matching_a_local_account(  # type: ignore[no-untyped-def]
+    services: Services, make: Factory, setup
+) -> None:
+    """An upstream that does not vouch for the address never reaches the account."""
+    tenant, provider = setup
+    user_id, user = _verified_user(services, make, tenant, True)
+    with pytest.raises(LinkProofNeeded) as proof:
+        resolve_upstream_sign_in(
+            services.uow(), tenant, provider, _identity(GOOGLE, user.email, False)
+        )
+    assert (proof.value.user_id, proof.value.has_password) == (user_id, True)
+    assert list_identities(services.uow(), tenant, user_id) == []
+
+
+def test_takeover_local_account_pre_registered_unverified(  # type: ignore[no-untyped-def]
+    services: Services, make: Factory, setup
+) -> None:
+    """Someone registered the victim's address here without proving it: the victim's genuine,
+    verified upstream identity must not inherit that account (its password is the attacker's)."""
+    tenant, provider = setup
+    user_id, user = _verified_user(services, make, tenant, False)
+    with pytest.raises(LinkProofNeeded):
+        resolve_upstream_sign_in(
+            services.uow(), tenant, provider, _identity(GOOGLE, user.email, True)
+        )
+    assert list_identities(services.uow(), tenant, user_id) == []
+
+
+def test_takeover_same_subject_from_two_providers(  # type: ignore[no-untyped-def]
+    services: Services, make: Factory, setup
+) -> None:
+    tenant, provider = setup
+    other = _provider(services, tenant, "other", OTHER)
+    first = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "one@example.com", True, subject="42")
+    )
+    second = resolve_upstream_sign_in(
+        services.uow(), tenant, other, _identity(OTHER, "two@example.com", True, subject="42")
+    )
+    assert second.created and second.user_id != first.user_id
+    # The same subject at the other issuer with the first person's address: their rules, not
+    # the subject, decide; unverified there, it needs proof.
+    with pytest.raises(LinkProofNeeded):
+        resolve_upstream_sign_in(
+            services.uow(),
+            tenant,
+            other,
+            _identity(OTHER, "one@example.com", False, subject="43"),
+        )
+
+
+def test_takeover_second_provider_claiming_a_linked_address(  # type: ignore[no-untyped-def]
+    services: Services, make: Factory, setup
+) -> None:
+    tenant, provider = setup
+    other = _provider(services, tenant, "other", OTHER)
+    first = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "linked@example.com", True)
+    )
+    with pytest.raises(LinkProofNeeded):
+        resolve_upstream_sign_in(
+            services.uow(), tenant, other, _identity(OTHER, "linked@example.com", False)
+        )
+    # Both sides verified: the second provider joins the same account.
+    both = resolve_upstream_sign_in(
+        services.uow(), tenant, other, _identity(OTHER, "linked@example.com", True)
+    )
+    assert (both.user_id, both.linked_now) == (first.user_id, True)
+    assert len(list_identities(services.uow(), tenant, first.user_id)) == 2
+
+
+def test_proof_then_confirmed_link(services: Services, make: Factory, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    user_id, user = _verified_user(services, make, tenant, True)
+    identity = _identity(GOOGLE, user.email, False)
+    with pytest.raises(LinkProofNeeded):
+        resolve_upstream_sign_in(services.uow(), tenant, provider, identity)
+    link_identity(services.uow(), tenant, user_id, provider, identity)
+    signed = resolve_upstream_sign_in(services.uow(), tenant, provider, identity)
+    assert (signed.user_id, signed.linked_now) == (user_id, False)
+
+
+def test_identity_of_another_user_is_never_moved(  # type: ignore[no-untyped-def]
+    services: Services, make: Factory, setup
+) -> None:
+    tenant, provider = setup
+    owner = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "owner@example.com", True, subject="7")
+    )
+    other_id, _ = _verified_user(services, make, tenant, True)
+    with pytest.raises(IdentityTaken):
+        link_identity(
+            services.uow(),
+            tenant,
+            other_id,
+            provider,
+            _identity(GOOGLE, "owner@example.com", True, subject="7"),
+        )
+    assert list_identities(services.uow(), tenant, owner.user_id)[0].subject == "7"
+
+
+def test_disabled_account_is_refused(services: Services, make: Factory, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    signed = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "gone@example.com", True, subject="9")
+    )
+    with services.uow() as uow:
+        row = uow.users.by_subject(tenant.id, signed.subject)
+        assert row is not None
+        row.active = False
+        uow.commit()
+    with pytest.raises(FederationRefused) as refused:
+        resolve_upstream_sign_in(
+            services.uow(),
+            tenant,
+            provider,
+            _identity(GOOGLE, "gone@example.com", True, subject="9"),
+        )
+    assert refused.value.reason == linking.ACCOUNT_DISABLED
+
+
+def test_unlink_never_removes_the_last_way_in(services: Services, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    other = _provider(services, tenant, "other", OTHER)
+    signed = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "only@example.com", True)
+    )
+    (only,) = list_identities(services.uow(), tenant, signed.user_id)
+    with pytest.raises(LastWayIn):
+        unlink_identity(services.uow(), tenant, signed.user_id, only.id)
+    second = link_identity(
+        services.uow(), tenant, signed.user_id, other, _identity(OTHER, "only@example.com", True)
+    )
+    unlink_identity(services.uow(), tenant, signed.user_id, only.id)
+    assert [i.id for i in list_identities(services.uow(), tenant, signed.user_id)] == [second.id]
+    with pytest.raises(LastWayIn):
+        unlink_identity(services.uow(), tenant, signed.user_id, second.id)
+
+
+def test_unlink_keeps_identities_when_a_password_remains(  # type: ignore[no-untyped-def]
+    services: Services, make: Factory, setup
+) -> None:
+    tenant, provider = setup
+    user_id, user = _verified_user(services, make, tenant, True)
+    resolve_upstream_sign_in(services.uow(), tenant, provider, _identity(GOOGLE, user.email, True))
+    (only,) = list_identities(services.uow(), tenant, user_id)
+    unlink_identity(services.uow(), tenant, user_id, only.id)
+    assert list_identities(services.uow(), tenant, user_id) == []
+
+
+def test_tenants_are_isolated(services: Services, make: Factory, setup) -> None:  # type: ignore[no-untyped-def]
+    tenant, provider = setup
+    elsewhere = _open_tenant(services, make)
+    elsewhere_provider = _provider(services, elsewhere, "upstream", GOOGLE)
+    identity = _identity(GOOGLE, "twice@example.com", True, subject="same")
+    here = resolve_upstream_sign_in(services.uow(), tenant, provider, identity)
+    there = resolve_upstream_sign_in(services.uow(), elsewhere, elsewhere_provider, identity)
+    assert here.created and there.created and here.user_id != there.user_id
+    (theirs,) = list_identities(services.uow(), elsewhere, there.user_id)
+    with pytest.raises(linking.NotFound):
+        unlink_identity(services.uow(), tenant, here.user_id, theirs.id)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("on_sign_in", "Upstream Name"), ("fill_empty", "Typed Name"), ("never", "Typed Name")],
+)
+def test_profile_policy(services: Services, make: Factory, policy: str, expected: str) -> None:
+    tenant = _open_tenant(services, make, federation_profile_sync=policy)
+    provider = _provider(services, tenant, "upstream", GOOGLE)
+    identity = _identity(GOOGLE, "profile@example.com", True, subject="p", name="First Name")
+    signed = resolve_upstream_sign_in(services.uow(), tenant, provider, identity)
+    with services.uow() as uow:
+        row = uow.users.by_subject(tenant.id, signed.subject)
+        assert row is not None
+        row.name, row.picture = "Typed Name", None
+        uow.commit()
+    renamed = _identity(
+        GOOGLE,
+        "profile@example.com",
+        True,
+        subject="p",
+        name="Upstream Name",
+        picture="https://pictures.example/p.png",
+    )
+    resolve_upstream_sign_in(services.uow(), tenant, provider, renamed)
+    with services.uow() as uow:
+        row = uow.users.by_subject(tenant.id, signed.subject)
+        assert row is not None
+        assert row.name == expected
+        assert row.picture == (None if policy == "never" else "https://pictures.example/p.png")
