@@ -31,6 +31,7 @@ from idp.oauth.grants import (
     S256CodeChallenge,
 )
 from idp.oauth.registration import ClientConfiguration, ClientRegistration
+from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.services.rate_limits import FailureLimiter
 
 MAX_CLIENT_ID = 64
@@ -56,6 +57,7 @@ class TenantAuthorizationServer(AuthorizationServer):
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_grant(RefreshTokenGrant)
+        self.register_grant(TokenExchangeGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_endpoint(AuthorizationChallenge)

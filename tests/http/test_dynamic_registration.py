@@ -372,6 +372,13 @@ def test_logout_logo_and_application_type_are_registered_read_and_replaced(
     assert "backchannel_logout_session_required" not in replaced.json()  # no URI to qualify
 
 
+def test_token_exchange_is_granted_by_an_administrator_only(dcr_tenant, register):
+    tenant = dcr_tenant(requires_token=False)
+    exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    refused = register(tenant, {**CC_CLIENT, "grant_types": ["client_credentials", exchange]})
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_client_metadata")
+
+
 @pytest.mark.parametrize(
     "privileged",
     [
