@@ -121,12 +121,15 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
                 container.uow(), tenant, provider, identity, attempt=attempt
             )
         except LinkProofNeeded as error:
+            audit_sign_in(container.uow(), tenant, attempt, None, FAILED, "link proof", METHOD)
             raise InvalidGrantError(LINK_FIRST) from error
         except FederationRefused as error:
             raise InvalidGrantError(f"The sign-in was refused ({error.reason}).") from error
         # As after a password: the tenant's policy may want a second factor (policy.py).
         signing_in = SessionView("", signed.user_id, signed.subject, datetime.now(UTC), (FED,))
         if second_factor_pending(container.uow(), tenant.id, tenant.mfa_policy, signing_in):
+            reason = "second factor due"
+            audit_sign_in(container.uow(), tenant, attempt, signed.subject, FAILED, reason, METHOD)
             raise InvalidGrantError(SECOND_FACTOR_DUE)
         session = open_federated_session(
             container.uow(), tenant, signed, None, attempt, container.usage

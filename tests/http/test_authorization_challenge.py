@@ -14,7 +14,7 @@ import requests
 
 from idp.services.audit import AuditFilter, page_events
 from idp.services.container import Services
-from idp.services.factors import totp
+from idp.services.factors import recovery_codes, totp
 from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
 from tests.http.conftest import oauth_error
@@ -199,6 +199,20 @@ def test_second_factor_through_auth_session(mfa_app: tuple[App, str]) -> None:
     # The auth_session was spent by its step.
     again = app.post(auth_session=auth_session, otp=pyotp.TOTP(secret).now())
     assert oauth_error(again) == (400, "invalid_session")
+
+
+def test_a_recovery_code_is_a_second_factor_too(
+    mfa_app: tuple[App, str], services: Services
+) -> None:
+    app, _ = mfa_app
+    codes = recovery_codes.issue_codes(
+        services.uow(), app.tenant.id, user_id(services, app.tenant, app.user.subject)
+    )
+    auth_session = app.sign_in().json()["auth_session"]
+    answer = app.post(auth_session=auth_session, otp=codes[0])
+    assert answer.status_code == 200, answer.text
+    claims = app.claims(app.redeem(answer.json()["authorization_code"]).json())
+    assert (claims["amr"], claims["acr"]) == (["pwd", "recovery", "mfa"], "2")
 
 
 def test_a_wrong_code_gets_a_fresh_auth_session_and_the_old_one_is_spent(

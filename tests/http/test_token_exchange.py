@@ -322,6 +322,8 @@ def test_a_verified_upstream_address_does_not_take_over_an_unverified_account(
     refused = app.exchange(scripted.id_token(email="ada@example.org", email_verified=True))
     assert oauth_error(refused) == (400, "invalid_grant")
     assert "sign in to it" in refused.json()["error_description"]
+    (event,) = app.events("user.sign_in")
+    assert (event.outcome, event.details["reason"]) == ("failed", "link proof")
     with services.uow() as uow:
         links = uow.session.query(FederatedIdentity).filter_by(tenant_id=app.tenant.id).count()
     assert links == 0, victim
@@ -333,6 +335,8 @@ def test_a_second_factor_policy_is_for_the_challenge_endpoint_or_the_browser(
     set_tenant_columns(services, app.tenant, mfa_policy="required")
     refused = app.exchange(scripted.id_token())
     assert oauth_error(refused) == (400, "invalid_grant")
+    (event,) = app.events("user.sign_in")
+    assert (event.outcome, event.details["reason"]) == ("failed", "second factor due")
 
 
 def test_discovery_lists_the_grant_type(app: App) -> None:
