@@ -15,7 +15,6 @@ import requests
 
 from idp.crypto.keys import generate_private_jwk
 from idp.models.federated_identities import FederatedIdentity
-from idp.models.providers import UpstreamProvider
 from idp.services.audit import AuditFilter, page_events
 from idp.services.container import Services
 from idp.services.oauth_clients.clients import IssuedClient
@@ -25,7 +24,6 @@ from idp.services.tenancy.tenants import TenantView, get_tenant
 from tests.http.conftest import oauth_error
 from tests.support.account import set_tenant_columns
 from tests.support.browser import (
-    PASSWORD,
     REDIRECT,
     Browser,
     code_request,
@@ -36,6 +34,7 @@ from tests.support.browser import (
 from tests.support.factories import Factory
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
 from tests.support.hostile_oidc import HostileOpenIdProvider
+from tests.support.upstream_idp import UpstreamIdp
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
@@ -45,21 +44,12 @@ SCOPE = "openid email offline_access"
 
 
 def add_provider(
-    services: Services, tenant: TenantView, kind: str, slug: str, client_id: str, **columns: Any
+    services: Services, tenant: TenantView, kind: str, slug: str, client_id: str, **fields: Any
 ) -> None:
-    """A provider of `tenant`; the overridable endpoints, issuer and audiences are set on
-    the row (the fields issue 11 §1 adds to the API)."""
-    fields = {"kind": kind, "slug": slug, "client_id": client_id}
-    if kind == "oidc":
-        fields["issuer"] = columns.pop("issuer")
-    if "client_secret" in columns:
-        fields["client_secret"] = columns.pop("client_secret")
+    """A provider of `tenant`, as the management API makes it (issuer, GitHub endpoints and
+    allowed audiences overridable, issue 11 §1)."""
+    fields |= {"kind": kind, "slug": slug, "client_id": client_id}
     provider_service.create_provider(services.uow(), services.kek, tenant, fields)
-    with services.uow() as uow:
-        row = uow.session.query(UpstreamProvider).filter_by(tenant_id=tenant.id, slug=slug).one()
-        for name, value in columns.items():
-            setattr(row, name, value)
-        uow.commit()
 
 
 class App:
@@ -105,41 +95,22 @@ def app(make: Factory, http: requests.Session) -> App:
 
 
 class Google:
-    """Another tenant of this IdP playing Google: the person signs in there with the app's
-    client (the app's "Android client id"), and the app posts the ID token it got."""
+    """The second instance of this IdP (tests/support/upstream_idp.py) playing Google: the
+    person signs in there to the app's own client (its "Android client id"), and the app posts
+    the ID token it got."""
 
-    def __init__(self, make: Factory, http: requests.Session) -> None:
-        self.tenant = make.tenant()
-        self.issuer = make.issuer(self.tenant)
-        self.http = http
-        self.android = make.client(
-            self.tenant,
-            grant_types=("authorization_code",),
-            redirect_uris=(REDIRECT,),
-            scopes=("openid", "email", "profile"),
-        )
-        self.person = make.user(self.tenant, password=PASSWORD)
-        with make.services.uow() as uow:
-            row = uow.users.by_subject(self.tenant.id, self.person.subject)
-            assert row is not None
-            row.email_verified = True
-            uow.commit()
+    def __init__(self, upstream: UpstreamIdp) -> None:
+        self.upstream = upstream
+        self.android = upstream.register_client(REDIRECT)
 
     def id_token(self) -> str:
-        with requests.Session() as browser_http:
-            browser = Browser(browser_http, self.issuer)
+        with requests.Session() as http:
+            browser = Browser(http, self.upstream.issuer)
             verifier, challenge = pkce_pair()
-            client_id = self.android.client.client_id
+            client_id, secret = self.android.client.client_id, self.android.secret or ""
             params = code_request(client_id, challenge, scope="openid email profile")
-            query = browser.run(self.person.email, PASSWORD, **params)
-            body = redeem(
-                browser_http,
-                self.issuer,
-                client_id,
-                self.android.secret or "",
-                query["code"],
-                verifier,
-            )
+            query = browser.run(self.upstream.email, self.upstream.password, **params)
+            body = redeem(http, self.upstream.issuer, client_id, secret, query["code"], verifier)
         return str(body["id_token"])
 
     def configure(self, app: App) -> None:
@@ -149,14 +120,14 @@ class Google:
             "google",
             "google",
             "our-web-client.apps.googleusercontent.test",
-            issuer=self.issuer,
+            issuer=self.upstream.issuer,
             allowed_audiences=[self.android.client.client_id],
         )
 
 
 @pytest.fixture
-def google(make: Factory, http: requests.Session, app: App) -> Google:
-    upstream = Google(make, http)
+def google(upstream_idp: UpstreamIdp, app: App) -> Google:
+    upstream = Google(upstream_idp)
     upstream.configure(app)
     return upstream
 
@@ -198,7 +169,7 @@ def test_a_google_id_token_signs_the_person_in(app: App, google: Google) -> None
     assert body["token_type"] == "Bearer" and body["expires_in"] > 0
     assert {"access_token", "refresh_token", "id_token"} <= set(body)
     claims = app.claims(body)
-    assert (claims["email"], claims["email_verified"]) == (google.person.email, True)
+    assert (claims["email"], claims["email_verified"]) == (google.upstream.email, True)
     assert (claims["amr"], claims["acr"]) == (["fed"], "1")
     assert claims["aud"] == app.client.client.client_id and claims["sid"]
     # The same Google account again is the same person here; the refresh family rotates.

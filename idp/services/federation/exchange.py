@@ -20,15 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idp.crypto.kek import Kek
-from idp.federation import UpstreamConfig, UpstreamIdentity, provider_for
-from idp.models.providers import UpstreamProvider
+from idp.federation import UpstreamIdentity, provider_for
 from idp.models.uow import UnitOfWork
 from idp.services.errors import NotFound
 from idp.services.tenancy.providers import (
     ProviderView,
-    get_provider,
-    list_providers,
-    provider_secret,
+    enabled_providers,
+    upstream_config,
 )
 from idp.services.tenancy.tenants import TenantView
 
@@ -86,7 +84,7 @@ def upstream_identity(
 
 def _provider_slug(uow: UnitOfWork, tenant: TenantView, subject: SubjectToken) -> str:
     kinds = KINDS[subject.token_type]
-    candidates = [p.slug for p in list_providers(uow, tenant) if p.enabled and p.kind in kinds]
+    candidates = [p.slug for p in enabled_providers(uow, tenant) if p.kind in kinds]
     if subject.subject_issuer is not None:
         if subject.subject_issuer not in candidates:
             raise NoProvider("subject_issuer names no provider that takes this token type")
@@ -94,24 +92,3 @@ def _provider_slug(uow: UnitOfWork, tenant: TenantView, subject: SubjectToken) -
     if len(candidates) != 1:
         raise NoProvider("name the provider with subject_issuer")
     return candidates[0]
-
-
-def upstream_config(
-    uow: UnitOfWork, kek: Kek, tenant: TenantView, slug: str
-) -> tuple[ProviderView, UpstreamConfig]:
-    """Stand-in until branch fed-core's providers.upstream_config lands (same contract)."""
-    view = get_provider(uow, tenant, slug)
-    if not view.enabled:
-        raise NotFound(f"no provider '{slug}'")
-    secret = provider_secret(uow, kek, tenant, slug)
-    with uow:
-        row = uow.session.query(UpstreamProvider).filter_by(tenant_id=tenant.id, slug=slug).one()
-        options = {
-            "authorization_endpoint": row.authorization_endpoint,
-            "token_endpoint": row.token_endpoint,
-            "api_base_url": row.api_base_url,
-            "allowed_audiences": tuple(row.allowed_audiences or ()),
-        }
-    return view, UpstreamConfig(
-        view.kind, slug, view.client_id, secret, view.issuer, view.scopes, **options
-    )
