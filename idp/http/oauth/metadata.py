@@ -10,7 +10,7 @@ from idp import i18n
 from idp.oauth.authorize import RESPONSE_MODES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
-from idp.services.oauth_clients.clients import GRANT_TYPES
+from idp.services.oauth_clients.clients import TOKEN_EXCHANGE
 from idp.services.tenancy.profile_attributes import ProfileAttribute
 from idp.services.tokens.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
 from idp.services.tokens.refresh_tokens import OFFLINE_ACCESS
@@ -43,7 +43,12 @@ def server_metadata(
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",  # OIDC RP-Initiated Logout 1.0 §2.1
-        "grant_types_supported": list(GRANT_TYPES),
+        "grant_types_supported": [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            TOKEN_EXCHANGE,  # RFC 8693, for native sign-in with an upstream token
+        ],
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
         "code_challenge_methods_supported": ["S256"],
