@@ -79,6 +79,19 @@ SECOND_FACTOR_DUE = (
 )
 
 
+class TooManyExchanges(InvalidGrantError):
+    """Past the failure limit for this address: 429 with Retry-After (RFC 6585 §4)."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description="Too many refused subject tokens; retry later.")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     GRANT_TYPE = TOKEN_EXCHANGE
     TOKEN_ENDPOINT_AUTH_METHODS = [*TOKEN_AUTH_METHODS, "none"]
@@ -107,6 +120,12 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         attempt = Attempt(
             client_ip(), g.get("request_id"), client.client_id, request.user_agent.string, VIA
         )
+        # A subject token is a credential: failures count with those of client authentication
+        # from this address, so nobody makes us check (and call upstream) without end.
+        source = f"{tenant.id}:{client_ip()}"
+        wait = self.server.failures.retry_after(source)
+        if wait:
+            raise TooManyExchanges(wait)
         try:
             provider, identity = upstream_identity(
                 container.uow(), container.kek, tenant, self.request.subject
@@ -115,6 +134,9 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidRequestError(f"{error}.") from error
         except UpstreamError as error:
             audit_sign_in(container.uow(), tenant, attempt, None, FAILED, error.reason, METHOD)
+            wait = self.server.failures.record_failure(source)
+            if wait:
+                raise TooManyExchanges(wait) from error
             raise InvalidGrantError(f"The subject token was refused ({error.reason}).") from error
         try:
             signed = resolve_upstream_sign_in(

@@ -313,3 +313,18 @@ def test_a_second_factor_policy_is_for_the_challenge_endpoint_or_the_browser(
 def test_discovery_lists_the_grant_type(app: App) -> None:
     metadata = app.http.get(f"{app.issuer}/.well-known/openid-configuration").json()
     assert EXCHANGE in metadata["grant_types_supported"]
+
+
+def test_refused_subject_tokens_are_rate_limited_per_address(
+    app: App, scripted: HostileOpenIdProvider, services: Services
+) -> None:
+    limit = services.settings.rate_limits.failed_auth_per_minute
+    forged = scripted.unsigned_token()
+    for _ in range(limit):
+        assert oauth_error(app.exchange(forged)) == (400, "invalid_grant")
+    blocked = app.exchange(forged)
+    assert oauth_error(blocked) == (429, "invalid_grant")
+    assert int(blocked.headers["Retry-After"]) > 0
+    # Blocked before any check, from client authentication on (one budget per address for
+    # every credential): even an honest token waits.
+    assert oauth_error(app.exchange(scripted.id_token()))[0] == 429
