@@ -328,3 +328,11 @@ def test_refused_subject_tokens_are_rate_limited_per_address(
     # Blocked before any check, from client authentication on (one budget per address for
     # every credential): even an honest token waits.
     assert oauth_error(app.exchange(scripted.id_token()))[0] == 429
+
+
+def test_a_provider_of_another_tenant_is_no_provider_here(
+    app: App, scripted: HostileOpenIdProvider, make: Factory, http: requests.Session
+) -> None:
+    elsewhere = App(make, http)  # a tenant without providers
+    assert app.exchange(scripted.id_token()).status_code == 200
+    assert oauth_error(elsewhere.exchange(scripted.id_token())) == (400, "invalid_request")
