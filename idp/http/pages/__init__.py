@@ -1,5 +1,6 @@
 """Hosted pages under {issuer}/ (DESIGN §1, §11): login, second factor, consent, logout,
-password, sign-up, e-mail verification, sign-in links by mail, account; assets."""
+password, sign-up, e-mail verification, sign-in links by mail, upstream providers, account;
+assets."""
 
 from flask import Blueprint
 
@@ -10,6 +11,8 @@ from idp.http.pages.account_passkeys import bp as account_passkeys_bp
 from idp.http.pages.account_public import bp as account_public_bp
 from idp.http.pages.account_security import bp as account_security_bp
 from idp.http.pages.blueprints import branding_bp
+from idp.http.pages.federation import bp as federation_bp
+from idp.http.pages.federation_link import bp as federation_link_bp
 from idp.http.pages.home import bp as home_bp
 from idp.http.pages.logout import bp as logout_bp
 from idp.http.pages.magic import bp as magic_bp
@@ -27,6 +30,8 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     password_bp,
     signup_bp,
     magic_bp,
+    federation_bp,
+    federation_link_bp,
     account_access_bp,
     account_bp,
     account_security_bp,

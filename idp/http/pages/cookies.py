@@ -159,3 +159,53 @@ def clear_passkey_ceremony_cookie(response: Response) -> None:
     response.delete_cookie(
         _passkey_name(), path="/", secure=_secure(), httponly=True, samesite="Strict"
     )
+
+
+def _federation_name() -> str:
+    return _name(f"idp_federation_{current_tenant().slug}")
+
+
+def federation_browser_cookie() -> str | None:
+    """The value binding upstream round trips to this browser (pages/federation.py)."""
+    value = request.cookies.get(_federation_name())
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def set_federation_browser_cookie(response: Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        _federation_name(),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",  # the callback is a top-level GET from the upstream's site
+    )
+
+
+def _pending_link_name() -> str:
+    return _name(f"idp_federation_link_{current_tenant().slug}")
+
+
+def pending_link_cookie() -> str | None:
+    """The handle of the upstream identity waiting for its owner's proof (pages/federation.py)."""
+    value = request.cookies.get(_pending_link_name())
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def set_pending_link_cookie(response: Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        _pending_link_name(),
+        value,
+        max_age=max_age,
+        path="/",
+        secure=_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def clear_pending_link_cookie(response: Response) -> None:
+    response.delete_cookie(
+        _pending_link_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )

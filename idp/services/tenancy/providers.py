@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.kek import Kek
+from idp.federation.base import UpstreamConfig
 from idp.models.providers import PROVIDER_KINDS, UpstreamProvider
 from idp.models.uow import UnitOfWork
 from idp.services.errors import Conflict, InvalidInput, NotFound
@@ -198,3 +199,30 @@ def _require(uow: UnitOfWork, tenant_id: int, slug: str) -> UpstreamProvider:
     if row is None:
         raise NotFound(f"no provider '{slug}'")
     return row
+
+
+def upstream_config(
+    uow: UnitOfWork, kek: Kek, tenant: TenantView, slug: str
+) -> tuple[ProviderView, UpstreamConfig]:
+    """The provider and what its adapter needs (idp.federation.provider_for), secret unsealed:
+    for the federation flow only. NotFound when the tenant has no such provider."""
+    with uow:
+        row = _require(uow, tenant.id, slug)
+        secret = (
+            kek.open(row.client_secret_sealed, _context(tenant.id, slug)).decode()
+            if row.client_secret_sealed is not None
+            else None
+        )
+        config = UpstreamConfig(
+            kind=row.kind,
+            slug=row.slug,
+            client_id=row.client_id,
+            client_secret=secret,
+            issuer=row.issuer,
+            scopes=tuple(row.scopes),
+            authorization_endpoint=row.authorization_endpoint,
+            token_endpoint=row.token_endpoint,
+            api_base_url=row.api_base_url,
+            allowed_audiences=tuple(row.allowed_audiences or ()),
+        )
+        return ProviderView.of(row), config

@@ -1,0 +1,162 @@
+"""What the federation flow tests share: a tenant of this IdP acting as the upstream OpenID
+provider (another issuer on the live server: discovery, JWKS, code flow with PKCE and real ID
+tokens, over HTTP), providers configured as an operator would, and a `requests` browser that
+walks the whole round trip by following redirects and posting the pages' forms."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from idp.federation.base import UpstreamConfig
+from idp.services.container import Services
+from idp.services.tenancy import providers as provider_service
+from idp.services.tenancy import tenant_settings
+from idp.services.tenancy.tenants import TenantView, get_tenant
+from tests.support.browser import PASSWORD, Browser, hidden_fields, query_of
+from tests.support.factories import Factory
+
+UPSTREAM_SECRET = "upstream-client-secret-0123456789"
+START_LINK = re.compile(r'href="([^"]*/federation/[^"/]+/start[^"]*)"')
+
+
+@dataclass
+class UpstreamIdP:
+    """A tenant of the live server as someone else's OpenID provider."""
+
+    tenant: TenantView
+    issuer: str
+    client_id: str
+    secret: str
+
+    def person(self, make: Factory, email: str, verified: bool = True) -> str:
+        user = make.user(self.tenant, email=email, password=PASSWORD, name="Grace Hopper")
+        with make.services.uow() as uow:
+            row = uow.users.by_subject(self.tenant.id, user.subject)
+            assert row is not None
+            row.email_verified = verified
+            uow.commit()
+        return user.subject
+
+
+def upstream_idp(make: Factory, callback: str) -> UpstreamIdP:
+    tenant = make.tenant()
+    issued = make.client(
+        tenant,
+        name="Downstream IdP",
+        grant_types=("authorization_code",),
+        redirect_uris=(callback,),
+        scopes=("openid", "profile", "email"),
+        skip_consent=True,
+    )
+    assert issued.secret
+    return UpstreamIdP(tenant, make.issuer(tenant), issued.client.client_id, issued.secret)
+
+
+def add_provider(services: Services, tenant: TenantView, **columns: Any) -> None:
+    """A provider as the operator configured it; columns the create call may not take (GitHub's
+    endpoints, an overridden Google issuer) are set on the row after."""
+    issuer = columns.get("issuer")
+    fields = {
+        key: columns.pop(key)
+        for key in ("kind", "slug", "client_id", "client_secret", "issuer", "display_name")
+        if key in columns
+    }
+    if fields["kind"] != "oidc":
+        fields.pop("issuer", None)
+    provider_service.create_provider(services.uow(), services.kek, tenant, fields)
+    with services.uow() as uow:
+        row = provider_service._find(uow, tenant.id, fields.get("slug") or fields["kind"])
+        assert row is not None
+        for key, value in columns.items():
+            setattr(row, key, value)
+        if issuer and fields["kind"] != "github":
+            row.issuer = issuer
+        uow.commit()
+
+
+def add_github(services: Services, tenant: TenantView, config: UpstreamConfig) -> None:
+    add_provider(
+        services,
+        tenant,
+        kind="github",
+        slug=config.slug,
+        display_name="GitHub",
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        authorization_endpoint=config.authorization_endpoint,
+        token_endpoint=config.token_endpoint,
+        api_base_url=config.api_base_url,
+    )
+
+
+def set_policies(services: Services, tenant: TenantView, **policies: Any) -> TenantView:
+    tenant_settings.update_settings(
+        services.uow(), tenant.slug, {}, policies, services.settings.tokens
+    )
+    return get_tenant(services.uow(), tenant.slug)
+
+
+def start_links(page: str) -> dict[str, str]:
+    """The provider buttons of a page: {slug: href}."""
+    links = [html.unescape(href) for href in START_LINK.findall(page)]
+    return {link.split("/federation/")[1].split("/")[0]: link for link in links}
+
+
+@dataclass
+class RoundTrip:
+    """Where a walk through the pages stopped: the last response and the URL it answered."""
+
+    response: requests.Response
+    url: str
+
+    @property
+    def location(self) -> str:
+        return self.response.headers.get("Location", "")
+
+
+def walk(
+    http: requests.Session,
+    start: str,
+    ours: str,
+    upstream: str | None = None,
+    upstream_email: str | None = None,
+    consent: bool = True,
+    stop_at: str | None = None,
+) -> RoundTrip:
+    """Follow redirects from `start` through our issuer and the upstream's origin (`upstream`),
+    signing in there (an issuer of ours: `upstream_email` and PASSWORD) and consenting here,
+    until a redirect leaves both (the client), a page answers, or one starts with `stop_at`."""
+    url = start
+    response = http.get(url, allow_redirects=False)
+    for _ in range(20):
+        if response.status_code not in (302, 303):
+            return RoundTrip(response, url)
+        location = response.headers["Location"]
+        if stop_at and location.startswith(stop_at):
+            return RoundTrip(response, url)
+        if upstream_email and location.startswith(f"{upstream}/login"):
+            response = Browser(http, upstream).sign_in(location, upstream_email or "", PASSWORD)
+            url = f"{upstream}/login"
+            continue
+        if consent and location.startswith(f"{ours}/consent"):
+            response = Browser(http, ours).consent(location)
+            url = f"{ours}/consent"
+            continue
+        if not location.startswith(ours) and not (upstream and location.startswith(upstream)):
+            return RoundTrip(response, url)
+        url = location
+        response = http.get(url, allow_redirects=False)
+    raise AssertionError("the round trip did not end")
+
+
+def final_query(trip: RoundTrip) -> dict[str, str]:
+    return query_of(trip.location)
+
+
+def post_form(http: requests.Session, page: requests.Response, action: str, **fields: str) -> Any:
+    return http.post(action, data=hidden_fields(page.text) | fields, allow_redirects=False)
