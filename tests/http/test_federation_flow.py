@@ -7,21 +7,20 @@ overridden), and the GitHub-compatible server of tests/support/github_server.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from idp.services.oauth_clients.clients import IssuedClient
-from idp.services.tenancy.tenants import TenantView
-from tests.support.browser import REDIRECT, code_request, pkce_pair, redeem, verified_claims
+from tests.support.browser import REDIRECT, redeem, verified_claims
 from tests.support.factories import Factory
 from tests.support.federation import (
-    UpstreamIdP,
+    Scene,
     add_github,
     add_provider,
+    federated_scene,
     final_query,
+    login_message,
     set_policies,
     start_links,
     upstream_idp,
@@ -31,88 +30,16 @@ from tests.support.github_server import FakeGitHub, GitHubUser, github_email
 from tests.support.ports import free_port
 
 
-@dataclass
-class Scene:
-    """A downstream tenant (ours) federating with an upstream tenant, and a client of ours."""
-
-    tenant: TenantView
-    issuer: str
-    upstream: UpstreamIdP
-    rp: IssuedClient
-    make: Factory
-
-    def authorize_url(self, **extra: str) -> tuple[str, str]:
-        verifier, challenge = pkce_pair()
-        query = code_request(self.rp.client.client_id, challenge, **extra)
-        request = requests.Request("GET", f"{self.issuer}/authorize", params=query).prepare()
-        assert request.url
-        return request.url, verifier
-
-    def login_page(self, http: requests.Session, **extra: str) -> tuple[requests.Response, str]:
-        url, verifier = self.authorize_url(**extra)
-        trip = walk(http, url, self.issuer, stop_at=f"{self.issuer}/login")
-        page = http.get(trip.location)
-        assert page.status_code == 200
-        return page, verifier
-
-
 @pytest.fixture
 def scene(make: Factory) -> Scene:
-    tenant = make.tenant()
-    issuer = make.issuer(tenant)
-    upstream = upstream_idp(make, f"{issuer}/federation/acme/callback")
-    add_provider(
-        make.services,
-        tenant,
-        kind="oidc",
-        slug="acme",
-        display_name="Acme ID",
-        client_id=upstream.client_id,
-        client_secret=upstream.secret,
-        issuer=upstream.issuer,
-    )
-    tenant = set_policies(make.services, tenant, self_registration=True)
-    rp = make.client(
-        tenant,
-        grant_types=("authorization_code",),
-        redirect_uris=(REDIRECT,),
-        scopes=("openid", "profile", "email", "roles"),
-    )
-    return Scene(tenant, issuer, upstream, rp, make)
-
-
-def _signed_in_through(
-    scene: Scene, http: requests.Session, email: str, slug: str = "acme", **extra: str
-) -> dict[str, object]:
-    page, verifier = scene.login_page(http, **extra)
-    start = start_links(page.text)[slug]
-    trip = walk(http, start, scene.issuer, scene.upstream.issuer, email)
-    query = final_query(trip)
-    assert trip.location.startswith(REDIRECT), (trip.response.status_code, trip.response.text)
-    assert query["state"] == "st-123"
-    tokens = redeem(
-        http,
-        scene.issuer,
-        scene.rp.client.client_id,
-        scene.rp.secret or "",
-        query["code"],
-        verifier,
-    )
-    return verified_claims(http, scene.issuer, tokens["id_token"])
-
-
-def _login_message(trip_page: requests.Response) -> str:
-    assert trip_page.status_code == 200
-    found = trip_page.text.split('<p class="message" role="alert">')
-    assert len(found) == 2, trip_page.text
-    return found[1].split("</p>")[0]
+    return federated_scene(make)
 
 
 def test_generic_openid_provider_creates_the_person_and_signs_in(
     scene: Scene, http: requests.Session
 ) -> None:
     scene.upstream.person(scene.make, "grace@example.org")
-    claims = _signed_in_through(scene, http, "grace@example.org")
+    claims = scene.signed_in_through(http, "grace@example.org")
     assert claims["email"] == "grace@example.org"
     assert claims["email_verified"] is True
     assert claims["name"] == "Grace Hopper"
@@ -120,7 +47,7 @@ def test_generic_openid_provider_creates_the_person_and_signs_in(
     assert claims["acr"] == "1"
     # The second time the same upstream identity signs in the same person.
     with requests.Session() as again:
-        assert _signed_in_through(scene, again, "grace@example.org")["sub"] == claims["sub"]
+        assert scene.signed_in_through(again, "grace@example.org")["sub"] == claims["sub"]
 
 
 def test_login_and_signup_pages_show_the_button(scene: Scene, http: requests.Session) -> None:
@@ -155,7 +82,7 @@ def test_google_through_an_overridden_issuer(make: Factory, http: requests.Sessi
     )
     scene = Scene(tenant, issuer, upstream, rp, make)
     upstream.person(make, "lin@example.org")
-    claims = _signed_in_through(scene, http, "lin@example.org", slug="google")
+    claims = scene.signed_in_through(http, "lin@example.org", slug="google")
     assert claims["amr"] == ["fed"]
 
 
@@ -195,7 +122,7 @@ def test_cancelled_upstream_returns_to_the_login_page(
     github.cancel = True
     page, _ = scene.login_page(http)
     trip = walk(http, start_links(page.text)["github"], scene.issuer, github.url)
-    assert "cancelled" in _login_message(trip.response)
+    assert "cancelled" in login_message(trip.response)
     assert "txn=" in trip.url  # the same authorization request goes on
 
 
@@ -207,7 +134,7 @@ def test_upstream_error_returns_to_the_login_page(
     github.signed_in = 7
     page, _ = scene.login_page(http)
     trip = walk(http, start_links(page.text)["github"], scene.issuer, github.url)
-    assert "could not sign you in" in _login_message(trip.response)
+    assert "could not sign you in" in login_message(trip.response)
 
 
 def test_unreachable_upstream_returns_to_the_login_page(
@@ -224,7 +151,7 @@ def test_unreachable_upstream_returns_to_the_login_page(
     )
     page, _ = scene.login_page(http)
     trip = walk(http, start_links(page.text)["down"], scene.issuer)
-    assert "could not reach" in _login_message(trip.response)
+    assert "could not reach" in login_message(trip.response)
 
 
 def _callback_of(scene: Scene, http: requests.Session, email: str) -> str:
@@ -248,7 +175,7 @@ def test_wrong_state_is_refused(scene: Scene, http: requests.Session) -> None:
     code = parse_qs(parts.query)["code"][0]
     forged = f"{scene.issuer}/federation/acme/callback?code={code}&state=not-ours"
     trip = walk(http, forged, scene.issuer)
-    assert "expired or was already used" in _login_message(trip.response)
+    assert "expired or was already used" in login_message(trip.response)
 
 
 def test_callback_in_another_browser_is_refused(scene: Scene, http: requests.Session) -> None:
@@ -257,7 +184,7 @@ def test_callback_in_another_browser_is_refused(scene: Scene, http: requests.Ses
     callback = _callback_of(scene, http, "csrf@example.org")
     with requests.Session() as victim:
         trip = walk(victim, callback, scene.issuer)
-        assert "expired or was already used" in _login_message(trip.response)
+        assert "expired or was already used" in login_message(trip.response)
 
 
 def test_replayed_callback_is_refused(scene: Scene, http: requests.Session) -> None:
@@ -266,7 +193,7 @@ def test_replayed_callback_is_refused(scene: Scene, http: requests.Session) -> N
     first = walk(http, callback, scene.issuer)
     assert first.location.startswith(REDIRECT)
     again = walk(http, callback, scene.issuer)
-    assert "expired or was already used" in _login_message(again.response)
+    assert "expired or was already used" in login_message(again.response)
 
 
 def test_registration_closed_refuses_newcomers(scene: Scene, http: requests.Session) -> None:
@@ -280,7 +207,7 @@ def test_registration_closed_refuses_newcomers(scene: Scene, http: requests.Sess
         scene.upstream.issuer,
         "closed@example.org",
     )
-    assert "New accounts cannot be created here" in _login_message(trip.response)
+    assert "New accounts cannot be created here" in login_message(trip.response)
 
 
 def test_idp_hint_goes_straight_to_the_provider(scene: Scene, http: requests.Session) -> None:

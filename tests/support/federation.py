@@ -14,10 +14,21 @@ import requests
 
 from idp.federation.base import UpstreamConfig
 from idp.services.container import Services
+from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy import providers as provider_service
 from idp.services.tenancy import tenant_settings
 from idp.services.tenancy.tenants import TenantView, get_tenant
-from tests.support.browser import PASSWORD, Browser, hidden_fields, query_of
+from tests.support.browser import (
+    PASSWORD,
+    REDIRECT,
+    Browser,
+    code_request,
+    hidden_fields,
+    pkce_pair,
+    query_of,
+    redeem,
+    verified_claims,
+)
 from tests.support.factories import Factory
 
 UPSTREAM_SECRET = "upstream-client-secret-0123456789"
@@ -160,3 +171,85 @@ def final_query(trip: RoundTrip) -> dict[str, str]:
 
 def post_form(http: requests.Session, page: requests.Response, action: str, **fields: str) -> Any:
     return http.post(action, data=hidden_fields(page.text) | fields, allow_redirects=False)
+
+
+@dataclass
+class Scene:
+    """A downstream tenant (ours) federating with an upstream tenant ("acme", generic OpenID),
+    and a client of ours; self-registration open."""
+
+    tenant: TenantView
+    issuer: str
+    upstream: UpstreamIdP
+    rp: IssuedClient
+    make: Factory
+
+    def authorize_url(self, **extra: str) -> tuple[str, str]:
+        verifier, challenge = pkce_pair()
+        query = code_request(self.rp.client.client_id, challenge, **extra)
+        request = requests.Request("GET", f"{self.issuer}/authorize", params=query).prepare()
+        assert request.url
+        return request.url, verifier
+
+    def login_page(self, http: requests.Session, **extra: str) -> tuple[requests.Response, str]:
+        url, verifier = self.authorize_url(**extra)
+        trip = walk(http, url, self.issuer, stop_at=f"{self.issuer}/login")
+        page = http.get(trip.location)
+        assert page.status_code == 200
+        return page, verifier
+
+    def through_button(self, http: requests.Session, email: str, slug: str = "acme") -> RoundTrip:
+        """From a fresh authorization request through the button until the pages stop."""
+        page, _ = self.login_page(http)
+        return walk(http, start_links(page.text)[slug], self.issuer, self.upstream.issuer, email)
+
+    def signed_in_through(
+        self, http: requests.Session, email: str, slug: str = "acme", **extra: str
+    ) -> dict[str, Any]:
+        """The whole flow to the client, which redeems its code: the ID token's claims."""
+        page, verifier = self.login_page(http, **extra)
+        trip = walk(http, start_links(page.text)[slug], self.issuer, self.upstream.issuer, email)
+        assert trip.location.startswith(REDIRECT), (trip.response.status_code, trip.response.text)
+        query = final_query(trip)
+        assert query["state"] == "st-123"
+        tokens = redeem(
+            http,
+            self.issuer,
+            self.rp.client.client_id,
+            self.rp.secret or "",
+            query["code"],
+            verifier,
+        )
+        return verified_claims(http, self.issuer, tokens["id_token"])
+
+
+def federated_scene(make: Factory) -> Scene:
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    upstream = upstream_idp(make, f"{issuer}/federation/acme/callback")
+    add_provider(
+        make.services,
+        tenant,
+        kind="oidc",
+        slug="acme",
+        display_name="Acme ID",
+        client_id=upstream.client_id,
+        client_secret=upstream.secret,
+        issuer=upstream.issuer,
+    )
+    tenant = set_policies(make.services, tenant, self_registration=True)
+    rp = make.client(
+        tenant,
+        grant_types=("authorization_code",),
+        redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile", "email", "roles"),
+    )
+    return Scene(tenant, issuer, upstream, rp, make)
+
+
+def login_message(page: requests.Response) -> str:
+    """The one form-level message of a page (components/forms.html `message`)."""
+    assert page.status_code in (200, 400, 401, 409), page.status_code
+    found = page.text.split('<p class="message" role="alert">')
+    assert len(found) == 2, page.text
+    return found[1].split("</p>")[0]

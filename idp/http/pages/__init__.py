@@ -7,6 +7,7 @@ from flask import Blueprint
 from idp.http.pages.account import bp as account_bp
 from idp.http.pages.account_access import bp as account_access_bp
 from idp.http.pages.account_factors import bp as account_factors_bp
+from idp.http.pages.account_federation import bp as account_federation_bp
 from idp.http.pages.account_passkeys import bp as account_passkeys_bp
 from idp.http.pages.account_public import bp as account_public_bp
 from idp.http.pages.account_security import bp as account_security_bp
@@ -37,6 +38,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     account_security_bp,
     account_factors_bp,
     account_passkeys_bp,
+    account_federation_bp,
     passkeys_bp,
     account_public_bp,
     assets_bp,

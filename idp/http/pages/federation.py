@@ -81,8 +81,10 @@ def back_to_login(txn: str, reason: str) -> Response:
     return no_referrer(redirect(f"{issuer()}/login?{urlencode(query)}", 303))
 
 
-def _account_page(done: str) -> Response:
-    return redirect(f"{issuer()}/account?{urlencode({'done': done})}", 303)
+def _account_page(federation: str | None = None) -> Response:
+    """The account page, saying why a link was not made (federation_messages) or that it was."""
+    query = {"federation": federation} if federation else {"done": "federation_linked"}
+    return redirect(f"{issuer()}/account?{urlencode(query)}", 303)
 
 
 def _attempt(txn: str) -> Attempt:
@@ -172,7 +174,7 @@ def callback(slug: str) -> Response:
 
 def _failed(flow: Flow, reason: str) -> Response:
     if flow.mode == LINK:
-        return _account_page(f"federation_{reason}")
+        return _account_page(reason)
     return back_to_login(flow.txn, reason)
 
 
@@ -216,13 +218,13 @@ def _link_for_signed_in(flow: Flow, provider: ProviderView, identity: UpstreamId
     tenant, container = current_tenant(), services()
     session = current_session(container.uow(), tenant, session_cookie())
     if session is None or session.user_id != flow.user_id:
-        return _account_page("federation_expired")
+        return _account_page("expired")
     try:
         link_identity(
             container.uow(), tenant, session.user_id, provider, identity, attempt=_attempt("")
         )
     except IdentityTaken:
-        return _account_page("federation_taken")
+        return _account_page("taken")
     except NotFound:
-        return _account_page("federation_expired")
-    return _account_page("federation_linked")
+        return _account_page("expired")
+    return _account_page()

@@ -31,6 +31,7 @@ from idp.http.pages.cookies import (
     set_session_cookie,
 )
 from idp.http.pages.federation import back_to_login
+from idp.http.pages.federation_messages import TAKEN
 from idp.http.pages.forms import MAX_FIELD, PASSWORD_LIMIT, form_field, no_referrer
 from idp.http.pages.rendering import render_page
 from idp.http.pages.routes import (
@@ -53,7 +54,6 @@ from idp.services.tenancy.providers import get_provider
 bp = tenant_pages("federation_link", __name__)
 
 WRONG_PASSWORD = N_("This password is not right.")
-TAKEN = N_("This provider account is already connected to another account.")
 
 
 def _pending() -> PendingLink | None:

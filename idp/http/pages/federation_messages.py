@@ -43,3 +43,10 @@ MESSAGES = {
     "account_disabled": ACCOUNT_DISABLED,
     "throttled": TOO_MANY,
 }
+
+TAKEN = N_("This provider account is already connected to another account.")
+LAST_WAY_IN = N_(
+    "This is your only way to sign in. Set a password or add a passkey before you disconnect it."
+)
+# The account page's `?federation=<reason>` after "Connect" did not connect.
+ACCOUNT_MESSAGES = {**MESSAGES, "taken": TAKEN, "last_way_in": LAST_WAY_IN}
