@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from idp.services.audit import AuditFilter, page_events
+from idp.services.tenancy.usage import FEDERATION_METRICS, usage_report, utc_today
 from tests.support.browser import REDIRECT, redeem, verified_claims
 from tests.support.factories import Factory
 from tests.support.federation import (
@@ -229,3 +231,34 @@ def test_mfa_still_required_after_federation(scene: Scene, http: requests.Sessio
     )
     assert trip.url.startswith(f"{scene.issuer}/mfa"), trip.url
     assert trip.response.status_code == 200
+
+
+def test_usage_and_audit_count_federation(
+    scene: Scene, github: FakeGitHub, http: requests.Session
+) -> None:
+    add_github(scene.make.services, scene.tenant, github.config())
+    github.cancel = True
+    scene.upstream.person(scene.make, "counted@example.org")
+    scene.signed_in_through(http, "counted@example.org")
+    with requests.Session() as cancelling:
+        page, _ = scene.login_page(cancelling)
+        walk(cancelling, start_links(page.text)["github"], scene.issuer, github.url)
+    services = scene.make.services
+    services.usage.flush()
+    today = utc_today()
+    totals = usage_report(services.uow(), scene.tenant, today, today).totals
+    assert {name: totals[name] for name in FEDERATION_METRICS} == {
+        "federated_sign_ins": 1,
+        "federated_signups": 1,
+        "identity_links": 1,
+        "identity_unlinks": 0,
+        "federation_failures": 1,
+    }
+    assert totals["sign_ins"] == 1
+    events = page_events(
+        services.uow(), scene.tenant.id, False, AuditFilter(action="user.*"), None, 20
+    ).items
+    summary = {(e.action, e.outcome, e.details.get("method")) for e in events}
+    assert ("user.signup", "success", "federation") in summary
+    assert ("user.sign_in", "success", "federation") in summary
+    assert ("user.sign_in", "failed", "federation") in summary

@@ -505,6 +505,24 @@ COUNTS = {
         "introspection and revocation endpoints.",
     },
     "sign_ins": {"type": "integer", "minimum": 0},
+    "federated_sign_ins": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Sign-ins through an upstream provider (also counted in sign_ins).",
+    },
+    "federated_signups": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Accounts created at their first sign-in through an upstream provider.",
+    },
+    "identity_links": {"type": "integer", "minimum": 0},
+    "identity_unlinks": {"type": "integer", "minimum": 0},
+    "federation_failures": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Round trips through an upstream provider that ended without a sign-in: "
+        "cancelled, an upstream failure, or refused by the linking rules.",
+    },
 }
 ACTIVE_USERS = {
     "type": ["integer", "null"],

@@ -65,6 +65,7 @@ def unlink_submit(identity_id: int) -> Any:
             session.user_id,
             identity_id,
             attempt=Attempt(client_ip(), g.get("request_id")),
+            usage=services().usage,
         )
     except LastWayIn:
         return account_page(session, 409, message=LAST_WAY_IN)

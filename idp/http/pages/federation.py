@@ -59,10 +59,11 @@ from idp.services.federation.linking import (
     link_identity,
     resolve_upstream_sign_in,
 )
-from idp.services.federation.sign_in import open_federated_session
+from idp.services.federation.sign_in import audit_federation_failure, open_federated_session
 from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import Attempt, current_session
 from idp.services.tenancy.providers import ProviderView, upstream_config
+from idp.services.tenancy.usage import FEDERATION_FAILURES
 
 bp = tenant_pages("federation", __name__)
 
@@ -173,6 +174,10 @@ def callback(slug: str) -> Response:
 
 
 def _failed(flow: Flow, reason: str) -> Response:
+    """The upstream cancelled, failed or was not trusted: audited, counted, and said."""
+    attempt = _attempt(flow.txn)
+    audit_federation_failure(services().uow(), current_tenant(), attempt, flow.provider, reason)
+    services().usage.record_federation(current_tenant().id, attempt.client_id, FEDERATION_FAILURES)
     if flow.mode == LINK:
         return _account_page(reason)
     return back_to_login(flow.txn, reason)
@@ -183,7 +188,7 @@ def _sign_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> 
     attempt = _attempt(flow.txn)
     try:
         signed = resolve_upstream_sign_in(
-            container.uow(), tenant, provider, identity, attempt=attempt
+            container.uow(), tenant, provider, identity, attempt=attempt, usage=container.usage
         )
     except FederationRefused as refused:
         return back_to_login(flow.txn, refused.reason)
@@ -221,7 +226,13 @@ def _link_for_signed_in(flow: Flow, provider: ProviderView, identity: UpstreamId
         return _account_page("expired")
     try:
         link_identity(
-            container.uow(), tenant, session.user_id, provider, identity, attempt=_attempt("")
+            container.uow(),
+            tenant,
+            session.user_id,
+            provider,
+            identity,
+            attempt=_attempt(""),
+            usage=container.usage,
         )
     except IdentityTaken:
         return _account_page("taken")

@@ -178,6 +178,7 @@ def confirm_submit() -> Any:
                 provider,
                 taken.identity,
                 attempt=_attempt(taken),
+                usage=services().usage,
             )
         except IdentityTaken:
             return _confirm_page(taken, 409, TAKEN)

@@ -47,6 +47,13 @@ from idp.services.federation.profile_sync import sync_profile, upstream_profile
 from idp.services.signin.sessions import Attempt
 from idp.services.tenancy.providers import ProviderView
 from idp.services.tenancy.tenants import TenantView
+from idp.services.tenancy.usage import (
+    FEDERATED_SIGNUPS,
+    FEDERATION_FAILURES,
+    IDENTITY_LINKS,
+    IDENTITY_UNLINKS,
+    UsageRecorder,
+)
 
 # Reasons of FederationRefused: stable codes for pages, API answers and the audit log.
 REGISTRATION_CLOSED = "registration_closed"
@@ -130,18 +137,25 @@ def resolve_upstream_sign_in(
     *,
     allow_registration: bool | None = None,
     attempt: Attempt | None = None,
+    usage: UsageRecorder | None = None,
 ) -> FederatedSignIn:
     """The user this verified upstream identity signs in, per the rules of the module.
 
     `allow_registration` None follows the tenant's `self_registration`. Raises LinkProofNeeded
-    or FederationRefused; opens no session (the caller does: sessions.open_session with amr
-    `fed`, see sign_in.py)."""
+    or FederationRefused; opens no session (the caller does: sign_in.open_federated_session,
+    amr `fed`). `attempt` goes to the audit log, `usage` counts what happened."""
     attempt = attempt or Attempt("unknown")
     try:
-        return _resolve(uow, tenant, provider, identity, allow_registration, attempt)
+        signed = _resolve(uow, tenant, provider, identity, allow_registration, attempt)
     except FederationRefused as refused:
         _audit(uow, tenant, attempt, "user.sign_in", None, provider, FAILED, refused.reason)
+        _count(usage, tenant, attempt, FEDERATION_FAILURES)
         raise
+    if signed.created:
+        _count(usage, tenant, attempt, FEDERATED_SIGNUPS)
+    if signed.linked_now:
+        _count(usage, tenant, attempt, IDENTITY_LINKS)
+    return signed
 
 
 def _resolve(
@@ -213,6 +227,7 @@ def link_identity(
     identity: UpstreamIdentity,
     *,
     attempt: Attempt | None = None,
+    usage: UsageRecorder | None = None,
 ) -> IdentityView:
     """Link `identity` to a person who proved their account (the confirmation page, or the
     account page's "link another provider"). Linking it again to the same person is a no-op;
@@ -226,6 +241,7 @@ def link_identity(
         )
         if known is not None and known.user_id != user.id:
             raise IdentityTaken()
+        new = known is None
         if known is None:
             known = _link(uow, tenant, provider, identity, user)
         else:
@@ -235,7 +251,9 @@ def link_identity(
         except IntegrityError as error:  # linked by a concurrent request meanwhile
             raise IdentityTaken() from error
         subject, view = user.subject, _view(known, provider)
-    _audit(uow, tenant, attempt, "user.identity_linked", subject, provider, SUCCESS, auto=False)
+    if new:
+        _audit(uow, tenant, attempt, "user.identity_linked", subject, provider, SUCCESS, auto=False)
+        _count(usage, tenant, attempt, IDENTITY_LINKS)
     return view
 
 
@@ -247,6 +265,7 @@ def unlink_identity(
     *,
     attempt: Attempt | None = None,
     actor: str | None = None,
+    usage: UsageRecorder | None = None,
 ) -> None:
     """Remove one of the person's links; LastWayIn when it is their only way to sign in,
     NotFound when it is not theirs. `actor` defaults to the person themselves."""
@@ -276,6 +295,7 @@ def unlink_identity(
             details={"provider": slug, "identity_id": identity_id},
         ),
     )
+    _count(usage, tenant, attempt, IDENTITY_UNLINKS)
 
 
 def list_identities(uow: UnitOfWork, tenant: TenantView, user_id: int) -> list[IdentityView]:
@@ -376,6 +396,13 @@ def _view(link: FederatedIdentity, provider: ProviderView) -> IdentityView:
         created_at=link.created_at,
         last_used_at=link.last_used_at,
     )
+
+
+def _count(
+    usage: UsageRecorder | None, tenant: TenantView, attempt: Attempt | None, metric: str
+) -> None:
+    if usage is not None:
+        usage.record_federation(tenant.id, attempt.client_id if attempt else None, metric)
 
 
 def _audit(
