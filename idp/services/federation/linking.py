@@ -264,29 +264,16 @@ def unlink_identity(
     identity_id: int,
     *,
     attempt: Attempt | None = None,
-    actor: str | None = None,
     usage: UsageRecorder | None = None,
 ) -> None:
-    """Remove one of the person's links; LastWayIn when it is their only way to sign in,
-    NotFound when it is not theirs. `actor` defaults to the person themselves."""
-    with uow:
-        identities = FederatedIdentities(uow.session)
-        link = identities.get(tenant.id, user_id, identity_id)
-        user = uow.session.get(User, user_id)
-        if link is None or user is None:
-            raise NotFound("no such identity")
-        others = identities.count_of_user(tenant.id, user_id) - 1
-        if not (others or user.password_hash or _has_passkey(uow, tenant.id, user_id)):
-            raise LastWayIn()
-        slug = _provider_slug(uow, link)
-        identities.delete(link)
-        uow.commit()
-        subject = user.subject
+    """The person removes one of their links (the account page): LastWayIn when it is their
+    only way to sign in, NotFound when it is not theirs. Audited and counted."""
+    subject, slug = remove_identity(uow, tenant, user_id, identity_id)
     record_event(
         uow,
         AuditEntry(
             action="user.identity_unlinked",
-            actor=actor or f"user:{subject}",
+            actor=f"user:{subject}",
             tenant_id=tenant.id,
             target_type="user",
             target_id=subject,
@@ -296,6 +283,27 @@ def unlink_identity(
         ),
     )
     _count(usage, tenant, attempt, IDENTITY_UNLINKS)
+
+
+def remove_identity(
+    uow: UnitOfWork, tenant: TenantView, user_id: int, identity_id: int
+) -> tuple[str, str | None]:
+    """Delete one link unless it is the person's last way in (no password, no passkey, no
+    other identity): LastWayIn. Not audited here: the caller's entry point records who did it.
+    Returns the person's subject and the provider's slug."""
+    with uow:
+        identities = FederatedIdentities(uow.session)
+        link = identities.get(tenant.id, user_id, identity_id)
+        user = uow.session.get(User, user_id)
+        if link is None or user is None or user.tenant_id != tenant.id:
+            raise NotFound("no such identity")
+        others = identities.count_of_user(tenant.id, user_id) - 1
+        if not (others or user.password_hash or _has_passkey(uow, tenant.id, user_id)):
+            raise LastWayIn()
+        slug = _provider_slug(uow, link)
+        identities.delete(link)
+        uow.commit()
+        return user.subject, slug
 
 
 def list_identities(uow: UnitOfWork, tenant: TenantView, user_id: int) -> list[IdentityView]:
