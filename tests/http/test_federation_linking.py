@@ -124,6 +124,22 @@ def test_unverified_upstream_address_is_not_marked_verified(services: Services, 
         assert user is not None and user.email_verified is False
 
 
+def test_unverified_address_refused_when_the_tenant_wants_confirmed_ones(
+    services: Services, make: Factory
+) -> None:
+    tenant = _open_tenant(services, make, unverified_sign_in=False)
+    provider = _provider(services, tenant, "upstream", GOOGLE)
+    with pytest.raises(FederationRefused) as refused:
+        resolve_upstream_sign_in(
+            services.uow(), tenant, provider, _identity(GOOGLE, "unsure@example.com", False)
+        )
+    assert refused.value.reason == linking.EMAIL_UNVERIFIED
+    signed = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "sure@example.com", True)
+    )
+    assert signed.created
+
+
 def test_registration_closed_refuses_newcomers(services: Services, make: Factory) -> None:
     tenant = make.tenant()
     provider = _provider(services, tenant, "upstream", GOOGLE)

@@ -24,6 +24,10 @@ NO_EMAIL = N_(
     "Your account at the provider has no e-mail address we can use. Please choose another way "
     "to sign in."
 )
+EMAIL_UNVERIFIED = N_(
+    "Your provider has not confirmed your e-mail address, and this service needs a confirmed "
+    "one. Please choose another way to sign in."
+)
 ACCOUNT_DISABLED = N_("You cannot sign in with this account. Please contact the administrator.")
 TOO_MANY = N_("Too many attempts. Please wait a few minutes and try again.")
 
@@ -41,6 +45,7 @@ MESSAGES = {
     "registration_closed": REGISTRATION_CLOSED,
     "no_email": NO_EMAIL,
     "account_disabled": ACCOUNT_DISABLED,
+    "email_unverified": EMAIL_UNVERIFIED,
     "throttled": TOO_MANY,
 }
 

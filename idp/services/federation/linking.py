@@ -7,7 +7,8 @@ not check it. So:
 - a known (issuer, subject) signs in the user it is linked to, and nobody else;
 - an unknown one whose e-mail no account here has becomes a new account, just in time, when
   the tenant lets people register (the switch of the sign-up page); its address counts as
-  verified only when the upstream asserted it, and it has no password;
+  verified only when the upstream asserted it (and an unverified one is refused when the
+  tenant's `unverified_sign_in` is false), and it has no password;
 - an unknown one whose e-mail an account here has is linked to it automatically only when the
   upstream asserts the address verified AND our account's address is verified: both sides then
   proved control of the same mailbox. Otherwise (`LinkProofNeeded`) the person must first prove
@@ -59,6 +60,7 @@ from idp.services.tenancy.usage import (
 REGISTRATION_CLOSED = "registration_closed"
 NO_EMAIL = "no_email"
 ACCOUNT_DISABLED = "account_disabled"
+EMAIL_UNVERIFIED = "email_unverified"
 PROVIDER_GONE = "provider_gone"
 
 
@@ -208,6 +210,10 @@ def _resolve_in(
             allow_registration = tenant.self_registration
         if not allow_registration:
             raise FederationRefused(REGISTRATION_CLOSED)
+        if not identity.email_verified and not tenant.unverified_sign_in:
+            # The tenant lets only confirmed addresses in (policy unverified_sign_in), and this
+            # account would have no password to confirm it with later.
+            raise FederationRefused(EMAIL_UNVERIFIED)
         return _create(uow, tenant, provider, identity, email)
     if not user.active:
         raise FederationRefused(ACCOUNT_DISABLED)
