@@ -11,10 +11,11 @@ import requests
 from idp.models.schema import upgrade
 from idp.services.container import Services, build_services
 from idp.settings import Settings
-from tests.support.backends import Backend, backend_for
+from tests.support.backends import Backend, backend_for, sqlite_backend
 from tests.support.factories import Factory
 from tests.support.ports import free_port
 from tests.support.server import LiveServer, start_server
+from tests.support.upstream_idp import UpstreamIdp, start_upstream_idp
 
 
 def settings_for_tests(backend: Backend, directory: Path, public_url: str) -> Settings:
@@ -73,3 +74,20 @@ def make(server: LiveServer) -> Factory:
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def upstream_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamIdp]:
+    """A second instance of this IdP on its own SQLite database, whatever the backend: the
+    upstream OpenID provider (and "Google") of federation tests (tests/support/upstream_idp.py)."""
+    directory = tmp_path_factory.mktemp("upstream-idp")
+    port = free_port()
+    services = build_services(
+        settings_for_tests(sqlite_backend(directory), directory, f"http://127.0.0.1:{port}"),
+        create_kek=True,
+    )
+    upgrade(services.engine)
+    upstream = start_upstream_idp(services, port)
+    yield upstream
+    upstream.server.stop()
+    services.close()

@@ -12,8 +12,9 @@ from idp.cli.directory import clients, keys, tenants, users
 from idp.cli.factors import users_factors  # noqa: F401 - registers `users factors`, `reset-mfa`
 from idp.cli.lifecycle import demo, migrate, serve
 from idp.cli.mail import mail
+from idp.cli.providers import providers
 
-for command in (serve, migrate, demo, tenants, clients, users, keys, api_keys, mail):
+for command in (serve, migrate, demo, tenants, clients, users, keys, api_keys, mail, providers):
     cli.add_command(command)
 
 

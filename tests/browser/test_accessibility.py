@@ -400,11 +400,11 @@ def test_passkey_pages_are_accessible(context, services, make: Factory):
 
 
 @pytest.mark.parametrize("context", LANGUAGES, indirect=True)
-def test_federation_pages_are_accessible(context, make: Factory):
+def test_federation_pages_are_accessible(context, make: Factory, upstream_idp):
     """The provider buttons (Google's and GitHub's icons, a provider without one), the login
     page back from a cancelled upstream, proving and confirming a link, and the account page's
     connected providers (issue 11)."""
-    scene = federated_scene(make)
+    scene = federated_scene(make, upstream_idp)
     for kind in ("google", "github"):
         add_provider(
             make.services,
@@ -416,7 +416,7 @@ def test_federation_pages_are_accessible(context, make: Factory):
             issuer="https://accounts.google.com",
         )
     owner = make.user(scene.tenant, email="owner@example.org", password=PASSWORD)
-    scene.upstream.person(make, "owner@example.org", verified=False)
+    scene.upstream.person("owner@example.org", verified=False)
     page = context.new_page()
     page.route(f"{REDIRECT}**", lambda route: route.fulfill(status=200, body="ok"))
     url, _ = scene.authorize_url()

@@ -15,8 +15,15 @@ import requests
 
 from tests.support.browser import PASSWORD, REDIRECT, redeem, verified_claims
 from tests.support.factories import Factory
-from tests.support.federation import Scene, add_github, add_provider, federated_scene, upstream_idp
+from tests.support.federation import (
+    Scene,
+    add_github,
+    add_provider,
+    federated_scene,
+    register_upstream,
+)
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
+from tests.support.upstream_idp import UpstreamIdp
 
 
 def _through_the_button(
@@ -53,16 +60,18 @@ def _through_the_button(
         return verified_claims(http, scene.issuer, tokens["id_token"])
 
 
-def test_generic_openid_provider_button(chromium: Any, make: Factory) -> None:
-    scene = federated_scene(make)
-    scene.upstream.person(make, "oidc@example.org")
+def test_generic_openid_provider_button(
+    chromium: Any, make: Factory, upstream_idp: UpstreamIdp
+) -> None:
+    scene = federated_scene(make, upstream_idp)
+    scene.upstream.person("oidc@example.org")
     claims = _through_the_button(chromium, scene, "Continue with Acme ID", "oidc@example.org")
     assert (claims["email"], claims["amr"]) == ("oidc@example.org", ["fed"])
 
 
-def test_google_button(chromium: Any, make: Factory) -> None:
-    scene = federated_scene(make)
-    google = upstream_idp(make, f"{scene.issuer}/federation/google/callback")
+def test_google_button(chromium: Any, make: Factory, upstream_idp: UpstreamIdp) -> None:
+    scene = federated_scene(make, upstream_idp)
+    google = register_upstream(upstream_idp, f"{scene.issuer}/federation/google/callback")
     add_provider(
         make.services,
         scene.tenant,
@@ -73,7 +82,7 @@ def test_google_button(chromium: Any, make: Factory) -> None:
         client_secret=google.secret,
         issuer=google.issuer,
     )
-    google.person(make, "google@example.org")
+    google.person("google@example.org")
     scene.upstream = google
     claims = _through_the_button(chromium, scene, "Continue with Google", "google@example.org")
     assert (claims["email"], claims["amr"]) == ("google@example.org", ["fed"])
@@ -85,8 +94,10 @@ def github() -> Iterator[FakeGitHub]:
         yield server
 
 
-def test_github_button(chromium: Any, make: Factory, github: FakeGitHub) -> None:
-    scene = federated_scene(make)
+def test_github_button(
+    chromium: Any, make: Factory, upstream_idp: UpstreamIdp, github: FakeGitHub
+) -> None:
+    scene = federated_scene(make, upstream_idp)
     add_github(make.services, scene.tenant, github.config())
     github.add_user(GitHubUser(9, "octo", "Octo Cat", emails=[github_email("octo@example.org")]))
     github.signed_in = 9
@@ -98,12 +109,14 @@ def test_github_button(chromium: Any, make: Factory, github: FakeGitHub) -> None
     )
 
 
-def test_account_page_connects_a_provider(chromium: Any, make: Factory) -> None:
+def test_account_page_connects_a_provider(
+    chromium: Any, make: Factory, upstream_idp: UpstreamIdp
+) -> None:
     """The "Connect" form's answer moves on to the upstream by itself: no CSP form-action
     stands in the way (pages/account_federation.py)."""
-    scene = federated_scene(make)
+    scene = federated_scene(make, upstream_idp)
     person = make.user(scene.tenant, email="local@example.org", password=PASSWORD)
-    scene.upstream.person(make, "elsewhere@example.org")
+    scene.upstream.person("elsewhere@example.org")
     context = chromium.new_context()
     page = context.new_page()
     page.goto(f"{scene.issuer}/account")

@@ -23,24 +23,25 @@ from tests.support.federation import (
     federated_scene,
     final_query,
     login_message,
+    register_upstream,
     set_policies,
     start_links,
-    upstream_idp,
     walk,
 )
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
 from tests.support.ports import free_port
+from tests.support.upstream_idp import UpstreamIdp
 
 
 @pytest.fixture
-def scene(make: Factory) -> Scene:
-    return federated_scene(make)
+def scene(make: Factory, upstream_idp: UpstreamIdp) -> Scene:
+    return federated_scene(make, upstream_idp)
 
 
 def test_generic_openid_provider_creates_the_person_and_signs_in(
     scene: Scene, http: requests.Session
 ) -> None:
-    scene.upstream.person(scene.make, "grace@example.org")
+    scene.upstream.person("grace@example.org")
     claims = scene.signed_in_through(http, "grace@example.org")
     assert claims["email"] == "grace@example.org"
     assert claims["email_verified"] is True
@@ -61,10 +62,12 @@ def test_login_and_signup_pages_show_the_button(scene: Scene, http: requests.Ses
     assert "Continuer avec Acme ID" in french.text
 
 
-def test_google_through_an_overridden_issuer(make: Factory, http: requests.Session) -> None:
+def test_google_through_an_overridden_issuer(
+    make: Factory, upstream_idp: UpstreamIdp, http: requests.Session
+) -> None:
     tenant = make.tenant()
     issuer = make.issuer(tenant)
-    upstream = upstream_idp(make, f"{issuer}/federation/google/callback")
+    upstream = register_upstream(upstream_idp, f"{issuer}/federation/google/callback")
     add_provider(
         make.services,
         tenant,
@@ -83,7 +86,7 @@ def test_google_through_an_overridden_issuer(make: Factory, http: requests.Sessi
         scopes=("openid", "profile", "email", "roles"),
     )
     scene = Scene(tenant, issuer, upstream, rp, make)
-    upstream.person(make, "lin@example.org")
+    upstream.person("lin@example.org")
     claims = scene.signed_in_through(http, "lin@example.org", slug="google")
     assert claims["amr"] == ["fed"]
 
@@ -171,7 +174,7 @@ def _callback_of(scene: Scene, http: requests.Session, email: str) -> str:
 
 
 def test_wrong_state_is_refused(scene: Scene, http: requests.Session) -> None:
-    scene.upstream.person(scene.make, "state@example.org")
+    scene.upstream.person("state@example.org")
     callback = _callback_of(scene, http, "state@example.org")
     parts = urlsplit(callback)
     code = parse_qs(parts.query)["code"][0]
@@ -182,7 +185,7 @@ def test_wrong_state_is_refused(scene: Scene, http: requests.Session) -> None:
 
 def test_callback_in_another_browser_is_refused(scene: Scene, http: requests.Session) -> None:
     """Login CSRF: a code and state sent to someone else's browser sign nobody in there."""
-    scene.upstream.person(scene.make, "csrf@example.org")
+    scene.upstream.person("csrf@example.org")
     callback = _callback_of(scene, http, "csrf@example.org")
     with requests.Session() as victim:
         trip = walk(victim, callback, scene.issuer)
@@ -190,7 +193,7 @@ def test_callback_in_another_browser_is_refused(scene: Scene, http: requests.Ses
 
 
 def test_replayed_callback_is_refused(scene: Scene, http: requests.Session) -> None:
-    scene.upstream.person(scene.make, "replay@example.org")
+    scene.upstream.person("replay@example.org")
     callback = _callback_of(scene, http, "replay@example.org")
     first = walk(http, callback, scene.issuer)
     assert first.location.startswith(REDIRECT)
@@ -200,7 +203,7 @@ def test_replayed_callback_is_refused(scene: Scene, http: requests.Session) -> N
 
 def test_registration_closed_refuses_newcomers(scene: Scene, http: requests.Session) -> None:
     set_policies(scene.make.services, scene.tenant, self_registration=False)
-    scene.upstream.person(scene.make, "closed@example.org")
+    scene.upstream.person("closed@example.org")
     page, _ = scene.login_page(http)
     trip = walk(
         http,
@@ -224,7 +227,7 @@ def test_idp_hint_goes_straight_to_the_provider(scene: Scene, http: requests.Ses
 
 def test_mfa_still_required_after_federation(scene: Scene, http: requests.Session) -> None:
     set_policies(scene.make.services, scene.tenant, mfa="required")
-    scene.upstream.person(scene.make, "mfa@example.org")
+    scene.upstream.person("mfa@example.org")
     page, _ = scene.login_page(http)
     trip = walk(
         http, start_links(page.text)["acme"], scene.issuer, scene.upstream.issuer, "mfa@example.org"
@@ -238,7 +241,7 @@ def test_usage_and_audit_count_federation(
 ) -> None:
     add_github(scene.make.services, scene.tenant, github.config())
     github.cancel = True
-    scene.upstream.person(scene.make, "counted@example.org")
+    scene.upstream.person("counted@example.org")
     scene.signed_in_through(http, "counted@example.org")
     with requests.Session() as cancelling:
         page, _ = scene.login_page(cancelling)

@@ -42,6 +42,7 @@ from tests.support.federation import (
     post_form,
     walk,
 )
+from tests.support.upstream_idp import UpstreamIdp
 
 GOOGLE = "https://accounts.google.test"
 UNLINK = re.compile(r'action="http://[^/]+(/t/[^"]+/unlink)"')
@@ -372,8 +373,8 @@ def test_profile_policy(services: Services, make: Factory, policy: str, expected
 
 
 @pytest.fixture
-def scene(make: Factory) -> Scene:
-    return federated_scene(make)
+def scene(make: Factory, upstream_idp: UpstreamIdp) -> Scene:
+    return federated_scene(make, upstream_idp)
 
 
 def _local_account(scene: Scene, email: str, verified: bool) -> int:
@@ -396,7 +397,7 @@ def test_page_unverified_upstream_email_asks_for_proof_and_links_nothing(
     scene: Scene, http: requests.Session
 ) -> None:
     victim = _local_account(scene, "victim@example.org", verified=True)
-    scene.upstream.person(scene.make, "victim@example.org", verified=False)
+    scene.upstream.person("victim@example.org", verified=False)
     trip = scene.through_button(http, "victim@example.org")
     assert trip.url.startswith(f"{scene.issuer}/federation/link")
     assert "Password of that account" in trip.response.text
@@ -413,7 +414,7 @@ def test_page_pre_registered_unverified_account_is_not_taken_over(
     """An attacker registered the victim's address here (unverified): the victim's verified
     upstream identity does not get that account, and is not attached to it."""
     squatter = _local_account(scene, "owner@example.org", verified=False)
-    scene.upstream.person(scene.make, "owner@example.org", verified=True)
+    scene.upstream.person("owner@example.org", verified=True)
     trip = scene.through_button(http, "owner@example.org")
     assert trip.url.startswith(f"{scene.issuer}/federation/link")
     assert f"idp_session_{scene.tenant.slug}" not in {cookie.name for cookie in http.cookies}
@@ -424,7 +425,7 @@ def test_page_proof_then_confirm_links_and_reaches_the_client(
     scene: Scene, http: requests.Session
 ) -> None:
     owner = _local_account(scene, "proud@example.org", verified=True)
-    scene.upstream.person(scene.make, "proud@example.org", verified=False)
+    scene.upstream.person("proud@example.org", verified=False)
     trip = scene.through_button(http, "proud@example.org")
     proved = post_form(
         http, trip.response, f"{scene.issuer}/federation/link/proof", password=PASSWORD
@@ -445,7 +446,7 @@ def test_page_proof_then_confirm_links_and_reaches_the_client(
 
 def test_page_both_verified_links_automatically(scene: Scene, http: requests.Session) -> None:
     owner = _local_account(scene, "both@example.org", verified=True)
-    scene.upstream.person(scene.make, "both@example.org", verified=True)
+    scene.upstream.person("both@example.org", verified=True)
     claims = scene.signed_in_through(http, "both@example.org")
     assert _linked(scene, owner) == ["acme"]
     events = page_events(
@@ -462,7 +463,7 @@ def test_page_both_verified_links_automatically(scene: Scene, http: requests.Ses
 
 def _account_with_identity(scene: Scene, http: requests.Session, email: str) -> requests.Session:
     """A person created through the upstream, signed in to the account page through it."""
-    scene.upstream.person(scene.make, email)
+    scene.upstream.person(email)
     scene.signed_in_through(http, email)
     page = http.get(f"{scene.issuer}/account", allow_redirects=False)
     trip = walk(http, f"{scene.issuer}/account", scene.issuer, scene.upstream.issuer, email)
@@ -491,7 +492,7 @@ def test_account_page_connects_another_provider_and_disconnects_it(
     scene: Scene, http: requests.Session
 ) -> None:
     owner = _local_account(scene, "connect@example.org", verified=True)
-    scene.upstream.person(scene.make, "someone-else@example.org", verified=False)
+    scene.upstream.person("someone-else@example.org", verified=False)
     signed_in_http = signed_in_account(scene.issuer, "connect@example.org")
     page = signed_in_http.get(f"{scene.issuer}/account")
     moving = signed_in_http.post(
@@ -524,7 +525,7 @@ def test_account_page_connects_another_provider_and_disconnects_it(
 def test_account_page_refuses_an_identity_of_another_person(
     scene: Scene, http: requests.Session
 ) -> None:
-    scene.upstream.person(scene.make, "first@example.org")
+    scene.upstream.person("first@example.org")
     first = scene.signed_in_through(http, "first@example.org")
     second = _local_account(scene, "second@example.org", verified=True)
     signed_in_http = signed_in_account(scene.issuer, "second@example.org")

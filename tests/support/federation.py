@@ -1,6 +1,6 @@
-"""What the federation flow tests share: a tenant of this IdP acting as the upstream OpenID
-provider (another issuer on the live server: discovery, JWKS, code flow with PKCE and real ID
-tokens, over HTTP), providers configured as an operator would, and a `requests` browser that
+"""What the federation flow tests share: the second instance of this IdP as the upstream
+OpenID provider (tests/support/upstream_idp.py: discovery, JWKS, code flow with PKCE and real
+ID tokens, over HTTP), providers configured as an operator would, and a `requests` browser that
 walks the whole round trip by following redirects and posting the pages' forms."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import requests
 
 from idp.federation.base import UpstreamConfig
 from idp.services.container import Services
+from idp.services.errors import Conflict
 from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy import providers as provider_service
 from idp.services.tenancy import tenant_settings
@@ -30,42 +31,43 @@ from tests.support.browser import (
     verified_claims,
 )
 from tests.support.factories import Factory
+from tests.support.upstream_idp import UpstreamIdp
 
 UPSTREAM_SECRET = "upstream-client-secret-0123456789"
 START_LINK = re.compile(r'href="([^"]*/federation/[^"/]+/start[^"]*)"')
 
 
 @dataclass
-class UpstreamIdP:
-    """A tenant of the live server as someone else's OpenID provider."""
+class Upstream:
+    """The second instance of this IdP (tests/support/upstream_idp.py) with a client of ours
+    registered there: the generic OpenID provider, or "Google" through its issuer."""
 
-    tenant: TenantView
-    issuer: str
+    idp: UpstreamIdp
     client_id: str
     secret: str
 
-    def person(self, make: Factory, email: str, verified: bool = True) -> str:
-        user = make.user(self.tenant, email=email, password=PASSWORD, name="Grace Hopper")
-        with make.services.uow() as uow:
-            row = uow.users.by_subject(self.tenant.id, user.subject)
-            assert row is not None
-            row.email_verified = verified
-            uow.commit()
-        return user.subject
+    @property
+    def issuer(self) -> str:
+        return self.idp.issuer
+
+    def person(self, email: str, verified: bool = True) -> str:
+        """A person with PASSWORD there (the instance outlives a test: made once, its address
+        then marked as asked); the upstream `sub`."""
+        try:
+            return self.idp.add_person(email, verified=verified, name="Grace Hopper")
+        except Conflict:
+            with self.idp.make.services.uow() as uow:
+                row = uow.users.by_email(self.idp.tenant.id, email)
+                assert row is not None
+                row.email_verified = verified
+                uow.commit()
+                return row.subject
 
 
-def upstream_idp(make: Factory, callback: str) -> UpstreamIdP:
-    tenant = make.tenant()
-    issued = make.client(
-        tenant,
-        name="Downstream IdP",
-        grant_types=("authorization_code",),
-        redirect_uris=(callback,),
-        scopes=("openid", "profile", "email"),
-        skip_consent=True,
-    )
+def register_upstream(idp: UpstreamIdp, callback: str) -> Upstream:
+    issued = idp.register_client(callback)
     assert issued.secret
-    return UpstreamIdP(tenant, make.issuer(tenant), issued.client.client_id, issued.secret)
+    return Upstream(idp, issued.client.client_id, issued.secret)
 
 
 def add_provider(services: Services, tenant: TenantView, **columns: Any) -> None:
@@ -180,7 +182,7 @@ class Scene:
 
     tenant: TenantView
     issuer: str
-    upstream: UpstreamIdP
+    upstream: Upstream
     rp: IssuedClient
     make: Factory
 
@@ -223,10 +225,11 @@ class Scene:
         return verified_claims(http, self.issuer, tokens["id_token"])
 
 
-def federated_scene(make: Factory) -> Scene:
+def federated_scene(make: Factory, idp: UpstreamIdp) -> Scene:
+    """Our tenant with the second IdP instance as provider "acme" (display name "Acme ID")."""
     tenant = make.tenant()
     issuer = make.issuer(tenant)
-    upstream = upstream_idp(make, f"{issuer}/federation/acme/callback")
+    upstream = register_upstream(idp, f"{issuer}/federation/acme/callback")
     add_provider(
         make.services,
         tenant,

@@ -48,14 +48,21 @@ def list_audit_events() -> Response:
 
 
 def _filters() -> AuditFilter:
-    args = request.args
     return AuditFilter(
-        action=args.get("action") or None,
-        actor=args.get("actor") or None,
-        target_id=args.get("target_id") or None,
+        action=_text("action"),
+        actor=_text("actor"),
+        target_id=_text("target_id"),
         since=_moment("since"),
         until=_moment("until"),
     )
+
+
+def _text(name: str) -> str | None:
+    """A filter's value; U+0000 can match nothing, and PostgreSQL refuses it in a query."""
+    text = request.args.get(name) or None
+    if text is not None and "\x00" in text:
+        raise ApiProblem(400, "Bad request", f"{name} must not contain U+0000")
+    return text
 
 
 def _moment(name: str) -> datetime | None:

@@ -310,12 +310,36 @@ SCHEMAS["TeamMember"] = _object(
 )
 SCHEMAS["TeamMemberCreate"] = _closed({"email": STRING, "role": TEAM_ROLE}, ["email", "role"])
 SCHEMAS["TeamMemberUpdate"] = _closed({"role": TEAM_ROLE}, ["role"])
+UPSTREAM_URL = {
+    **NULLABLE_STRING,
+    "format": "uri",
+    "maxLength": 2048,
+    "description": "An https URL (http only on loopback).",
+}
 PROVIDER_FIELDS = {
     "display_name": STRING,
     "client_id": STRING,
     "client_secret": {"type": ["string", "null"], "writeOnly": True},
-    "issuer": STRING,
+    "issuer": {
+        **UPSTREAM_URL,
+        "description": "oidc (required) and google (default https://accounts.google.com): the "
+        "upstream's issuer, whose discovery document is read. Not for github.",
+    },
+    "authorization_endpoint": {**UPSTREAM_URL, "description": "github only; null: github.com's"},
+    "token_endpoint": {**UPSTREAM_URL, "description": "github only; null: github.com's"},
+    "api_base_url": {
+        **UPSTREAM_URL,
+        "description": "github only; null: https://api.github.com; Enterprise Server: "
+        "https://HOST/api/v3. Also the issuer of the identities it vouches for.",
+    },
+    "allowed_audiences": {
+        **STRINGS,
+        "maxItems": 20,
+        "description": "google and oidc: more `aud` values accepted in an ID token a native app "
+        "posts (the client ids of the tenant's Android and iOS apps).",
+    },
     "scopes": STRINGS,
+    "icon_uri": {**UPSTREAM_URL, "description": "The button's icon, an https URL."},
     "enabled": {"type": "boolean"},
 }
 SCHEMAS["Provider"] = _object(
@@ -326,11 +350,31 @@ SCHEMAS["Provider"] = _object(
         "client_id": STRING,
         "client_secret_set": {"type": "boolean"},
         "issuer": NULLABLE_STRING,
+        "authorization_endpoint": NULLABLE_STRING,
+        "token_endpoint": NULLABLE_STRING,
+        "api_base_url": NULLABLE_STRING,
+        "allowed_audiences": STRINGS,
         "scopes": STRINGS,
+        "icon_uri": NULLABLE_STRING,
         "enabled": {"type": "boolean"},
+        "callback_url": {
+            "type": "string",
+            "description": "The redirect URI to register at the upstream: "
+            "`{issuer}/federation/{slug}/callback`.",
+        },
         "created_at": TIME,
     },
-    ["slug", "kind", "client_id", "client_secret_set", "scopes", "enabled", "created_at"],
+    [
+        "slug",
+        "kind",
+        "client_id",
+        "client_secret_set",
+        "scopes",
+        "allowed_audiences",
+        "enabled",
+        "callback_url",
+        "created_at",
+    ],
 )
 SCHEMAS["ProviderCreate"] = _closed(
     {**PROVIDER_FIELDS, "kind": {"enum": ["google", "github", "oidc"]}, "slug": STRING},

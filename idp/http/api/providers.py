@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from idp.context import services
+from idp.context import issuer_of, services
 from idp.http.api.auth import reachable_tenant
 from idp.http.api.blueprint import bp
 from idp.http.api.bodies import Field, parse_body
@@ -19,8 +19,13 @@ FIELDS = {
     "display_name": Field(str),
     "client_id": Field(str),
     "client_secret": Field(str, nullable=True),
-    "issuer": Field(str),
+    "issuer": Field(str, nullable=True),
+    "authorization_endpoint": Field(str, nullable=True),
+    "token_endpoint": Field(str, nullable=True),
+    "api_base_url": Field(str, nullable=True),
+    "allowed_audiences": Field(list, items=str),
     "scopes": Field(list, items=str),
+    "icon_uri": Field(str, nullable=True),
     "enabled": Field(bool),
 }
 
@@ -39,14 +44,15 @@ def create_provider(slug: str) -> Response:
     container = services()
     provider = provider_service.create_provider(container.uow(), container.kek, tenant, body)
     location = f"/api/v1/tenants/{slug}/providers/{provider.slug}"
-    return resource(provider.public_dict(), 201, {"Location": location})
+    return resource(provider.public_dict(issuer_of(tenant)), 201, {"Location": location})
 
 
 @bp.get("/tenants/<slug>/providers")
 def list_providers(slug: str) -> Response:
     tenant = reachable_tenant(slug, "tenants:read")
     found = provider_service.list_providers(services().uow(), tenant)
-    return jsonify(single_page(provider.public_dict() for provider in found))
+    issuer = issuer_of(tenant)
+    return jsonify(single_page(provider.public_dict(issuer) for provider in found))
 
 
 @bp.get("/tenants/<slug>/providers/<provider>")
@@ -56,7 +62,8 @@ def get_provider(slug: str, provider: str) -> Response:
 
 
 def _current(tenant: TenantView, provider: str) -> dict[str, Any]:
-    return provider_service.get_provider(services().uow(), tenant, provider).public_dict()
+    found = provider_service.get_provider(services().uow(), tenant, provider)
+    return found.public_dict(issuer_of(tenant))
 
 
 @bp.patch("/tenants/<slug>/providers/<provider>")
@@ -68,7 +75,7 @@ def update_provider(slug: str, provider: str) -> Response:
         updated = provider_service.update_provider(
             container.uow(), container.kek, tenant, provider, changes
         )
-    return resource(updated.public_dict())
+    return resource(updated.public_dict(issuer_of(tenant)))
 
 
 @bp.delete("/tenants/<slug>/providers/<provider>")

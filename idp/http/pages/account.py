@@ -35,10 +35,10 @@ from idp.services.errors import InvalidInput, NotFound
 from idp.services.factors.enrolment import factor_status
 from idp.services.factors.passkeys import list_passkeys
 from idp.services.factors.policy import POLICY_OFF
-from idp.services.federation.buttons import sign_in_buttons
 from idp.services.federation.linking import list_identities
 from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import SessionView
+from idp.services.tenancy.providers import enabled_providers
 
 bp = tenant_pages("account", __name__)
 
@@ -94,7 +94,7 @@ def account_page(
         factors_offered=tenant.mfa_policy != POLICY_OFF,
         passkeys=list_passkeys(container.uow(), tenant.id, session.user_id),
         identities=list_identities(container.uow(), tenant, session.user_id),
-        link_providers=sign_in_buttons(container.uow(), tenant),
+        link_providers=enabled_providers(container.uow(), tenant),
         base=issuer(),
     )
 

@@ -19,7 +19,6 @@ account page's "link another provider" in account_federation.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlencode
 
 from flask import g, redirect, request
@@ -27,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.federation import UpstreamError, provider_for
-from idp.federation.base import UpstreamIdentity
+from idp.federation.base import UpstreamConfig, UpstreamIdentity
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import (
     federation_browser_cookie,
@@ -62,7 +61,7 @@ from idp.services.federation.linking import (
 from idp.services.federation.sign_in import audit_federation_failure, open_federated_session
 from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import Attempt, current_session
-from idp.services.tenancy.providers import ProviderView, upstream_config
+from idp.services.tenancy.providers import ProviderView, callback_url, upstream_config
 from idp.services.tenancy.usage import FEDERATION_FAILURES
 
 bp = tenant_pages("federation", __name__)
@@ -71,9 +70,9 @@ bp = tenant_pages("federation", __name__)
 STARTS_PER_MINUTE = 30
 
 
-def callback_url(slug: str) -> str:
-    """What the operator registers upstream: `{issuer}/federation/{slug}/callback`."""
-    return f"{issuer()}/federation/{slug}/callback"
+def _callback_url(slug: str) -> str:
+    """What the operator registers upstream (tenancy/providers.py `callback_url`)."""
+    return callback_url(issuer(), slug)
 
 
 def back_to_login(txn: str, reason: str) -> Response:
@@ -94,13 +93,12 @@ def _attempt(txn: str) -> Attempt:
     return Attempt(client_ip(), g.get("request_id"), client_id, request.user_agent.string)
 
 
-def _enabled_provider(slug: str) -> tuple[ProviderView, Any] | None:
+def _enabled_provider(slug: str) -> tuple[ProviderView, UpstreamConfig] | None:
     container = services()
     try:
-        view, config = upstream_config(container.uow(), container.kek, current_tenant(), slug)
-    except NotFound:
+        return upstream_config(container.uow(), container.kek, current_tenant(), slug)
+    except NotFound:  # unknown or disabled
         return None
-    return (view, config) if view.enabled else None
 
 
 def start_round_trip(
@@ -122,7 +120,7 @@ def start_round_trip(
     transaction = find_transaction(txn)
     try:
         url = provider_for(config).authorization_url(
-            redirect_uri=callback_url(slug),
+            redirect_uri=_callback_url(slug),
             state=flow.state,
             nonce=flow.nonce,
             code_challenge=code_challenge(flow.code_verifier),
@@ -162,7 +160,7 @@ def callback(slug: str) -> Response:
     try:
         identity = provider_for(config).redeem_code(
             code=request.args.get("code", "")[:MAX_FIELD],
-            redirect_uri=callback_url(slug),
+            redirect_uri=_callback_url(slug),
             code_verifier=flow.code_verifier,
             nonce=flow.nonce,
         )

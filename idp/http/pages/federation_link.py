@@ -45,11 +45,10 @@ from idp.http.pages.routes import (
 )
 from idp.i18n import N_
 from idp.services.errors import NotFound
-from idp.services.federation.buttons import sign_in_buttons
 from idp.services.federation.flow import PendingLink, PendingLinks
 from idp.services.federation.linking import IdentityTaken, link_identity
 from idp.services.signin.sessions import Attempt, SignInRefused, current_session
-from idp.services.tenancy.providers import get_provider
+from idp.services.tenancy.providers import enabled_providers, get_provider
 
 bp = tenant_pages("federation_link", __name__)
 
@@ -76,7 +75,7 @@ def _provider_name(slug: str) -> str:
 def _proof_page(pending: PendingLink, status: int = 200, message: str | None = None) -> Response:
     others = [
         button
-        for button in sign_in_buttons(services().uow(), current_tenant())
+        for button in enabled_providers(services().uow(), current_tenant())
         if button.slug != pending.provider
     ]
     return no_referrer(

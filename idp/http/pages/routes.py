@@ -23,7 +23,6 @@ from idp.oauth.authorize import EXPIRED, PageError, authorization_endpoint, erro
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user
 from idp.services.errors import NotFound as UnknownUser
-from idp.services.federation.buttons import ProviderButton, sign_in_buttons
 from idp.services.signin.authorization import Transaction, Transactions
 from idp.services.signin.consents import describe_scopes, remember_consent
 from idp.services.signin.sessions import (
@@ -33,6 +32,7 @@ from idp.services.signin.sessions import (
     SignInRefused,
     current_session,
 )
+from idp.services.tenancy.providers import ProviderView, enabled_providers
 
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
@@ -94,7 +94,7 @@ def _login_page(
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
-    providers = sign_in_buttons(services().uow(), current_tenant())
+    providers = enabled_providers(services().uow(), current_tenant())
     return render_page(
         "pages/login.html",
         transaction=transaction,
@@ -136,15 +136,16 @@ def _idp_hint(transaction: Transaction | None) -> str | None:
     hint = transaction.request.idp_hint if transaction is not None else None
     if not hint or transaction is None:
         return None
-    slugs = {button.slug for button in sign_in_buttons(services().uow(), current_tenant())}
+    slugs = {button.slug for button in enabled_providers(services().uow(), current_tenant())}
     if hint not in slugs:
         return None
     return f"{issuer()}/federation/{hint}/start?{urlencode({'txn': transaction.id})}"
 
 
-def icon_origins(providers: list[ProviderButton]) -> list[str]:
-    """The origins of the providers' own icons, for the page's CSP img-src."""
-    return [_origin(p.icon_uri) for p in providers if p.icon_uri]
+def icon_origins(providers: list[ProviderView]) -> list[str]:
+    """The https origins of the providers' own icons, for the page's CSP img-src (the
+    template shows only those: components/federation.html)."""
+    return [_origin(p.icon_uri) for p in providers if (p.icon_uri or "").startswith("https://")]
 
 
 @bp.post("/login")

@@ -43,8 +43,8 @@ from idp.services.accounts.registration import (
 )
 from idp.services.accounts.users import MIN_PASSWORD
 from idp.services.errors import InvalidInput, InvalidInputs
-from idp.services.federation.buttons import sign_in_buttons
 from idp.services.rate_limits import AddressThrottle
+from idp.services.tenancy.providers import enabled_providers
 from idp.services.tenancy.tenants import TenantView
 
 bp = tenant_pages("signup", __name__)
@@ -86,7 +86,7 @@ def _signup_page(
     errors: Any = (),
 ) -> Response:
     tenant = current_tenant()
-    providers = sign_in_buttons(services().uow(), tenant)
+    providers = enabled_providers(services().uow(), tenant)
     return render_page(
         "pages/signup.html",
         transaction=find_transaction(txn),

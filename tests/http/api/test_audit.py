@@ -284,7 +284,14 @@ def test_filters_and_newest_first_pagination(api, keyed):
 
 @pytest.mark.parametrize(
     "params",
-    [{"since": "yesterday"}, {"until": "2026-01-01T00:00:00"}, {"cursor": "%%%"}, {"limit": "0"}],
+    [
+        {"since": "yesterday"},
+        {"until": "2026-01-01T00:00:00"},
+        {"cursor": "%%%"},
+        {"limit": "0"},
+        # PostgreSQL refuses U+0000 in a query parameter: a 500 before it was checked.
+        {"target_id": "a\x00b"},
+    ],
 )
 def test_malformed_filters_are_400(api, keyed, params):
     tenant, key, _ = keyed()

@@ -13,9 +13,9 @@ IDENTITIES = "/tenants/{slug}/users/{user_id}/identities"
 IDENTITY = "/tenants/{slug}/users/{user_id}/identities/{identity_id}"
 
 
-def test_an_admin_lists_and_unlinks_identities(make, services, api, tenant_key):
-    scene = federated_scene(make)
-    scene.upstream.person(make, "api@example.org")
+def test_an_admin_lists_and_unlinks_identities(make, services, api, tenant_key, upstream_idp):
+    scene = federated_scene(make, upstream_idp)
+    scene.upstream.person("api@example.org")
     with requests.Session() as http:
         claims = scene.signed_in_through(http, "api@example.org")
     subject = claims["sub"]
@@ -60,9 +60,9 @@ def test_an_admin_lists_and_unlinks_identities(make, services, api, tenant_key):
     ]
 
 
-def test_another_tenants_identities_are_not_reachable(make, api, tenant_key):
-    scene = federated_scene(make)
-    scene.upstream.person(make, "mine@example.org")
+def test_another_tenants_identities_are_not_reachable(make, api, tenant_key, upstream_idp):
+    scene = federated_scene(make, upstream_idp)
+    scene.upstream.person("mine@example.org")
     with requests.Session() as http:
         subject = scene.signed_in_through(http, "mine@example.org")["sub"]
     other = make.tenant()
