@@ -23,7 +23,6 @@ from tests.support.federation import (
     federated_scene,
     final_query,
     login_message,
-    register_upstream,
     set_policies,
     start_links,
     walk,
@@ -65,28 +64,8 @@ def test_login_and_signup_pages_show_the_button(scene: Scene, http: requests.Ses
 def test_google_through_an_overridden_issuer(
     make: Factory, upstream_idp: UpstreamIdp, http: requests.Session
 ) -> None:
-    tenant = make.tenant()
-    issuer = make.issuer(tenant)
-    upstream = register_upstream(upstream_idp, f"{issuer}/federation/google/callback")
-    add_provider(
-        make.services,
-        tenant,
-        kind="google",
-        slug="google",
-        display_name="Google",
-        client_id=upstream.client_id,
-        client_secret=upstream.secret,
-        issuer=upstream.issuer,
-    )
-    tenant = set_policies(make.services, tenant, self_registration=True)
-    rp = make.client(
-        tenant,
-        grant_types=("authorization_code",),
-        redirect_uris=(REDIRECT,),
-        scopes=("openid", "profile", "email", "roles"),
-    )
-    scene = Scene(tenant, issuer, upstream, rp, make)
-    upstream.person("lin@example.org")
+    scene = federated_scene(make, upstream_idp, "google", "google", "Google")
+    scene.upstream.person("lin@example.org")
     claims = scene.signed_in_through(http, "lin@example.org", slug="google")
     assert claims["amr"] == ["fed"]
 

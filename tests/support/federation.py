@@ -225,17 +225,24 @@ class Scene:
         return verified_claims(http, self.issuer, tokens["id_token"])
 
 
-def federated_scene(make: Factory, idp: UpstreamIdp) -> Scene:
-    """Our tenant with the second IdP instance as provider "acme" (display name "Acme ID")."""
+def federated_scene(
+    make: Factory,
+    idp: UpstreamIdp,
+    kind: str = "oidc",
+    slug: str = "acme",
+    display_name: str = "Acme ID",
+) -> Scene:
+    """Our tenant with the second IdP instance as provider `slug` (generic OpenID, or "Google"
+    through its issuer), self-registration open, and a client of ours."""
     tenant = make.tenant()
     issuer = make.issuer(tenant)
-    upstream = register_upstream(idp, f"{issuer}/federation/acme/callback")
+    upstream = register_upstream(idp, f"{issuer}/federation/{slug}/callback")
     add_provider(
         make.services,
         tenant,
-        kind="oidc",
-        slug="acme",
-        display_name="Acme ID",
+        kind=kind,
+        slug=slug,
+        display_name=display_name,
         client_id=upstream.client_id,
         client_secret=upstream.secret,
         issuer=upstream.issuer,

@@ -161,26 +161,29 @@ def clear_passkey_ceremony_cookie(response: Response) -> None:
     )
 
 
+def _read(name: str) -> str | None:
+    value = request.cookies.get(name)
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def _write(response: Response, name: str, value: str, max_age: int) -> None:
+    """HttpOnly, SameSite=Lax: sent on the top-level GET back from an upstream's site."""
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )
+
+
 def _federation_name() -> str:
     return _name(f"idp_federation_{current_tenant().slug}")
 
 
 def federation_browser_cookie() -> str | None:
     """The value binding upstream round trips to this browser (pages/federation.py)."""
-    value = request.cookies.get(_federation_name())
-    return value if value and len(value) <= MAX_COOKIE else None
+    return _read(_federation_name())
 
 
 def set_federation_browser_cookie(response: Response, value: str, max_age: int) -> None:
-    response.set_cookie(
-        _federation_name(),
-        value,
-        max_age=max_age,
-        path="/",
-        secure=_secure(),
-        httponly=True,
-        samesite="Lax",  # the callback is a top-level GET from the upstream's site
-    )
+    _write(response, _federation_name(), value, max_age)
 
 
 def _pending_link_name() -> str:
@@ -189,20 +192,11 @@ def _pending_link_name() -> str:
 
 def pending_link_cookie() -> str | None:
     """The handle of the upstream identity waiting for its owner's proof (pages/federation.py)."""
-    value = request.cookies.get(_pending_link_name())
-    return value if value and len(value) <= MAX_COOKIE else None
+    return _read(_pending_link_name())
 
 
 def set_pending_link_cookie(response: Response, value: str, max_age: int) -> None:
-    response.set_cookie(
-        _pending_link_name(),
-        value,
-        max_age=max_age,
-        path="/",
-        secure=_secure(),
-        httponly=True,
-        samesite="Lax",
-    )
+    _write(response, _pending_link_name(), value, max_age)
 
 
 def clear_pending_link_cookie(response: Response) -> None:
