@@ -29,6 +29,7 @@ Decisions on the OIDC Core §3.1.2.1 parameters:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -64,6 +65,8 @@ from idp.services.tokens.id_tokens import read_id_token_hint
 RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_VALUE = 512
+# A provider slug (services/tenancy/providers.py SLUG), for `idp_hint`.
+IDP_HINT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class PageError(Exception):
@@ -182,7 +185,13 @@ def _validated(
         ui_locale=pick_ui_locale(params.get("ui_locales")),
         claims=claims,
         acr_values=tuple(dict.fromkeys((params.get("acr_values") or "").split())),
+        idp_hint=_idp_hint(params.get("idp_hint")),
     )
+
+
+def _idp_hint(hint: str | None) -> str | None:
+    """`idp_hint`: a provider's slug; anything else is no hint (the login page as usual)."""
+    return hint if hint and IDP_HINT.match(hint) else None
 
 
 def _login_hint(hint: str | None) -> str | None:

@@ -7,11 +7,15 @@ test_federation_flow.py."""
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 
 import pytest
+import requests
 
 from idp.federation.base import UpstreamIdentity
+from idp.services.audit import AuditFilter, page_events
 from idp.services.container import Services
 from idp.services.federation import linking
 from idp.services.federation.linking import (
@@ -28,9 +32,21 @@ from idp.services.tenancy import providers as provider_service
 from idp.services.tenancy import tenant_settings
 from idp.services.tenancy.providers import ProviderView
 from idp.services.tenancy.tenants import TenantView, get_tenant
+from tests.support.account import csrf_of, signed_in_account
+from tests.support.browser import PASSWORD, REDIRECT
 from tests.support.factories import Factory
+from tests.support.federation import (
+    Scene,
+    federated_scene,
+    login_message,
+    post_form,
+    walk,
+)
+from tests.support.upstream_idp import UpstreamIdp
 
 GOOGLE = "https://accounts.google.test"
+UNLINK = re.compile(r'action="http://[^/]+(/t/[^"]+/unlink)"')
+REFRESH = re.compile(r'content="0;url=([^"]+)"')
 OTHER = "https://login.other.test"
 
 
@@ -107,6 +123,22 @@ def test_unverified_upstream_address_is_not_marked_verified(services: Services, 
     with services.uow() as uow:
         user = uow.users.by_subject(tenant.id, signed.subject)
         assert user is not None and user.email_verified is False
+
+
+def test_unverified_address_refused_when_the_tenant_wants_confirmed_ones(
+    services: Services, make: Factory
+) -> None:
+    tenant = _open_tenant(services, make, unverified_sign_in=False)
+    provider = _provider(services, tenant, "upstream", GOOGLE)
+    with pytest.raises(FederationRefused) as refused:
+        resolve_upstream_sign_in(
+            services.uow(), tenant, provider, _identity(GOOGLE, "unsure@example.com", False)
+        )
+    assert refused.value.reason == linking.EMAIL_UNVERIFIED
+    signed = resolve_upstream_sign_in(
+        services.uow(), tenant, provider, _identity(GOOGLE, "sure@example.com", True)
+    )
+    assert signed.created
 
 
 def test_registration_closed_refuses_newcomers(services: Services, make: Factory) -> None:
@@ -335,3 +367,178 @@ def test_profile_policy(services: Services, make: Factory, policy: str, expected
         assert row is not None
         assert row.name == expected
         assert row.picture == (None if policy == "never" else "https://pictures.example/p.png")
+
+
+# The same rules through the hosted pages: the upstream is another tenant of this IdP.
+
+
+@pytest.fixture
+def scene(make: Factory, upstream_idp: UpstreamIdp) -> Scene:
+    return federated_scene(make, upstream_idp)
+
+
+def _local_account(scene: Scene, email: str, verified: bool) -> int:
+    user = scene.make.user(scene.tenant, email=email, password=PASSWORD)
+    with scene.make.services.uow() as uow:
+        row = uow.users.by_subject(scene.tenant.id, user.subject)
+        assert row is not None
+        row.email_verified = verified
+        uow.commit()
+        return row.id
+
+
+def _linked(scene: Scene, user_id: int) -> list[str]:
+    return [
+        i.provider_slug for i in list_identities(scene.make.services.uow(), scene.tenant, user_id)
+    ]
+
+
+def test_page_unverified_upstream_email_asks_for_proof_and_links_nothing(
+    scene: Scene, http: requests.Session
+) -> None:
+    victim = _local_account(scene, "victim@example.org", verified=True)
+    scene.upstream.person("victim@example.org", verified=False)
+    trip = scene.through_button(http, "victim@example.org")
+    assert trip.url.startswith(f"{scene.issuer}/federation/link")
+    assert "Password of that account" in trip.response.text
+    wrong = post_form(
+        http, trip.response, f"{scene.issuer}/federation/link/proof", password="not it"
+    )
+    assert "This password is not right." in login_message(wrong)
+    assert _linked(scene, victim) == []
+
+
+def test_page_pre_registered_unverified_account_is_not_taken_over(
+    scene: Scene, http: requests.Session
+) -> None:
+    """An attacker registered the victim's address here (unverified): the victim's verified
+    upstream identity does not get that account, and is not attached to it."""
+    squatter = _local_account(scene, "owner@example.org", verified=False)
+    scene.upstream.person("owner@example.org", verified=True)
+    trip = scene.through_button(http, "owner@example.org")
+    assert trip.url.startswith(f"{scene.issuer}/federation/link")
+    assert f"idp_session_{scene.tenant.slug}" not in {cookie.name for cookie in http.cookies}
+    assert _linked(scene, squatter) == []
+
+
+def test_page_proof_then_confirm_links_and_reaches_the_client(
+    scene: Scene, http: requests.Session
+) -> None:
+    owner = _local_account(scene, "proud@example.org", verified=True)
+    scene.upstream.person("proud@example.org", verified=False)
+    trip = scene.through_button(http, "proud@example.org")
+    proved = post_form(
+        http, trip.response, f"{scene.issuer}/federation/link/proof", password=PASSWORD
+    )
+    assert proved.status_code == 303
+    confirm = http.get(proved.headers["Location"], allow_redirects=False)
+    assert "Connect your Acme ID account" in confirm.text
+    assert _linked(scene, owner) == []  # nothing before the owner says so
+    linked = post_form(http, confirm, f"{scene.issuer}/federation/link", decision="link")
+    end = walk(http, linked.headers["Location"], scene.issuer)
+    assert end.location.startswith(REDIRECT), end.response.text
+    assert _linked(scene, owner) == ["acme"]
+    # From now on the upstream identity signs the owner in, without any question.
+    with requests.Session() as later:
+        claims = scene.signed_in_through(later, "proud@example.org")
+        assert claims["email"] == "proud@example.org" and claims["amr"] == ["fed"]
+
+
+def test_page_both_verified_links_automatically(scene: Scene, http: requests.Session) -> None:
+    owner = _local_account(scene, "both@example.org", verified=True)
+    scene.upstream.person("both@example.org", verified=True)
+    claims = scene.signed_in_through(http, "both@example.org")
+    assert _linked(scene, owner) == ["acme"]
+    events = page_events(
+        scene.make.services.uow(),
+        scene.tenant.id,
+        False,
+        AuditFilter(action="user.identity_linked"),
+        None,
+        10,
+    )
+    assert [e.details["automatic"] for e in events.items] == [True]
+    assert claims["email_verified"] is True
+
+
+def _account_with_identity(scene: Scene, http: requests.Session, email: str) -> requests.Session:
+    """A person created through the upstream, signed in to the account page through it."""
+    scene.upstream.person(email)
+    scene.signed_in_through(http, email)
+    page = http.get(f"{scene.issuer}/account", allow_redirects=False)
+    trip = walk(http, f"{scene.issuer}/account", scene.issuer, scene.upstream.issuer, email)
+    assert trip.response.status_code == 200 or page.status_code == 200
+    return http
+
+
+def test_account_page_lists_and_refuses_to_remove_the_last_way_in(
+    scene: Scene, http: requests.Session
+) -> None:
+    _account_with_identity(scene, http, "onlyway@example.org")
+    page = http.get(f"{scene.issuer}/account")
+    assert "Connected sign-in providers" in page.text and "Disconnect Acme ID" in page.text
+    action = UNLINK.search(page.text)
+    assert action
+    refused = http.post(
+        f"{scene.make.base_url}{action.group(1)}",
+        data={"csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+    )
+    assert refused.status_code == 409
+    assert "only way to sign in" in login_message(refused)
+
+
+def test_account_page_connects_another_provider_and_disconnects_it(
+    scene: Scene, http: requests.Session
+) -> None:
+    owner = _local_account(scene, "connect@example.org", verified=True)
+    scene.upstream.person("someone-else@example.org", verified=False)
+    signed_in_http = signed_in_account(scene.issuer, "connect@example.org")
+    page = signed_in_http.get(f"{scene.issuer}/account")
+    moving = signed_in_http.post(
+        f"{scene.issuer}/account/providers/acme/link",
+        data={"csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+    )
+    assert moving.status_code == 200
+    upstream_url = html.unescape(REFRESH.search(moving.text).group(1))  # type: ignore[union-attr]
+    trip = walk(
+        signed_in_http,
+        upstream_url,
+        scene.issuer,
+        scene.upstream.issuer,
+        "someone-else@example.org",
+    )
+    assert trip.url.endswith("/account?done=federation_linked"), trip.url
+    assert _linked(scene, owner) == ["acme"]  # the signed-in person chose it: any address
+    page = signed_in_http.get(f"{scene.issuer}/account")
+    action = UNLINK.search(page.text)
+    assert action
+    gone = signed_in_http.post(
+        f"{scene.make.base_url}{action.group(1)}",
+        data={"csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+    )
+    assert gone.status_code == 303 and _linked(scene, owner) == []  # a password remains
+
+
+def test_account_page_refuses_an_identity_of_another_person(
+    scene: Scene, http: requests.Session
+) -> None:
+    scene.upstream.person("first@example.org")
+    first = scene.signed_in_through(http, "first@example.org")
+    second = _local_account(scene, "second@example.org", verified=True)
+    signed_in_http = signed_in_account(scene.issuer, "second@example.org")
+    page = signed_in_http.get(f"{scene.issuer}/account")
+    moving = signed_in_http.post(
+        f"{scene.issuer}/account/providers/acme/link",
+        data={"csrf_token": csrf_of(page.text)},
+        allow_redirects=False,
+    )
+    upstream_url = html.unescape(REFRESH.search(moving.text).group(1))  # type: ignore[union-attr]
+    trip = walk(
+        signed_in_http, upstream_url, scene.issuer, scene.upstream.issuer, "first@example.org"
+    )
+    assert "already connected to another account" in login_message(trip.response)
+    assert _linked(scene, second) == []
+    assert first["sub"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,6 +16,7 @@ from idp.federation import UpstreamError, provider_for
 from idp.federation.base import UpstreamConfig
 from idp.federation.github import GitHubProvider
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
+from tests.support.upstream_errors import refused
 
 REDIRECT_URI = "http://127.0.0.1:1/t/acme/federation/github/callback"
 VERIFIER = "a-verifier-of-enough-length-0123456789-abcdefghij"
@@ -62,12 +63,6 @@ def sign_in_upstream(adapter: GitHubProvider, login_hint: str | None = None) -> 
     location = answer.headers["Location"]
     assert location.startswith(REDIRECT_URI + "?")
     return {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
-
-
-def refused_reason(call: Callable[[], object]) -> str:
-    with pytest.raises(UpstreamError) as caught:
-        call()
-    return caught.value.reason
 
 
 def test_the_browser_flow_gives_the_primary_verified_address(
@@ -181,29 +176,27 @@ def test_an_access_token_issued_to_another_app_is_refused(
     github: FakeGitHub, adapter: GitHubProvider
 ) -> None:
     token = github.issue_token(4242, client_id="another-app")
-    assert refused_reason(lambda: adapter.identity_from_access_token(token)) == "invalid_token"
+    assert refused(lambda: adapter.identity_from_access_token(token)) == "invalid_token"
 
 
 def test_an_unknown_access_token_is_refused(adapter: GitHubProvider) -> None:
-    assert refused_reason(lambda: adapter.identity_from_access_token("gho_nope")) == "invalid_token"
+    assert refused(lambda: adapter.identity_from_access_token("gho_nope")) == "invalid_token"
 
 
 def test_github_has_no_id_tokens(adapter: GitHubProvider) -> None:
-    assert refused_reason(lambda: adapter.identity_from_id_token("x.y.z")) == "invalid_token"
+    assert refused(lambda: adapter.identity_from_id_token("x.y.z")) == "invalid_token"
 
 
 def test_an_unreachable_github() -> None:
     with FakeGitHub() as github:
         config = github.config()
     adapter = provider_for(config)
-    assert refused_reason(lambda: adapter.redeem_code(code="c")) == "unreachable"
+    assert refused(lambda: adapter.redeem_code(code="c")) == "unreachable"
 
 
 def test_an_api_that_is_not_githubs_is_a_bad_response(github: FakeGitHub) -> None:
     adapter = provider_for(github.config(api_base_url=github.url + "/nowhere"))
-    assert refused_reason(lambda: adapter.redeem_code(code=github.issue_code(4242))) == (
-        "bad_response"
-    )
+    assert refused(lambda: adapter.redeem_code(code=github.issue_code(4242))) == ("bad_response")
 
 
 def test_defaults_are_github_com() -> None:

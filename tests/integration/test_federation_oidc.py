@@ -16,6 +16,7 @@ from idp.federation.http import UpstreamHttp
 from idp.federation.oidc import OpenIdProvider
 from tests.support.hostile_oidc import CLIENT_ID, CLIENT_SECRET, HostileOpenIdProvider
 from tests.support.loopback_http import Reply
+from tests.support.upstream_errors import refused
 
 REDIRECT_URI = "http://127.0.0.1:1/t/acme/federation/oidc/callback"
 
@@ -48,12 +49,6 @@ def redeem(upstream: HostileOpenIdProvider, adapter: OpenIdProvider) -> Redeem:
         )
 
     return run
-
-
-def refused(call: Callable[[], Any]) -> str:
-    with pytest.raises(UpstreamError) as caught:
-        call()
-    return caught.value.reason
 
 
 def test_a_valid_id_token_gives_the_verified_identity(

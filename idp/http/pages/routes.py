@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from idp.context import client_ip, current_tenant, issuer, services, sign_in_service
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.federation_messages import MESSAGES as FEDERATION_MESSAGES
 from idp.http.pages.forms import MAX_FIELD
 from idp.http.pages.rendering import render_page
 from idp.i18n import N_
@@ -30,6 +31,7 @@ from idp.services.signin.sessions import (
     SignInRefused,
     current_session,
 )
+from idp.services.tenancy.providers import ProviderView, enabled_providers
 
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
@@ -78,10 +80,14 @@ def _login_page(
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
+    providers = enabled_providers(services().uow(), current_tenant())
     return render_page(
         "pages/login.html",
         transaction=transaction,
         status=status,
+        image_origins=icon_origins(providers),
+        providers=providers,
+        federation_base=f"{issuer()}/federation",
         txn=txn,
         email=email,
         message=message,
@@ -99,7 +105,33 @@ def _login_page(
 def login_page() -> Any:
     # After a confirmed address (pages/signup.py): a fixed message, nothing taken from the URL.
     notice = ADDRESS_CONFIRMED if request.args.get("verified") == "1" else None
-    return _login_page(request.args.get("txn", "")[:MAX_FIELD], notice=notice)
+    txn = request.args.get("txn", "")[:MAX_FIELD]
+    # Back from an upstream provider without a sign-in (pages/federation.py): its fixed message.
+    failed = FEDERATION_MESSAGES.get(request.args.get("federation", ""))
+    if failed is None:
+        hinted = _idp_hint(find_transaction(txn))
+        if hinted is not None:
+            return redirect(hinted, 303)
+    return _login_page(txn, notice=notice, message=failed)
+
+
+def _idp_hint(transaction: Transaction | None) -> str | None:
+    """`idp_hint=<provider slug>` on the authorization request: straight to that enabled
+    provider's button; an unknown or disabled one shows the login page as usual. Not after a
+    failed round trip (the page then says why), so a failing upstream never loops."""
+    hint = transaction.request.idp_hint if transaction is not None else None
+    if not hint or transaction is None:
+        return None
+    slugs = {button.slug for button in enabled_providers(services().uow(), current_tenant())}
+    if hint not in slugs:
+        return None
+    return f"{issuer()}/federation/{hint}/start?{urlencode({'txn': transaction.id})}"
+
+
+def icon_origins(providers: list[ProviderView]) -> list[str]:
+    """The https origins of the providers' own icons, for the page's CSP img-src (the
+    template shows only those: components/federation.html)."""
+    return [_origin(p.icon_uri) for p in providers if (p.icon_uri or "").startswith("https://")]
 
 
 @bp.post("/login")

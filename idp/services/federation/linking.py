@@ -7,7 +7,8 @@ not check it. So:
 - a known (issuer, subject) signs in the user it is linked to, and nobody else;
 - an unknown one whose e-mail no account here has becomes a new account, just in time, when
   the tenant lets people register (the switch of the sign-up page); its address counts as
-  verified only when the upstream asserted it, and it has no password;
+  verified only when the upstream asserted it (and an unverified one is refused when the
+  tenant's `unverified_sign_in` is false), and it has no password;
 - an unknown one whose e-mail an account here has is linked to it automatically only when the
   upstream asserts the address verified AND our account's address is verified: both sides then
   proved control of the same mailbox. Otherwise (`LinkProofNeeded`) the person must first prove
@@ -47,11 +48,19 @@ from idp.services.federation.profile_sync import sync_profile, upstream_profile
 from idp.services.signin.sessions import Attempt
 from idp.services.tenancy.providers import ProviderView
 from idp.services.tenancy.tenants import TenantView
+from idp.services.tenancy.usage import (
+    FEDERATED_SIGNUPS,
+    FEDERATION_FAILURES,
+    IDENTITY_LINKS,
+    IDENTITY_UNLINKS,
+    UsageRecorder,
+)
 
 # Reasons of FederationRefused: stable codes for pages, API answers and the audit log.
 REGISTRATION_CLOSED = "registration_closed"
 NO_EMAIL = "no_email"
 ACCOUNT_DISABLED = "account_disabled"
+EMAIL_UNVERIFIED = "email_unverified"
 PROVIDER_GONE = "provider_gone"
 
 
@@ -130,18 +139,25 @@ def resolve_upstream_sign_in(
     *,
     allow_registration: bool | None = None,
     attempt: Attempt | None = None,
+    usage: UsageRecorder | None = None,
 ) -> FederatedSignIn:
     """The user this verified upstream identity signs in, per the rules of the module.
 
     `allow_registration` None follows the tenant's `self_registration`. Raises LinkProofNeeded
-    or FederationRefused; opens no session (the caller does: sessions.open_session with amr
-    `fed`, see sign_in.py)."""
+    or FederationRefused; opens no session (the caller does: sign_in.open_federated_session,
+    amr `fed`). `attempt` goes to the audit log, `usage` counts what happened."""
     attempt = attempt or Attempt("unknown")
     try:
-        return _resolve(uow, tenant, provider, identity, allow_registration, attempt)
+        signed = _resolve(uow, tenant, provider, identity, allow_registration, attempt)
     except FederationRefused as refused:
         _audit(uow, tenant, attempt, "user.sign_in", None, provider, FAILED, refused.reason)
+        _count(usage, tenant, attempt, FEDERATION_FAILURES)
         raise
+    if signed.created:
+        _count(usage, tenant, attempt, FEDERATED_SIGNUPS)
+    if signed.linked_now:
+        _count(usage, tenant, attempt, IDENTITY_LINKS)
+    return signed
 
 
 def _resolve(
@@ -194,6 +210,10 @@ def _resolve_in(
             allow_registration = tenant.self_registration
         if not allow_registration:
             raise FederationRefused(REGISTRATION_CLOSED)
+        if not identity.email_verified and not tenant.unverified_sign_in:
+            # The tenant lets only confirmed addresses in (policy unverified_sign_in), and this
+            # account would have no password to confirm it with later.
+            raise FederationRefused(EMAIL_UNVERIFIED)
         return _create(uow, tenant, provider, identity, email)
     if not user.active:
         raise FederationRefused(ACCOUNT_DISABLED)
@@ -213,6 +233,7 @@ def link_identity(
     identity: UpstreamIdentity,
     *,
     attempt: Attempt | None = None,
+    usage: UsageRecorder | None = None,
 ) -> IdentityView:
     """Link `identity` to a person who proved their account (the confirmation page, or the
     account page's "link another provider"). Linking it again to the same person is a no-op;
@@ -226,6 +247,7 @@ def link_identity(
         )
         if known is not None and known.user_id != user.id:
             raise IdentityTaken()
+        new = known is None
         if known is None:
             known = _link(uow, tenant, provider, identity, user)
         else:
@@ -235,7 +257,9 @@ def link_identity(
         except IntegrityError as error:  # linked by a concurrent request meanwhile
             raise IdentityTaken() from error
         subject, view = user.subject, _view(known, provider)
-    _audit(uow, tenant, attempt, "user.identity_linked", subject, provider, SUCCESS, auto=False)
+    if new:
+        _audit(uow, tenant, attempt, "user.identity_linked", subject, provider, SUCCESS, auto=False)
+        _count(usage, tenant, attempt, IDENTITY_LINKS)
     return view
 
 
@@ -246,28 +270,16 @@ def unlink_identity(
     identity_id: int,
     *,
     attempt: Attempt | None = None,
-    actor: str | None = None,
+    usage: UsageRecorder | None = None,
 ) -> None:
-    """Remove one of the person's links; LastWayIn when it is their only way to sign in,
-    NotFound when it is not theirs. `actor` defaults to the person themselves."""
-    with uow:
-        identities = FederatedIdentities(uow.session)
-        link = identities.get(tenant.id, user_id, identity_id)
-        user = uow.session.get(User, user_id)
-        if link is None or user is None:
-            raise NotFound("no such identity")
-        others = identities.count_of_user(tenant.id, user_id) - 1
-        if not (others or user.password_hash or _has_passkey(uow, tenant.id, user_id)):
-            raise LastWayIn()
-        slug = _provider_slug(uow, link)
-        identities.delete(link)
-        uow.commit()
-        subject = user.subject
+    """The person removes one of their links (the account page): LastWayIn when it is their
+    only way to sign in, NotFound when it is not theirs. Audited and counted."""
+    subject, slug = remove_identity(uow, tenant, user_id, identity_id)
     record_event(
         uow,
         AuditEntry(
             action="user.identity_unlinked",
-            actor=actor or f"user:{subject}",
+            actor=f"user:{subject}",
             tenant_id=tenant.id,
             target_type="user",
             target_id=subject,
@@ -276,6 +288,28 @@ def unlink_identity(
             details={"provider": slug, "identity_id": identity_id},
         ),
     )
+    _count(usage, tenant, attempt, IDENTITY_UNLINKS)
+
+
+def remove_identity(
+    uow: UnitOfWork, tenant: TenantView, user_id: int, identity_id: int
+) -> tuple[str, str | None]:
+    """Delete one link unless it is the person's last way in (no password, no passkey, no
+    other identity): LastWayIn. Not audited here: the caller's entry point records who did it.
+    Returns the person's subject and the provider's slug."""
+    with uow:
+        identities = FederatedIdentities(uow.session)
+        link = identities.get(tenant.id, user_id, identity_id)
+        user = uow.session.get(User, user_id)
+        if link is None or user is None or user.tenant_id != tenant.id:
+            raise NotFound("no such identity")
+        others = identities.count_of_user(tenant.id, user_id) - 1
+        if not (others or user.password_hash or _has_passkey(uow, tenant.id, user_id)):
+            raise LastWayIn()
+        slug = _provider_slug(uow, link)
+        identities.delete(link)
+        uow.commit()
+        return user.subject, slug
 
 
 def list_identities(uow: UnitOfWork, tenant: TenantView, user_id: int) -> list[IdentityView]:
@@ -376,6 +410,13 @@ def _view(link: FederatedIdentity, provider: ProviderView) -> IdentityView:
         created_at=link.created_at,
         last_used_at=link.last_used_at,
     )
+
+
+def _count(
+    usage: UsageRecorder | None, tenant: TenantView, attempt: Attempt | None, metric: str
+) -> None:
+    if usage is not None:
+        usage.record_federation(tenant.id, attempt.client_id if attempt else None, metric)
 
 
 def _audit(
