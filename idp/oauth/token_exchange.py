@@ -30,6 +30,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
+    OAuth2Error,
     UnauthorizedClientError,
     grants,
 )
@@ -67,6 +68,8 @@ from idp.services.signin.sessions import Attempt, SessionView, audit_sign_in
 from idp.services.tokens.refresh_tokens import FamilyGrant
 
 VIA = "token_exchange"
+UNREACHABLE = "unreachable"  # federation/base.py UpstreamError's reason
+RETRY_UNAVAILABLE = 30
 MAX_SUBJECT_TOKEN = 8192
 MAX_PARAMETER = 2048
 LINK_FIRST = (
@@ -90,6 +93,17 @@ class TooManyExchanges(InvalidGrantError):
 
     def get_headers(self) -> list[tuple[str, str]]:
         return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+class UpstreamUnavailable(OAuth2Error):
+    """The upstream did not answer: 503 (RFC 6749 §4.1.2.1's `temporarily_unavailable`)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The provider did not answer; retry later."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(RETRY_UNAVAILABLE))]
 
 
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
@@ -134,6 +148,8 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidRequestError(f"{error}.") from error
         except UpstreamError as error:
             audit_sign_in(container.uow(), tenant, attempt, None, FAILED, error.reason, METHOD)
+            if error.reason == UNREACHABLE:  # not the app's fault: it may try again
+                raise UpstreamUnavailable() from error
             wait = self.server.failures.record_failure(source)
             if wait:
                 raise TooManyExchanges(wait) from error

@@ -34,6 +34,7 @@ from tests.support.browser import (
 from tests.support.factories import Factory
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
 from tests.support.hostile_oidc import HostileOpenIdProvider
+from tests.support.ports import free_port
 from tests.support.upstream_idp import UpstreamIdp
 
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -336,3 +337,13 @@ def test_a_provider_of_another_tenant_is_no_provider_here(
     elsewhere = App(make, http)  # a tenant without providers
     assert app.exchange(scripted.id_token()).status_code == 200
     assert oauth_error(elsewhere.exchange(scripted.id_token())) == (400, "invalid_request")
+
+
+def test_an_upstream_that_does_not_answer_is_a_503(app: App) -> None:
+    add_provider(
+        app.services, app.tenant, "github", "github", "gh", client_secret="s",
+        api_base_url=f"http://127.0.0.1:{free_port()}/api/v3",
+    )  # fmt: skip
+    answer = app.exchange("gho_token", ACCESS_TOKEN)
+    assert oauth_error(answer) == (503, "temporarily_unavailable")
+    assert int(answer.headers["Retry-After"]) > 0
