@@ -53,7 +53,8 @@ from idp.services.federation.exchange import (
     SUBJECT_TOKEN_TYPES,
     NoProvider,
     SubjectToken,
-    upstream_identity,
+    choose_provider,
+    verify_subject_token,
 )
 from idp.services.federation.linking import (
     FederationRefused,
@@ -61,10 +62,15 @@ from idp.services.federation.linking import (
     resolve_upstream_sign_in,
 )
 from idp.services.federation.sign_in import FEDERATION_AMR as FED
-from idp.services.federation.sign_in import METHOD, open_federated_session
+from idp.services.federation.sign_in import (
+    METHOD,
+    audit_federation_failure,
+    open_federated_session,
+)
 from idp.services.oauth_clients.clients import TOKEN_EXCHANGE
 from idp.services.signin.session_clients import record_session_client
 from idp.services.signin.sessions import Attempt, SessionView, audit_sign_in
+from idp.services.tenancy.usage import FEDERATION_FAILURES
 from idp.services.tokens.refresh_tokens import FamilyGrant
 
 VIA = "token_exchange"
@@ -140,14 +146,17 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         wait = self.server.failures.retry_after(source)
         if wait:
             raise TooManyExchanges(wait)
+        subject: SubjectToken = self.request.subject
         try:
-            provider, identity = upstream_identity(
-                container.uow(), container.kek, tenant, self.request.subject
-            )
+            provider, config = choose_provider(container.uow(), container.kek, tenant, subject)
         except NoProvider as error:
             raise InvalidRequestError(f"{error}.") from error
+        try:
+            identity = verify_subject_token(config, subject)
         except UpstreamError as error:
-            audit_sign_in(container.uow(), tenant, attempt, None, FAILED, error.reason, METHOD)
+            uow = container.uow()
+            audit_federation_failure(uow, tenant, attempt, provider.slug, error.reason)
+            container.usage.record_federation(tenant.id, client.client_id, FEDERATION_FAILURES)
             if error.reason == UNREACHABLE:  # not the app's fault: it may try again
                 raise UpstreamUnavailable() from error
             wait = self.server.failures.record_failure(source)
@@ -156,7 +165,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise InvalidGrantError(f"The subject token was refused ({error.reason}).") from error
         try:
             signed = resolve_upstream_sign_in(
-                container.uow(), tenant, provider, identity, attempt=attempt
+                container.uow(), tenant, provider, identity, attempt=attempt, usage=container.usage
             )
         except LinkProofNeeded as error:
             audit_sign_in(container.uow(), tenant, attempt, None, FAILED, "link proof", METHOD)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idp.crypto.kek import Kek
-from idp.federation import UpstreamIdentity, provider_for
+from idp.federation import UpstreamConfig, UpstreamIdentity, provider_for
 from idp.models.uow import UnitOfWork
 from idp.services.errors import NotFound
 from idp.services.tenancy.providers import (
@@ -58,28 +58,32 @@ class SubjectToken:
     redirect_uri: str | None = None
 
 
-def upstream_identity(
+def choose_provider(
     uow: UnitOfWork, kek: Kek, tenant: TenantView, subject: SubjectToken
-) -> tuple[ProviderView, UpstreamIdentity]:
-    """The provider and the identity it verified. Raises NoProvider, or the adapter's
-    UpstreamError for a token that fails validation or an upstream that fails."""
+) -> tuple[ProviderView, UpstreamConfig]:
+    """The enabled provider that vouches for this subject token, with its settings. Raises
+    NoProvider."""
     slug = _provider_slug(uow, tenant, subject)
     try:
-        provider, config = upstream_config(uow, kek, tenant, slug)
+        return upstream_config(uow, kek, tenant, slug)
     except NotFound as error:  # disabled or deleted meanwhile
         raise NoProvider(str(error)) from error
+
+
+def verify_subject_token(config: UpstreamConfig, subject: SubjectToken) -> UpstreamIdentity:
+    """The identity the provider's adapter verified; the adapter's UpstreamError for a token
+    that fails validation or an upstream that fails."""
     adapter = provider_for(config)
     if subject.token_type == ID_TOKEN_TYPE:
-        return provider, adapter.identity_from_id_token(subject.token)
+        return adapter.identity_from_id_token(subject.token)
     if subject.token_type == ACCESS_TOKEN_TYPE:
-        return provider, adapter.identity_from_access_token(subject.token)
-    identity = adapter.redeem_code(
+        return adapter.identity_from_access_token(subject.token)
+    return adapter.redeem_code(
         code=subject.token,
         redirect_uri=subject.redirect_uri or "",
         code_verifier=subject.code_verifier or "",
         nonce=None,
     )
-    return provider, identity
 
 
 def _provider_slug(uow: UnitOfWork, tenant: TenantView, subject: SubjectToken) -> str:
