@@ -17,6 +17,7 @@ from idp.services.container import Services
 from idp.services.factors import recovery_codes, totp
 from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
+from idp.services.tenancy.usage import usage_report, utc_today
 from tests.http.conftest import oauth_error
 from tests.support.account import set_tenant_columns
 from tests.support.browser import PASSWORD, REDIRECT, pkce_pair, verified_claims
@@ -322,3 +323,7 @@ def test_sign_ins_are_audited_as_native(app: App, services: Services) -> None:
     events = page_events(services.uow(), app.tenant.id, False, found, None, 50).items
     vias = {(event.outcome, event.details.get("via")) for event in events}
     assert vias == {("failed", "authorization_challenge"), ("success", "authorization_challenge")}
+    services.usage.flush()
+    today = utc_today()
+    totals = usage_report(services.uow(), app.tenant, today, today).totals
+    assert (totals["sign_ins"], totals["failures"]) == (1, 1)

@@ -21,6 +21,7 @@ from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy import providers as provider_service
 from idp.services.tenancy import tenant_settings
 from idp.services.tenancy.tenants import TenantView, get_tenant
+from idp.services.tenancy.usage import usage_report, utc_today
 from tests.http.conftest import oauth_error
 from tests.support.account import set_tenant_columns
 from tests.support.browser import (
@@ -216,6 +217,12 @@ def test_failures_and_successes_are_audited(app: App, scripted: HostileOpenIdPro
         ("success", "federation", "token_exchange"),
     }
     assert len(app.events("user.signup")) == 1  # created just in time
+    app.services.usage.flush()
+    today = utc_today()
+    totals = usage_report(app.services.uow(), app.tenant, today, today).totals
+    counted = ("federated_sign_ins", "federated_signups", "federation_failures", "sign_ins")
+    assert {name: totals[name] for name in counted} == dict.fromkeys(counted, 1)
+    assert totals["tokens_issued"] == 1
 
 
 def test_unsupported_requests_are_invalid_request(
