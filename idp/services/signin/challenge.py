@@ -6,8 +6,8 @@ The password step is the hosted login's own (sessions.SignIn: decoy hash, lockou
 policy, audit, usage), and it opens a login session like the hosted one, only without a cookie:
 nobody ever holds its id. The session is what the code, the tokens and their refresh family
 are bound to (`sid`), so the person sees the app on the account page's list of sessions, and
-ending it there, or signing out everywhere, ends the app's sign-in with back-channel logout as
-for any client (session_clients.py).
+ending it there, or signing out everywhere, treats the app as any client of that session
+(refresh tokens bound to it revoked, back-channel logout: session_clients.py).
 
 Then, as at the authorization endpoint (factors/policy.py), a second factor may be due:
 - the person has a TOTP authenticator: `insufficient_authorization` with an `auth_session`,
