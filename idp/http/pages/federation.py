@@ -30,11 +30,9 @@ from idp.federation.base import UpstreamConfig, UpstreamIdentity
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import (
     federation_browser_cookie,
-    pending_link_cookie,
     session_cookie,
     set_federation_browser_cookie,
     set_pending_link_cookie,
-    set_session_cookie,
 )
 from idp.http.pages.forms import MAX_FIELD, no_referrer
 from idp.http.pages.routes import continue_signed_in, find_transaction
@@ -202,12 +200,7 @@ def _sign_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> 
     signed_in = open_federated_session(
         container.uow(), tenant, signed, session_cookie(), attempt, container.usage
     )
-    waiting = PendingLinks(container.store).find(tenant.id, pending_link_cookie())
-    if waiting is not None and waiting.user_id == signed.user_id:
-        # This sign-in proved the account a pending link names: confirm that link next.
-        response = redirect(_link_page(waiting.txn), 303)
-        set_session_cookie(response, signed_in.cookie, signed_in.max_age)
-        return no_referrer(response)
+    # A pending link this sign-in may prove is handled by continue_signed_in (routes.py).
     return no_referrer(continue_signed_in(find_transaction(flow.txn), signed_in))
 
 
