@@ -35,7 +35,7 @@ from idp.http.pages.cookies import (
     set_pending_link_cookie,
 )
 from idp.http.pages.forms import MAX_FIELD, no_referrer
-from idp.http.pages.routes import continue_signed_in, find_transaction
+from idp.http.pages.routes import continue_signed_in, find_transaction, pending_link_page
 from idp.services.errors import NotFound
 from idp.services.federation.flow import (
     FLOW_LIFETIME,
@@ -194,7 +194,7 @@ def _sign_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> 
             provider.slug, flow.txn, needed.user_id, needed.email, replace(identity, claims={})
         )
         handle = PendingLinks(container.store).save(tenant.id, pending)
-        response = redirect(_link_page(flow.txn), 303)
+        response = redirect(pending_link_page(flow.txn), 303)
         set_pending_link_cookie(response, handle, PENDING_LINK_LIFETIME)
         return no_referrer(response)
     signed_in = open_federated_session(
@@ -202,11 +202,6 @@ def _sign_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> 
     )
     # A pending link this sign-in may prove is handled by continue_signed_in (routes.py).
     return no_referrer(continue_signed_in(find_transaction(flow.txn), signed_in))
-
-
-def _link_page(txn: str) -> str:
-    query = f"?{urlencode({'txn': txn})}" if txn else ""
-    return f"{issuer()}/federation/link{query}"
 
 
 def _link_for_signed_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> Response:

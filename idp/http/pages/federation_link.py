@@ -19,7 +19,6 @@ nothing is linked until the account's owner said so.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import g, redirect, request
 from werkzeug.wrappers import Response
@@ -43,6 +42,7 @@ from idp.http.pages.routes import (
     RETRY_AFTER_DEFAULT,
     TOO_MANY,
     find_transaction,
+    pending_link_page,
     resume_after_sign_in,
     sign_in_service,
 )
@@ -112,11 +112,6 @@ def _confirm_page(pending: PendingLink, status: int = 200, message: str | None =
     )
 
 
-def _link_page(txn: str) -> str:
-    query = f"?{urlencode({'txn': txn})}" if txn else ""
-    return f"{issuer()}/federation/link{query}"
-
-
 def _owner_signed_in(pending: PendingLink) -> bool:
     session = current_session(services().uow(), current_tenant(), session_cookie())
     return session is not None and session.user_id == pending.user_id
@@ -172,7 +167,7 @@ def proof_submit() -> Response:
         if refused.unverified:
             return _proof_page(pending, 403, CONFIRM_FIRST)
         return _proof_page(pending, 401, WRONG_PASSWORD)
-    response = redirect(_link_page(pending.txn), 303)
+    response = redirect(pending_link_page(pending.txn), 303)
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
     return no_referrer(response)
 

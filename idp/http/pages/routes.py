@@ -201,8 +201,7 @@ def resume_after_sign_in(transaction: Transaction | None) -> str | None:
     if PendingLinks(services().store).find(current_tenant().id, pending_link_cookie()):
         # An upstream identity waits for its owner's proof (pages/federation_link.py): this
         # sign-in, by whatever method, may be it; that page decides and then resumes.
-        query = f"?{urlencode({'txn': transaction.id})}" if transaction else ""
-        return f"{issuer()}/federation/link{query}"
+        return pending_link_page(transaction.id if transaction else "")
     if transaction is None:
         return None
     if "select_account" in transaction.request.prompt and not transaction.account_chosen:
@@ -211,6 +210,12 @@ def resume_after_sign_in(transaction: Transaction | None) -> str | None:
             current_tenant().id, transaction, another=False
         )
     return f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
+
+
+def pending_link_page(txn: str) -> str:
+    """Where a link waiting for its owner's proof is proved and confirmed (federation_link.py)."""
+    query = f"?{urlencode({'txn': txn})}" if txn else ""
+    return f"{issuer()}/federation/link{query}"
 
 
 def _locked_page(form: LoginForm, retry_after: int) -> Response:
