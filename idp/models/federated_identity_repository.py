@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session
 from idp.models.federated_identities import FederatedIdentity
 from idp.models.providers import UpstreamProvider
 
+# Ids are 32-bit integers on PostgreSQL: a larger one from a URL names no row (and must not
+# reach the database, which would refuse it with an error instead of an empty answer).
+MAX_ROW_ID = 2**31 - 1
+
 
 class FederatedIdentities:
     def __init__(self, session: Session) -> None:
@@ -43,6 +47,8 @@ class FederatedIdentities:
         return [(row[0], row[1]) for row in self._session.execute(query).all()]
 
     def get(self, tenant_id: int, user_id: int, identity_id: int) -> FederatedIdentity | None:
+        if not 0 < identity_id <= MAX_ROW_ID:
+            return None
         return self._session.scalar(
             select(FederatedIdentity).where(
                 FederatedIdentity.tenant_id == tenant_id,

@@ -6,6 +6,7 @@ overridden), and the GitHub-compatible server of tests/support/github_server.py.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +29,9 @@ from tests.support.federation import (
     walk,
 )
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
+from tests.support.hostile_oidc import CLIENT_ID as HOSTILE_CLIENT_ID
+from tests.support.hostile_oidc import CLIENT_SECRET as HOSTILE_CLIENT_SECRET
+from tests.support.hostile_oidc import HostileOpenIdProvider
 from tests.support.ports import free_port
 from tests.support.upstream_idp import UpstreamIdp
 
@@ -244,3 +248,42 @@ def test_usage_and_audit_count_federation(
     assert ("user.signup", "success", "federation") in summary
     assert ("user.sign_in", "success", "federation") in summary
     assert ("user.sign_in", "failed", "federation") in summary
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileOpenIdProvider]:
+    with HostileOpenIdProvider() as server:
+        yield server
+
+
+@pytest.mark.parametrize("bad", ["nonce", "alg_none", "audience", "expired"])
+def test_untrusted_id_token_returns_to_the_login_page(
+    scene: Scene, hostile: HostileOpenIdProvider, http: requests.Session, bad: str
+) -> None:
+    """Every ID token rule is the adapter's (tests/integration/test_federation_oidc.py); here,
+    through the hosted flow, a token breaking one signs nobody in and says so."""
+    add_provider(
+        scene.make.services,
+        scene.tenant,
+        kind="oidc",
+        slug="hostile",
+        display_name="Hostile",
+        client_id=HOSTILE_CLIENT_ID,
+        client_secret=HOSTILE_CLIENT_SECRET,
+        issuer=hostile.issuer,
+    )
+    page, _ = scene.login_page(http)
+    trip = walk(http, start_links(page.text)["hostile"], scene.issuer, stop_at=hostile.issuer)
+    asked = parse_qs(urlsplit(trip.location).query)
+    nonce = asked["nonce"][0]
+    token = {
+        "nonce": hostile.id_token(nonce="another-nonce"),
+        "alg_none": hostile.unsigned_token(nonce=nonce),
+        "audience": hostile.id_token(nonce=nonce, aud="someone-else"),
+        "expired": hostile.id_token(nonce=nonce, exp=int(time.time()) - 600),
+    }[bad]
+    hostile.answer_with(token)
+    callback = f"{scene.issuer}/federation/hostile/callback?code=c&state={asked['state'][0]}"
+    end = walk(http, callback, scene.issuer)
+    assert "could not be checked" in login_message(end.response)
+    assert f"idp_session_{scene.tenant.slug}" not in {cookie.name for cookie in http.cookies}

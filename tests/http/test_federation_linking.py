@@ -33,7 +33,7 @@ from idp.services.tenancy import tenant_settings
 from idp.services.tenancy.providers import ProviderView
 from idp.services.tenancy.tenants import TenantView, get_tenant
 from tests.support.account import csrf_of, signed_in_account
-from tests.support.browser import PASSWORD, REDIRECT
+from tests.support.browser import PASSWORD, REDIRECT, Browser
 from tests.support.factories import Factory
 from tests.support.federation import (
     Scene,
@@ -47,6 +47,7 @@ from tests.support.upstream_idp import UpstreamIdp
 GOOGLE = "https://accounts.google.test"
 UNLINK = re.compile(r'action="http://[^/]+(/t/[^"]+/unlink)"')
 REFRESH = re.compile(r'content="0;url=([^"]+)"')
+LOGIN_LINK = re.compile(r'<a href="([^"]+/login[^"]*)">Sign in another way</a>')
 OTHER = "https://login.other.test"
 
 
@@ -542,3 +543,38 @@ def test_account_page_refuses_an_identity_of_another_person(
     assert "already connected to another account" in login_message(trip.response)
     assert _linked(scene, second) == []
     assert first["sub"]
+
+
+def test_page_proof_by_any_way_in_through_the_login_page(
+    scene: Scene, http: requests.Session
+) -> None:
+    """ "Sign in another way": whatever method signs the owner in on the login page (here the
+    login form itself; a passkey or a mailed link end the same way, routes.resume_after_sign_in)
+    comes back to the confirmation while the link waits."""
+    owner = _local_account(scene, "anyway@example.org", verified=True)
+    scene.upstream.person("anyway@example.org", verified=False)
+    trip = scene.through_button(http, "anyway@example.org")
+    login_url = html.unescape(LOGIN_LINK.search(trip.response.text).group(1))  # type: ignore[union-attr]
+    signed = Browser(http, scene.issuer).sign_in(login_url, "anyway@example.org", PASSWORD)
+    assert signed.headers["Location"].startswith(f"{scene.issuer}/federation/link")
+    confirm = http.get(signed.headers["Location"], allow_redirects=False)
+    assert "Connect your Acme ID account" in confirm.text
+    linked = post_form(http, confirm, f"{scene.issuer}/federation/link", decision="link")
+    assert walk(http, linked.headers["Location"], scene.issuer).location.startswith(REDIRECT)
+    assert _linked(scene, owner) == ["acme"]
+
+
+def test_page_someone_else_signing_in_drops_the_pending_link(
+    scene: Scene, http: requests.Session
+) -> None:
+    owner = _local_account(scene, "owned@example.org", verified=True)
+    _local_account(scene, "other@example.org", verified=True)
+    scene.upstream.person("owned@example.org", verified=False)
+    trip = scene.through_button(http, "owned@example.org")
+    login_url = html.unescape(LOGIN_LINK.search(trip.response.text).group(1))  # type: ignore[union-attr]
+    signed = Browser(http, scene.issuer).sign_in(login_url, "other@example.org", PASSWORD)
+    end = walk(http, signed.headers["Location"], scene.issuer)
+    assert end.location.startswith(REDIRECT)  # the other person goes on, nothing to confirm
+    assert _linked(scene, owner) == []
+    again = http.get(f"{scene.issuer}/federation/link", allow_redirects=False)
+    assert "federation=expired" in again.headers["Location"]

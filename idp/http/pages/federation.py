@@ -30,14 +30,12 @@ from idp.federation.base import UpstreamConfig, UpstreamIdentity
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import (
     federation_browser_cookie,
-    pending_link_cookie,
     session_cookie,
     set_federation_browser_cookie,
     set_pending_link_cookie,
-    set_session_cookie,
 )
 from idp.http.pages.forms import MAX_FIELD, no_referrer
-from idp.http.pages.routes import continue_signed_in, find_transaction
+from idp.http.pages.routes import continue_signed_in, find_transaction, pending_link_page
 from idp.services.errors import NotFound
 from idp.services.federation.flow import (
     FLOW_LIFETIME,
@@ -196,24 +194,14 @@ def _sign_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> 
             provider.slug, flow.txn, needed.user_id, needed.email, replace(identity, claims={})
         )
         handle = PendingLinks(container.store).save(tenant.id, pending)
-        response = redirect(_link_page(flow.txn), 303)
+        response = redirect(pending_link_page(flow.txn), 303)
         set_pending_link_cookie(response, handle, PENDING_LINK_LIFETIME)
         return no_referrer(response)
     signed_in = open_federated_session(
         container.uow(), tenant, signed, session_cookie(), attempt, container.usage
     )
-    waiting = PendingLinks(container.store).find(tenant.id, pending_link_cookie())
-    if waiting is not None and waiting.user_id == signed.user_id:
-        # This sign-in proved the account a pending link names: confirm that link next.
-        response = redirect(_link_page(waiting.txn), 303)
-        set_session_cookie(response, signed_in.cookie, signed_in.max_age)
-        return no_referrer(response)
+    # A pending link this sign-in may prove is handled by continue_signed_in (routes.py).
     return no_referrer(continue_signed_in(find_transaction(flow.txn), signed_in))
-
-
-def _link_page(txn: str) -> str:
-    query = f"?{urlencode({'txn': txn})}" if txn else ""
-    return f"{issuer()}/federation/link{query}"
 
 
 def _link_for_signed_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> Response:

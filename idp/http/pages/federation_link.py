@@ -1,9 +1,11 @@
 """A link that may not be made automatically (services/federation/linking.py LinkProofNeeded):
 the person first proves the account the upstream's address names, then confirms the link.
 
-- `GET {issuer}/federation/link`: without a session of that account, the proof page (its
-  password, a reset link if they lost it, or another provider already linked to it, whose
-  sign-in brings them back here); with one, the confirmation page;
+- `GET {issuer}/federation/link`: without a session, the proof page (the account's password
+  here, or any other way in through the login page: a passkey, a mailed link, another provider
+  already linked to it; routes.resume_after_sign_in brings every sign-in back here while a link
+  waits, and "forgot your password" mails a reset link); with a session of that account, the
+  confirmation page; with someone else's, the pending link is dropped and their sign-in goes on;
 - `POST {issuer}/federation/link/proof`: the password, through the same sign-in (and lockout)
   as the login page;
 - `POST {issuer}/federation/link`: "Connect" writes the link, "Not now" drops it; either way
@@ -40,6 +42,7 @@ from idp.http.pages.routes import (
     RETRY_AFTER_DEFAULT,
     TOO_MANY,
     find_transaction,
+    pending_link_page,
     resume_after_sign_in,
     sign_in_service,
 )
@@ -119,9 +122,24 @@ def link_page() -> Response:
     pending = _pending()
     if pending is None:
         return back_to_login(request.args.get("txn", "")[:MAX_FIELD], "expired")
-    if _owner_signed_in(pending):
+    session = current_session(services().uow(), current_tenant(), session_cookie())
+    if session is None:
+        return _proof_page(pending)
+    if session.user_id == pending.user_id:
         return _confirm_page(pending)
-    return _proof_page(pending)
+    # Someone else signed in meanwhile ("sign in another way" as another account): the pending
+    # link is not theirs to confirm; it is dropped and their sign-in goes on.
+    PendingLinks(services().store).take(current_tenant().id, pending_link_cookie())
+    return _resume(pending.txn)
+
+
+def _resume(txn: str) -> Response:
+    """On with the authorization request as the signed-in person (after the pending link was
+    spent, so routes.resume_after_sign_in no longer points here)."""
+    resume = resume_after_sign_in(find_transaction(txn))
+    response = redirect(resume, 303) if resume else render_page("pages/signed_in.html")
+    clear_pending_link_cookie(response)
+    return no_referrer(response)
 
 
 @bp.post("/federation/link/proof")
@@ -149,7 +167,7 @@ def proof_submit() -> Response:
         if refused.unverified:
             return _proof_page(pending, 403, CONFIRM_FIRST)
         return _proof_page(pending, 401, WRONG_PASSWORD)
-    response = redirect(f"{issuer()}/federation/link", 303)
+    response = redirect(pending_link_page(pending.txn), 303)
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
     return no_referrer(response)
 
@@ -183,7 +201,4 @@ def confirm_submit() -> Any:
             return _confirm_page(taken, 409, TAKEN)
         except NotFound:
             return back_to_login(taken.txn, "unavailable")
-    resume = resume_after_sign_in(find_transaction(taken.txn))
-    response = redirect(resume, 303) if resume else render_page("pages/signed_in.html")
-    clear_pending_link_cookie(response)
-    return no_referrer(response)
+    return _resume(taken.txn)

@@ -14,7 +14,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from idp.context import client_ip, current_tenant, issuer, services, sign_in_service
 from idp.http.pages.blueprints import tenant_pages
-from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.cookies import (
+    csrf_ok,
+    pending_link_cookie,
+    session_cookie,
+    set_session_cookie,
+)
 from idp.http.pages.federation_messages import MESSAGES as FEDERATION_MESSAGES
 from idp.http.pages.forms import MAX_FIELD
 from idp.http.pages.rendering import render_page
@@ -23,6 +28,7 @@ from idp.oauth.authorize import EXPIRED, PageError, authorization_endpoint, erro
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user
 from idp.services.errors import NotFound as UnknownUser
+from idp.services.federation.flow import PendingLinks
 from idp.services.signin.authorization import Transaction, Transactions
 from idp.services.signin.consents import describe_scopes, remember_consent
 from idp.services.signin.sessions import (
@@ -178,6 +184,10 @@ def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> 
 def resume_after_sign_in(transaction: Transaction | None) -> str | None:
     """The URL of the authorization request a sign-in continues (None: no request brought the
     person), for views that answer with a redirect and for the passkey script alike."""
+    if PendingLinks(services().store).find(current_tenant().id, pending_link_cookie()):
+        # An upstream identity waits for its owner's proof (pages/federation_link.py): this
+        # sign-in, by whatever method, may be it; that page decides and then resumes.
+        return pending_link_page(transaction.id if transaction else "")
     if transaction is None:
         return None
     if "select_account" in transaction.request.prompt and not transaction.account_chosen:
@@ -186,6 +196,12 @@ def resume_after_sign_in(transaction: Transaction | None) -> str | None:
             current_tenant().id, transaction, another=False
         )
     return f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
+
+
+def pending_link_page(txn: str) -> str:
+    """Where a link waiting for its owner's proof is proved and confirmed (federation_link.py)."""
+    query = f"?{urlencode({'txn': txn})}" if txn else ""
+    return f"{issuer()}/federation/link{query}"
 
 
 def _locked_page(form: LoginForm, retry_after: int) -> Response:

@@ -69,3 +69,6 @@ def test_another_tenants_identities_are_not_reachable(make, api, tenant_key, ups
     client = api(tenant_key(other))
     missing = client.get(f"/tenants/{other.slug}/users/{subject}/identities", IDENTITIES)
     assert missing.status_code == 404
+    mine = api(tenant_key(scene.tenant))
+    huge = f"/tenants/{scene.tenant.slug}/users/{subject}/identities/{2**40}"
+    assert mine.delete(huge, IDENTITY).status_code == 404  # beyond 32 bits: no row, no 500
