@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from idp.services.container import Services
+from idp.services.signin.sessions import SignIn
 from idp.services.tenancy.tenants import TenantView, issuer_url
 
 
@@ -27,3 +28,13 @@ def issuer() -> str:
 def client_ip() -> str:
     # ProxyFix (configured only with server.trust_proxy) has already applied X-Forwarded-For.
     return request.remote_addr or "unknown"
+
+
+def sign_in_service() -> SignIn:
+    """Password sign-in, for the hosted login page and the authorization challenge endpoint.
+    One per process: it keeps the decoy hash that makes unknown accounts cost a verification."""
+    container = services()
+    return current_app.extensions.setdefault(  # type: ignore[no-any-return]
+        "idp.sign_in",
+        SignIn(container.passwords, container.lockout(), container.usage),
+    )

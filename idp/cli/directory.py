@@ -127,6 +127,11 @@ def _split(values: str) -> tuple[str, ...]:
     help="Browser origin (https://app.example.com) allowed to call the token endpoint (CORS).",
 )
 @click.option("--skip-consent", is_flag=True, help="First-party: never ask for consent.")
+@click.option(
+    "--first-party",
+    is_flag=True,
+    help="May post e-mail and password to the authorization challenge endpoint.",
+)
 @click.option("--logo-uri", help="Shown on the consent page.")
 @click.option(
     "--always-issue-refresh-token",
@@ -156,6 +161,7 @@ def clients_create(
     backchannel_logout_session_required: bool,
     allowed_origins: tuple[str, ...],
     skip_consent: bool,
+    first_party: bool,
     logo_uri: str | None,
     always_issue_refresh_token: bool,
     as_json: bool,
@@ -184,6 +190,7 @@ def clients_create(
         backchannel_logout_session_required=backchannel_logout_session_required,
         allowed_cors_origins=allowed_origins,
         skip_consent=skip_consent,
+        first_party=first_party,
         logo_uri=logo_uri,
         always_issue_refresh_token=always_issue_refresh_token,
     )

@@ -17,6 +17,7 @@ DEFAULT_REFRESH_IDLE_LIFETIME = 14 * 86400
 DEFAULT_REFRESH_ABSOLUTE_LIFETIME = 30 * 86400
 DEFAULT_MFA_POLICY = "off"
 DEFAULT_SIGN_IN_METHODS = ("password",)
+DEFAULT_FEDERATION_PROFILE_SYNC = "fill_empty"
 
 
 class Tenant(Base):
@@ -66,6 +67,13 @@ class Tenant(Base):
     passkeys_rp_id: Mapped[str | None] = mapped_column(String(253))
     profile_attributes: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, default=list, server_default=text("'[]'")
+    )
+    # Federation (issue 11 §3): what an upstream sign-in copies into the profile
+    # (services/federation/profile_sync.py).
+    federation_profile_sync: Mapped[str] = mapped_column(
+        String(16),
+        default=DEFAULT_FEDERATION_PROFILE_SYNC,
+        server_default=DEFAULT_FEDERATION_PROFILE_SYNC,
     )
     # Dynamic client registration (RFC 7591/7592): off unless the tenant turns it on, and then
     # only with an initial access token unless the tenant opens it to anyone.

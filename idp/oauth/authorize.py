@@ -42,7 +42,7 @@ from werkzeug.datastructures import MultiDict
 from idp import i18n
 from idp.context import current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
-from idp.oauth.grants import requested_scopes
+from idp.oauth.grants import S256_CHALLENGE, requested_scopes
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user, normalise_email
 from idp.services.errors import InvalidInput, NotFound
@@ -65,8 +65,8 @@ from idp.services.tokens.id_tokens import read_id_token_hint
 RESPONSE_MODES = ("query", "form_post")  # OAuth 2.0 Multiple Response Types; Form Post 1.0
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 MAX_VALUE = 512
-# RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
-S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# A provider slug (services/tenancy/providers.py SLUG), for `idp_hint`.
+IDP_HINT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class PageError(Exception):
@@ -185,7 +185,13 @@ def _validated(
         ui_locale=pick_ui_locale(params.get("ui_locales")),
         claims=claims,
         acr_values=tuple(dict.fromkeys((params.get("acr_values") or "").split())),
+        idp_hint=_idp_hint(params.get("idp_hint")),
     )
+
+
+def _idp_hint(hint: str | None) -> str | None:
+    """`idp_hint`: a provider's slug; anything else is no hint (the login page as usual)."""
+    return hint if hint and IDP_HINT.match(hint) else None
 
 
 def _login_hint(hint: str | None) -> str | None:

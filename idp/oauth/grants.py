@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -30,6 +31,7 @@ from idp.services.tokens.access_tokens import (
 from idp.services.tokens.id_tokens import issue_id_token
 from idp.services.tokens.refresh_tokens import (
     FamilyGrant,
+    IssuedRefreshToken,
     Origin,
     RefreshRefused,
     ScopeNotGranted,
@@ -42,6 +44,8 @@ from idp.services.tokens.refresh_tokens import (
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 MAX_CODE = 128
+# RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters.
+S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class InvalidTargetError(OAuth2Error):
@@ -237,15 +241,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             amr=bound.amr,
             claims=bound.claims,
         )
-        issued = token_response(client, user, grant, bound.scopes, bound.nonce)
-        body = issued.body
+        issued, refresh = sign_in_tokens(client, user, grant, bound.nonce)
         family, family_expires_at = None, 0.0
-        if should_issue_refresh_token(client.view, bound.scopes):
-            try:
-                refresh = start_family(container.uow(), tenant, grant, issued.access_token)
-            except RefreshRefused as error:  # the person was deleted a moment ago
-                raise InvalidGrantError(str(error)) from error
-            body["refresh_token"] = refresh.token
+        if refresh is not None:
             family, family_expires_at = refresh.family_id, refresh.family_expires_at.timestamp()
         access = issued.access_token
         Codes(container.store).remember_tokens(
@@ -255,7 +253,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             family,
             family_expires_at,
         )
-        return 200, body, self.TOKEN_RESPONSE_HEADER
+        return 200, issued.body, self.TOKEN_RESPONSE_HEADER
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -305,6 +303,22 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         except RefreshRefused as error:
             raise InvalidGrantError(str(error)) from error
         return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+def sign_in_tokens(
+    client: OAuthClient, user: UserView, grant: FamilyGrant, nonce: str | None
+) -> tuple[TokenResponse, IssuedRefreshToken | None]:
+    """The first token response of a sign-in (a code, a token exchange): `token_response`, and
+    a new refresh token family when the client gets refresh tokens for these scopes."""
+    issued = token_response(client, user, grant, grant.scopes, nonce)
+    if not should_issue_refresh_token(client.view, grant.scopes):
+        return issued, None
+    try:
+        refresh = start_family(services().uow(), current_tenant(), grant, issued.access_token)
+    except RefreshRefused as error:  # the person was deleted a moment ago
+        raise InvalidGrantError(str(error)) from error
+    issued.body["refresh_token"] = refresh.token
+    return issued, refresh
 
 
 def token_response(

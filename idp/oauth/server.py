@@ -14,6 +14,7 @@ from flask import Flask, Response, current_app, g
 
 from idp.context import client_ip, current_tenant, services
 from idp.oauth.accounting import audit_client_auth_failure, count_failure, count_token_issued
+from idp.oauth.challenge import AuthorizationChallenge
 from idp.oauth.client_auth import (
     PrivateKeyJwt,
     authenticate_client_secret_basic,
@@ -30,6 +31,7 @@ from idp.oauth.grants import (
     S256CodeChallenge,
 )
 from idp.oauth.registration import ClientConfiguration, ClientRegistration
+from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.services.rate_limits import FailureLimiter
 
 MAX_CLIENT_ID = 64
@@ -55,8 +57,10 @@ class TenantAuthorizationServer(AuthorizationServer):
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
         self.register_grant(RefreshTokenGrant)
+        self.register_grant(TokenExchangeGrant)
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
+        self.register_endpoint(AuthorizationChallenge)
         self.register_endpoint(ClientRegistration)
         self.register_endpoint(ClientConfiguration)
         self.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)

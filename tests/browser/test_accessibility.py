@@ -22,6 +22,7 @@ from tests.support.accessibility import assert_accessible
 from tests.support.account import set_tenant_columns
 from tests.support.browser import PASSWORD, REDIRECT, code_request, pkce_pair
 from tests.support.factories import Factory
+from tests.support.federation import add_provider, federated_scene
 from tests.support.passkeys import add_stored_passkey
 
 LANGUAGES = ("en", "fr")
@@ -396,3 +397,54 @@ def test_passkey_pages_are_accessible(context, services, make: Factory):
     page.wait_for_url(f"{issuer}/mfa**")
     assert page.locator("button[data-passkey=second]").is_visible()
     assert_accessible(page)  # the second step offering the passkey
+
+
+@pytest.mark.parametrize("context", LANGUAGES, indirect=True)
+def test_federation_pages_are_accessible(context, make: Factory, upstream_idp):
+    """The provider buttons (Google's and GitHub's icons, a provider without one), the login
+    page back from a cancelled upstream, proving and confirming a link, and the account page's
+    connected providers (issue 11)."""
+    scene = federated_scene(make, upstream_idp)
+    for kind in ("google", "github"):
+        add_provider(
+            make.services,
+            scene.tenant,
+            kind=kind,
+            slug=kind,
+            display_name=kind.capitalize() if kind == "google" else "GitHub",
+            client_id="unused",
+            issuer="https://accounts.google.com",
+        )
+    owner = make.user(scene.tenant, email="owner@example.org", password=PASSWORD)
+    scene.upstream.person("owner@example.org", verified=False)
+    page = context.new_page()
+    page.route(f"{REDIRECT}**", lambda route: route.fulfill(status=200, body="ok"))
+    url, _ = scene.authorize_url()
+    page.goto(url)
+    assert page.locator(".providers a").count() == 3
+    assert_accessible(page)  # the login page with its buttons
+    page.goto(f"{scene.issuer}/signup")
+    assert_accessible(page)  # the sign-up page with its buttons
+    page.goto(f"{scene.issuer}/login?federation=access_denied")
+    assert_accessible(page)  # back from a cancelled upstream
+    page.goto(url)
+    page.locator(".providers a").first.click()
+    page.wait_for_url(f"{scene.upstream.issuer}/login**")
+    page.locator("#email").fill(owner.email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(f"{scene.issuer}/federation/link**")
+    assert_accessible(page)  # prove the account
+    page.locator("#password").fill("not the password")
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    assert_accessible(page)  # with its error
+    page.locator("#password").fill(PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(f"{scene.issuer}/federation/link**")
+    assert_accessible(page)  # confirm the link
+    page.locator("button[value=link]").click()
+    page.wait_for_url(f"{scene.issuer}/consent**")
+    page.goto(f"{scene.issuer}/account")
+    assert page.locator("#providers-title").count() == 1
+    assert_accessible(page)  # the account page's connected providers

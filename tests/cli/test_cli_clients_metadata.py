@@ -13,6 +13,7 @@ DEFAULTS = {
     "backchannel_logout_session_required": False,
     "allowed_cors_origins": [],
     "skip_consent": False,
+    "first_party": False,
     "logo_uri": None,
     "always_issue_refresh_token": False,
 }
@@ -50,6 +51,7 @@ def test_every_new_field_is_set_and_shown_by_show_and_list(
         "--allowed-origin", "http://localhost:3000",
         "--allowed-origin", "https://shop.example.com",
         "--skip-consent",
+        "--first-party",
         "--logo-uri", "https://shop.example.com/logo.png",
         "--always-issue-refresh-token",
     )  # fmt: skip
@@ -59,6 +61,7 @@ def test_every_new_field_is_set_and_shown_by_show_and_list(
         "backchannel_logout_session_required": True,
         "allowed_cors_origins": ["https://shop.example.com", "http://localhost:3000"],  # de-duped
         "skip_consent": True,
+        "first_party": True,
         "logo_uri": "https://shop.example.com/logo.png",
         "always_issue_refresh_token": True,
     }

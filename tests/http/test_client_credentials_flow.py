@@ -65,4 +65,5 @@ def test_rfc8414_metadata_is_served_at_both_well_known_locations(server, make, h
         "authorization_code",
         "client_credentials",
         "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]

@@ -270,6 +270,7 @@ def preflight(url: str, origin: str, method: str = "POST") -> requests.Response:
     ("path", "method", "methods"),
     [
         ("token", "POST", {"POST"}),
+        ("authorize-challenge", "POST", {"POST"}),
         ("revoke", "POST", {"POST"}),
         ("userinfo", "GET", {"GET", "POST"}),
         ("jwks.json", "GET", {"GET"}),
@@ -288,7 +289,9 @@ def test_a_preflight_from_a_registered_origin_is_allowed(world, path, method, me
     assert varies_by_origin(response)
 
 
-@pytest.mark.parametrize("path", ["token", "revoke", "userinfo", "jwks.json"])
+@pytest.mark.parametrize(
+    "path", ["token", "authorize-challenge", "revoke", "userinfo", "jwks.json"]
+)
 @pytest.mark.parametrize("origin", [STRANGER, ELSEWHERE, "null"])
 def test_a_preflight_from_any_other_origin_gets_no_permission(world, path, origin):
     response = preflight(f"{world.issuer}/{path}", origin)

@@ -372,10 +372,18 @@ def test_logout_logo_and_application_type_are_registered_read_and_replaced(
     assert "backchannel_logout_session_required" not in replaced.json()  # no URI to qualify
 
 
+def test_token_exchange_is_granted_by_an_administrator_only(dcr_tenant, register):
+    tenant = dcr_tenant(requires_token=False)
+    exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    refused = register(tenant, {**CC_CLIENT, "grant_types": ["client_credentials", exchange]})
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_client_metadata")
+
+
 @pytest.mark.parametrize(
     "privileged",
     [
         {"skip_consent": True},
+        {"first_party": True},
         {"always_issue_refresh_token": True},
         {"allowed_cors_origins": ["https://evil.example.com"]},
     ],
@@ -389,6 +397,7 @@ def test_a_registered_client_cannot_give_itself_administrator_only_powers(
     assert not set(privileged) & set(registered.json())
     stored = client_service.get_client(make.services.uow(), tenant, registered.json()["client_id"])
     assert (stored.skip_consent, stored.always_issue_refresh_token) == (False, False)
+    assert stored.first_party is False
     assert stored.allowed_cors_origins == ()
 
 

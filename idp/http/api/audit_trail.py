@@ -32,6 +32,7 @@ ACTIONS = {
     "remove_user_factor": "user.factor_removed",
     "remove_user_passkey": "user.passkey_removed",
     "reset_user_mfa": "user.mfa_reset",
+    "remove_user_identity": "user.identity_unlinked",
 }
 # The field of a create's response that identifies the new object (default "id").
 CREATED_ID = {"client": "client_id", "tenant": "slug", "provider": "slug", "role": "name"}

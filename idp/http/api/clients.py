@@ -34,6 +34,7 @@ METADATA = {
     "backchannel_logout_session_required": Field(bool),
     "allowed_cors_origins": Field(list, items=str),
     "skip_consent": Field(bool),
+    "first_party": Field(bool),
     "logo_uri": Field(str, nullable=True),
     "always_issue_refresh_token": Field(bool),
 }
@@ -84,6 +85,7 @@ def create_client(slug: str) -> Response:
         backchannel_logout_session_required=bool(body.get("backchannel_logout_session_required")),
         allowed_cors_origins=tuple(body.get("allowed_cors_origins") or ()),
         skip_consent=bool(body.get("skip_consent")),
+        first_party=bool(body.get("first_party")),
         logo_uri=body.get("logo_uri"),
         always_issue_refresh_token=bool(body.get("always_issue_refresh_token")),
     )

@@ -12,6 +12,7 @@ from idp.services.tenancy.tenant_settings import (
     LIFETIMES,
     MAX_RP_ID,
     MFA_POLICIES,
+    PROFILE_SYNC_POLICIES,
     RP_ID_PATTERN,
     SIGN_IN_METHODS,
 )
@@ -92,6 +93,12 @@ CLIENT_METADATA = {
     "skip_consent": {
         "type": "boolean",
         "description": "A first-party client: people are never asked to consent to it.",
+    },
+    "first_party": {
+        "type": "boolean",
+        "description": "The tenant's own app (draft-ietf-oauth-first-party-apps): it may post "
+        "a person's e-mail and password to the authorization challenge endpoint. Needs the "
+        "`authorization_code` grant; never set by dynamic registration.",
     },
     "logo_uri": {
         **NULLABLE_STRING,
@@ -206,6 +213,26 @@ SCHEMAS: dict[str, Any] = {
     ),
     "FactorList": _object(
         {"items": {"type": "array", "items": _ref("Factor")}},
+        ["items"],
+    ),
+    "Identity": _object(
+        {
+            "id": {"type": "integer", "description": "To remove this identity."},
+            "provider": {"type": "string", "description": "The provider's slug."},
+            "issuer": {
+                "type": "string",
+                "description": "The upstream issuer (GitHub: its API base URL); with `subject` "
+                "the key of the identity.",
+            },
+            "subject": STRING,
+            "email": {**NULLABLE_STRING, "description": "As the upstream last said it."},
+            "created_at": TIME,
+            "last_used_at": {**NULLABLE_STRING, "format": "date-time"},
+        },
+        ["id", "provider", "issuer", "subject", "email", "created_at", "last_used_at"],
+    ),
+    "IdentityList": _object(
+        {"items": {"type": "array", "items": _ref("Identity")}},
         ["items"],
     ),
     "User": _object(
@@ -450,6 +477,14 @@ POLICIES = {
         "domain it is under. Null: the public URL's host. Passkeys registered under one id do "
         "not work under another.",
     },
+    "federation_profile_sync": {
+        "enum": list(PROFILE_SYNC_POLICIES),
+        "description": "What a sign-in through an upstream provider (Google, GitHub, OpenID) "
+        "copies into the person's name, given_name, family_name and picture: `on_sign_in` "
+        "every value the upstream sends, at every sign-in; `fill_empty` (default) only what the "
+        "profile lacks, so the person's own edits stay; `never` nothing after the account's "
+        "creation.",
+    },
     "profile_attributes": {
         "type": "array",
         "maxItems": MAX_ATTRIBUTES,
@@ -540,6 +575,24 @@ COUNTS = {
         "introspection and revocation endpoints.",
     },
     "sign_ins": {"type": "integer", "minimum": 0},
+    "federated_sign_ins": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Sign-ins through an upstream provider (also counted in sign_ins).",
+    },
+    "federated_signups": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Accounts created at their first sign-in through an upstream provider.",
+    },
+    "identity_links": {"type": "integer", "minimum": 0},
+    "identity_unlinks": {"type": "integer", "minimum": 0},
+    "federation_failures": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Round trips through an upstream provider that ended without a sign-in: "
+        "cancelled, an upstream failure, or refused by the linking rules.",
+    },
 }
 ACTIVE_USERS = {
     "type": ["integer", "null"],
@@ -1205,6 +1258,32 @@ def _document(server_url: str) -> dict[str, Any]:
                     },
                 ],
                 "delete": _operation("Remove one passkey of the user", "users:write", NO_CONTENT),
+            },
+            f"{tenant}/users/{{user_id}}/identities": {
+                "parameters": [*SLUG, _path_param("user_id")],
+                "get": _operation(
+                    "List the user's identities at upstream providers (Google, GitHub, OpenID)",
+                    "users:read",
+                    {"200": _json("The identities", "IdentityList")},
+                ),
+            },
+            f"{tenant}/users/{{user_id}}/identities/{{identity_id}}": {
+                "parameters": [
+                    *SLUG,
+                    _path_param("user_id"),
+                    {
+                        "name": "identity_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "delete": _operation(
+                    "Unlink one upstream identity of the user; 409 when it is their last way "
+                    "to sign in",
+                    "users:write",
+                    {**NO_CONTENT, "409": _problem("The user's last way to sign in")},
+                ),
             },
             f"{tenant}/users/{{user_id}}/password-reset": {
                 "parameters": [*SLUG, _path_param("user_id")],

@@ -42,6 +42,7 @@ POLICIES = {
     # Each declaration's members are checked by the service, which names the bad one.
     "profile_attributes": Field(list, nullable=True),
     "passkeys_rp_id": Field(str, nullable=True),
+    "federation_profile_sync": Field(str, nullable=True),
 }
 
 

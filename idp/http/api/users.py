@@ -17,6 +17,7 @@ from idp.services.accounts import password_reset
 from idp.services.accounts import users as user_service
 from idp.services.accounts.users import UserView
 from idp.services.factors import admin as factors_admin
+from idp.services.federation import admin as identities_admin
 from idp.services.tenancy.tenants import TenantView
 
 ACTIVE_VALUES = {"true": True, "false": False}
@@ -160,6 +161,22 @@ def reset_user_mfa(slug: str, user_id: str) -> tuple[str, int]:
     """Remove every second factor of the person (lost phone and recovery codes)."""
     tenant = reachable_tenant(slug, "users:write")
     factors_admin.reset_mfa(services().uow(), tenant, user_id)
+    return "", 204
+
+
+@bp.get("/tenants/<slug>/users/<user_id>/identities")
+def list_user_identities(slug: str, user_id: str) -> Response:
+    """The person's identities at upstream providers (issue 11 §3), keyed by issuer + subject."""
+    tenant = reachable_tenant(slug, "users:read")
+    found = identities_admin.list_user_identities(services().uow(), tenant, user_id)
+    return jsonify({"items": [identity.public_dict() for identity in found]})
+
+
+@bp.delete("/tenants/<slug>/users/<user_id>/identities/<int:identity_id>")
+def remove_user_identity(slug: str, user_id: str, identity_id: int) -> tuple[str, int]:
+    """Unlink one upstream identity; 409 when it is the person's last way in."""
+    tenant = reachable_tenant(slug, "users:write")
+    identities_admin.remove_user_identity(services().uow(), tenant, user_id, identity_id)
     return "", 204
 
 

@@ -37,6 +37,7 @@ from idp.services.oauth_clients.clients import ClientView, cors_origins
 # Endpoint -> the methods a preflight may be answered with (Access-Control-Allow-Methods).
 METHODS = {
     "oauth.token": "POST",
+    "oauth.authorization_challenge": "POST",
     "oauth.revoke": "POST",
     "oauth.userinfo": "GET, POST",
     "oauth.jwks": "GET",

@@ -10,6 +10,7 @@ from idp import i18n
 from idp.oauth.authorize import RESPONSE_MODES
 from idp.oauth.client_auth import ASSERTION_ALGS
 from idp.oauth.grants import TOKEN_AUTH_METHODS
+from idp.services.oauth_clients.clients import TOKEN_EXCHANGE
 from idp.services.tenancy.profile_attributes import ProfileAttribute
 from idp.services.tokens.claims import ACR_VALUES, SCOPE_CLAIMS, USER_CLAIMS
 from idp.services.tokens.refresh_tokens import OFFLINE_ACCESS
@@ -36,11 +37,18 @@ def server_metadata(
         "jwks_uri": f"{issuer}/jwks.json",
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
+        # draft-ietf-oauth-first-party-apps §4.1: native sign-in of first-party apps.
+        "authorization_challenge_endpoint": f"{issuer}/authorize-challenge",
         "userinfo_endpoint": f"{issuer}/userinfo",
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",  # OIDC RP-Initiated Logout 1.0 §2.1
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "grant_types_supported": [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            TOKEN_EXCHANGE,  # RFC 8693, for native sign-in with an upstream token
+        ],
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
         "code_challenge_methods_supported": ["S256"],

@@ -76,6 +76,11 @@ def token() -> Response:
     return oauth_server().create_token_response()
 
 
+@bp.post("/authorize-challenge")
+def authorization_challenge() -> Response:
+    return oauth_server().create_endpoint_response("authorization_challenge")
+
+
 @bp.post("/introspect")
 def introspect() -> Response:
     return oauth_server().create_endpoint_response("introspection")

@@ -23,6 +23,7 @@ from idp.http.pages.account_access import (
 )
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok
+from idp.http.pages.federation_messages import ACCOUNT_MESSAGES
 from idp.http.pages.rendering import FieldError, render_page
 from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY
 from idp.i18n import N_
@@ -34,8 +35,10 @@ from idp.services.errors import InvalidInput, NotFound
 from idp.services.factors.enrolment import factor_status
 from idp.services.factors.passkeys import list_passkeys
 from idp.services.factors.policy import POLICY_OFF
+from idp.services.federation.linking import list_identities
 from idp.services.rate_limits import WindowLimiter
 from idp.services.signin.sessions import SessionView
+from idp.services.tenancy.providers import enabled_providers
 
 bp = tenant_pages("account", __name__)
 
@@ -54,6 +57,8 @@ DONE = {
     "totp_removed": N_("Two-step sign-in is off."),
     "passkey": N_("Your passkey was added."),
     "passkey_removed": N_("The passkey was removed."),
+    "federation_linked": N_("The provider is connected. You can now sign in with it."),
+    "federation_unlinked": N_("The provider is disconnected."),
 }
 # The upload's own limit, plus room for the rest of the multipart form.
 PICTURE_BODY_LIMIT = pictures.MAX_UPLOAD + 64 * 1024
@@ -76,7 +81,8 @@ def account_page(
         "pages/account.html",
         status=status,
         errors=errors,
-        message=message,
+        # Back from linking a provider without a link (pages/federation.py): a fixed message.
+        message=message or ACCOUNT_MESSAGES.get(request.args.get("federation", "")),
         notice=DONE.get(request.args.get("done", "")),
         person=person,
         values=values or {},
@@ -87,6 +93,8 @@ def account_page(
         factors=factor_status(container.uow(), tenant.id, session.user_id),
         factors_offered=tenant.mfa_policy != POLICY_OFF,
         passkeys=list_passkeys(container.uow(), tenant.id, session.user_id),
+        identities=list_identities(container.uow(), tenant, session.user_id),
+        link_providers=enabled_providers(container.uow(), tenant),
         base=issuer(),
     )
 

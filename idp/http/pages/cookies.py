@@ -159,3 +159,47 @@ def clear_passkey_ceremony_cookie(response: Response) -> None:
     response.delete_cookie(
         _passkey_name(), path="/", secure=_secure(), httponly=True, samesite="Strict"
     )
+
+
+def _read(name: str) -> str | None:
+    value = request.cookies.get(name)
+    return value if value and len(value) <= MAX_COOKIE else None
+
+
+def _write(response: Response, name: str, value: str, max_age: int) -> None:
+    """HttpOnly, SameSite=Lax: sent on the top-level GET back from an upstream's site."""
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )
+
+
+def _federation_name() -> str:
+    return _name(f"idp_federation_{current_tenant().slug}")
+
+
+def federation_browser_cookie() -> str | None:
+    """The value binding upstream round trips to this browser (pages/federation.py)."""
+    return _read(_federation_name())
+
+
+def set_federation_browser_cookie(response: Response, value: str, max_age: int) -> None:
+    _write(response, _federation_name(), value, max_age)
+
+
+def _pending_link_name() -> str:
+    return _name(f"idp_federation_link_{current_tenant().slug}")
+
+
+def pending_link_cookie() -> str | None:
+    """The handle of the upstream identity waiting for its owner's proof (pages/federation.py)."""
+    return _read(_pending_link_name())
+
+
+def set_pending_link_cookie(response: Response, value: str, max_age: int) -> None:
+    _write(response, _pending_link_name(), value, max_age)
+
+
+def clear_pending_link_cookie(response: Response) -> None:
+    response.delete_cookie(
+        _pending_link_name(), path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )

@@ -8,13 +8,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, current_app, g, redirect, request, send_from_directory
+from flask import Blueprint, Response, g, redirect, request, send_from_directory
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
-from idp.context import client_ip, current_tenant, issuer, services
+from idp.context import client_ip, current_tenant, issuer, services, sign_in_service
 from idp.http.pages.blueprints import tenant_pages
-from idp.http.pages.cookies import csrf_ok, session_cookie, set_session_cookie
+from idp.http.pages.cookies import (
+    csrf_ok,
+    pending_link_cookie,
+    session_cookie,
+    set_session_cookie,
+)
+from idp.http.pages.federation_messages import MESSAGES as FEDERATION_MESSAGES
 from idp.http.pages.forms import MAX_FIELD
 from idp.http.pages.rendering import render_page
 from idp.i18n import N_
@@ -22,15 +28,16 @@ from idp.oauth.authorize import EXPIRED, PageError, authorization_endpoint, erro
 from idp.oauth.server import oauth_server
 from idp.services.accounts.users import get_user
 from idp.services.errors import NotFound as UnknownUser
+from idp.services.federation.flow import PendingLinks
 from idp.services.signin.authorization import Transaction, Transactions
 from idp.services.signin.consents import describe_scopes, remember_consent
 from idp.services.signin.sessions import (
     Attempt,
     SignedIn,
-    SignIn,
     SignInRefused,
     current_session,
 )
+from idp.services.tenancy.providers import ProviderView, enabled_providers
 
 # What the hosted pages load (CSS, the form_post script), kept beside the templates that use it.
 STATIC = Path(__file__).resolve().parents[3] / "templates" / "assets"
@@ -61,19 +68,6 @@ class LoginForm:
         )
 
 
-def sign_in_service() -> SignIn:
-    # One per process: it keeps the decoy hash that makes unknown accounts cost a verification.
-    container = services()
-    return current_app.extensions.setdefault(  # type: ignore[no-any-return]
-        "idp.sign_in",
-        SignIn(
-            container.passwords,
-            container.lockout(),
-            container.usage,
-        ),
-    )
-
-
 def find_transaction(txn: str) -> Transaction | None:
     return Transactions(services().store).find(current_tenant().id, txn) if txn else None
 
@@ -92,10 +86,14 @@ def _login_page(
     transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
+    providers = enabled_providers(services().uow(), current_tenant())
     return render_page(
         "pages/login.html",
         transaction=transaction,
         status=status,
+        image_origins=icon_origins(providers),
+        providers=providers,
+        federation_base=f"{issuer()}/federation",
         txn=txn,
         email=email,
         message=message,
@@ -113,7 +111,33 @@ def _login_page(
 def login_page() -> Any:
     # After a confirmed address (pages/signup.py): a fixed message, nothing taken from the URL.
     notice = ADDRESS_CONFIRMED if request.args.get("verified") == "1" else None
-    return _login_page(request.args.get("txn", "")[:MAX_FIELD], notice=notice)
+    txn = request.args.get("txn", "")[:MAX_FIELD]
+    # Back from an upstream provider without a sign-in (pages/federation.py): its fixed message.
+    failed = FEDERATION_MESSAGES.get(request.args.get("federation", ""))
+    if failed is None:
+        hinted = _idp_hint(find_transaction(txn))
+        if hinted is not None:
+            return redirect(hinted, 303)
+    return _login_page(txn, notice=notice, message=failed)
+
+
+def _idp_hint(transaction: Transaction | None) -> str | None:
+    """`idp_hint=<provider slug>` on the authorization request: straight to that enabled
+    provider's button; an unknown or disabled one shows the login page as usual. Not after a
+    failed round trip (the page then says why), so a failing upstream never loops."""
+    hint = transaction.request.idp_hint if transaction is not None else None
+    if not hint or transaction is None:
+        return None
+    slugs = {button.slug for button in enabled_providers(services().uow(), current_tenant())}
+    if hint not in slugs:
+        return None
+    return f"{issuer()}/federation/{hint}/start?{urlencode({'txn': transaction.id})}"
+
+
+def icon_origins(providers: list[ProviderView]) -> list[str]:
+    """The https origins of the providers' own icons, for the page's CSP img-src (the
+    template shows only those: components/federation.html)."""
+    return [_origin(p.icon_uri) for p in providers if (p.icon_uri or "").startswith("https://")]
 
 
 @bp.post("/login")
@@ -160,6 +184,10 @@ def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> 
 def resume_after_sign_in(transaction: Transaction | None) -> str | None:
     """The URL of the authorization request a sign-in continues (None: no request brought the
     person), for views that answer with a redirect and for the passkey script alike."""
+    if PendingLinks(services().store).find(current_tenant().id, pending_link_cookie()):
+        # An upstream identity waits for its owner's proof (pages/federation_link.py): this
+        # sign-in, by whatever method, may be it; that page decides and then resumes.
+        return pending_link_page(transaction.id if transaction else "")
     if transaction is None:
         return None
     if "select_account" in transaction.request.prompt and not transaction.account_chosen:
@@ -168,6 +196,12 @@ def resume_after_sign_in(transaction: Transaction | None) -> str | None:
             current_tenant().id, transaction, another=False
         )
     return f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
+
+
+def pending_link_page(txn: str) -> str:
+    """Where a link waiting for its owner's proof is proved and confirmed (federation_link.py)."""
+    query = f"?{urlencode({'txn': txn})}" if txn else ""
+    return f"{issuer()}/federation/link{query}"
 
 
 def _locked_page(form: LoginForm, retry_after: int) -> Response:

@@ -25,7 +25,13 @@ from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import csrf_ok
 from idp.http.pages.forms import PASSWORD_LIMIT, form_field, no_referrer
 from idp.http.pages.rendering import FieldError, render_page
-from idp.http.pages.routes import FORM_EXPIRED, MAX_FIELD, TOO_MANY, find_transaction
+from idp.http.pages.routes import (
+    FORM_EXPIRED,
+    MAX_FIELD,
+    TOO_MANY,
+    find_transaction,
+    icon_origins,
+)
 from idp.i18n import N_
 from idp.services.accounts import registration
 from idp.services.accounts.password_reset import Attempt, LinkGone
@@ -38,6 +44,7 @@ from idp.services.accounts.registration import (
 from idp.services.accounts.users import MIN_PASSWORD
 from idp.services.errors import InvalidInput, InvalidInputs
 from idp.services.rate_limits import AddressThrottle
+from idp.services.tenancy.providers import enabled_providers
 from idp.services.tenancy.tenants import TenantView
 
 bp = tenant_pages("signup", __name__)
@@ -79,10 +86,14 @@ def _signup_page(
     errors: Any = (),
 ) -> Response:
     tenant = current_tenant()
+    providers = enabled_providers(services().uow(), tenant)
     return render_page(
         "pages/signup.html",
         transaction=find_transaction(txn),
         status=status,
+        image_origins=icon_origins(providers),
+        providers=providers,
+        federation_base=f"{issuer()}/federation",
         errors=errors,
         txn=txn,
         values=values or {},

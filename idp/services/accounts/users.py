@@ -121,16 +121,11 @@ def check_name(field: str, value: str | None) -> str | None:
     return value
 
 
-def new_user(
-    passwords: Passwords,
-    tenant: TenantView,
-    email: str,
-    password: str | None,
+def complete_names(
     names: Mapping[str, str | None],
-    attributes: Mapping[str, Any],
-) -> User:
-    """An unsaved user row from checked values. `names` may hold name, given_name and
-    family_name; `name` alone is split at its first space, the two parts alone make `name`."""
+) -> tuple[str | None, str | None, str | None]:
+    """(name, given_name, family_name), checked: `name` alone is split at its first space, the
+    two parts alone make `name`."""
     name = check_name("name", names.get("name"))
     given = check_name("given_name", names.get("given_name"))
     family = check_name("family_name", names.get("family_name"))
@@ -139,6 +134,19 @@ def new_user(
         given, family = check_name("given_name", first), check_name("family_name", rest)
     elif not name and (given or family):
         name = check_name("name", " ".join(part for part in (given, family) if part))
+    return name, given, family
+
+
+def new_user(
+    passwords: Passwords,
+    tenant: TenantView,
+    email: str,
+    password: str | None,
+    names: Mapping[str, str | None],
+    attributes: Mapping[str, Any],
+) -> User:
+    """An unsaved user row from checked values (`names`: see `complete_names`)."""
+    name, given, family = complete_names(names)
     return User(
         tenant_id=tenant.id,
         subject=str(uuid.uuid4()),

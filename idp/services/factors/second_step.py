@@ -138,6 +138,8 @@ def _audit(
     details: dict[str, str | None] = {"method": method, "client_id": attempt.client_id}
     if reason:
         details["reason"] = reason
+    if attempt.via:
+        details["via"] = attempt.via
     record_event(
         uow,
         AuditEntry(

@@ -30,7 +30,8 @@ from idp.services.tenancy.tenants import TenantView
 from idp.services.tokens.claims import SCOPE_CLAIMS
 from idp.settings import SIGNING_ALGS, TokenSettings
 
-GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token", TOKEN_EXCHANGE)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 MAX_SECRET_OVERLAP = timedelta(days=30)
@@ -62,6 +63,7 @@ class ClientSpec:
     backchannel_logout_session_required: bool = False
     allowed_cors_origins: tuple[str, ...] = ()
     skip_consent: bool = False
+    first_party: bool = False
     logo_uri: str | None = None
     always_issue_refresh_token: bool = False
 
@@ -89,6 +91,9 @@ class ClientSpec:
         if method == "none" and "client_credentials" in self.grant_types:
             # RFC 6749 §4.4: the client credentials grant is for confidential clients only.
             raise InvalidInput("grant_types", "client_credentials needs a confidential client")
+        if self.first_party and "authorization_code" not in self.grant_types:
+            # Its authorization challenge ends with a code redeemed at the token endpoint.
+            raise InvalidInput("first_party", "needs the authorization_code grant")
         if "authorization_code" in self.grant_types and not self.redirect_uris:
             raise InvalidInput("redirect_uris", "authorization_code needs a redirect URI")
         if self.application_type not in APPLICATION_TYPES:
@@ -165,6 +170,7 @@ class ClientView:
     backchannel_logout_session_required: bool
     allowed_cors_origins: tuple[str, ...]
     skip_consent: bool
+    first_party: bool
     logo_uri: str | None
     always_issue_refresh_token: bool
     # Registered by a stranger through RFC 7591, not by an admin: its URLs are only called when
@@ -199,6 +205,7 @@ class ClientView:
             backchannel_logout_session_required=client.backchannel_logout_session_required,
             allowed_cors_origins=tuple(client.allowed_cors_origins),
             skip_consent=client.skip_consent,
+            first_party=client.first_party,
             logo_uri=client.logo_uri,
             always_issue_refresh_token=client.always_issue_refresh_token,
             self_registered=client.registration_token_digest is not None,
@@ -238,6 +245,7 @@ class ClientView:
             "backchannel_logout_session_required": self.backchannel_logout_session_required,
             "allowed_cors_origins": list(self.allowed_cors_origins),
             "skip_consent": self.skip_consent,
+            "first_party": self.first_party,
             "logo_uri": self.logo_uri,
             "always_issue_refresh_token": self.always_issue_refresh_token,
             "previous_secret_expires_at": overlap.isoformat() if overlap else None,
@@ -327,6 +335,7 @@ def _stored_metadata(spec: ClientSpec) -> dict[str, Any]:
         "backchannel_logout_session_required": spec.backchannel_logout_session_required,
         "allowed_cors_origins": list(dict.fromkeys(spec.allowed_cors_origins)),
         "skip_consent": spec.skip_consent,
+        "first_party": spec.first_party,
         "logo_uri": spec.logo_uri,
         "always_issue_refresh_token": spec.always_issue_refresh_token,
     }
@@ -441,6 +450,7 @@ UPDATABLE = (
     "backchannel_logout_session_required",
     "allowed_cors_origins",
     "skip_consent",
+    "first_party",
     "logo_uri",
     "always_issue_refresh_token",
 )

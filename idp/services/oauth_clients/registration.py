@@ -32,6 +32,7 @@ from idp.services.management.api_keys import SCOPES as MANAGEMENT_SCOPES
 from idp.services.oauth_clients import initial_access_tokens
 from idp.services.oauth_clients.clients import (
     SECRET_METHODS,
+    TOKEN_EXCHANGE,
     ClientSpec,
     ClientView,
     delete_client,
@@ -55,8 +56,9 @@ RFC_FIELD_NAMES = {
 }
 REDIRECT_FIELDS = frozenset({"redirect_uris", "post_logout_redirect_uris"})
 # What we read from a request; anything else is ignored (RFC 7591 §2), e.g. contacts. Not read
-# on purpose: `skip_consent` and `always_issue_refresh_token` (a stranger must not declare its
-# own client first-party, never asked for consent, or give itself long-lived tokens the person
+# on purpose: `skip_consent`, `first_party` and `always_issue_refresh_token` (a stranger must
+# not declare its own client first-party, never asked for consent, trusted with people's
+# passwords at the authorization challenge endpoint, or give itself long-lived tokens the person
 # never granted) and `allowed_cors_origins` (an origin that may read our token answers in a
 # browser is the tenant's decision). Administrators set those through the API or `idp`.
 KNOWN_FIELDS = frozenset(
@@ -226,6 +228,9 @@ def spec_from_metadata(metadata: dict[str, Any], auth_method: str | None) -> Cli
     """
     values = {name: value for name, value in metadata.items() if value is not None}
     grant_types = _strings(values, "grant_types", DEFAULT_GRANT_TYPES)
+    if TOKEN_EXCHANGE in grant_types:
+        # RFC 8693 sign-in with an upstream token is for the tenant's own apps: an admin's call.
+        raise InvalidInput("grant_types", "token exchange is granted by an administrator only")
     method = _string(values, "token_endpoint_auth_method")
     if auth_method is not None and method not in (None, auth_method):
         raise InvalidInput(

@@ -49,6 +49,8 @@ class AuthorizationRequest:
     ui_locale: str | None = None  # the first of `ui_locales` we support
     claims: ClaimsRequest = field(default_factory=ClaimsRequest)
     acr_values: tuple[str, ...] = ()  # OIDC Core §3.1.2.1, in order of preference
+    # Ours (issue 11 §2): the slug of the upstream provider to send the person to at once.
+    idp_hint: str | None = None
 
 
 @dataclass(frozen=True)

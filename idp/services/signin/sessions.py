@@ -78,6 +78,9 @@ class Attempt:
     request_id: str | None = None
     client_id: str | None = None  # the client the person is signing in to, if any
     user_agent: str | None = None  # shown on the account page's list of sessions
+    # The protocol endpoint a native app signed in through (`authorization_challenge`); None:
+    # a hosted page. Audited, so native sign-ins can be told apart.
+    via: str | None = None
 
 
 class SignIn:
@@ -216,6 +219,8 @@ def audit_sign_in(
     details = {"method": method, "client_id": attempt.client_id}
     if reason:
         details["reason"] = reason
+    if attempt.via:
+        details["via"] = attempt.via
     record_event(
         uow,
         AuditEntry(

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from idp.models.tenants import (
+    DEFAULT_FEDERATION_PROFILE_SYNC,
     DEFAULT_MFA_POLICY,
     DEFAULT_PASSWORD_MIN_LENGTH,
     DEFAULT_REFRESH_ABSOLUTE_LIFETIME,
@@ -31,6 +32,8 @@ from idp.settings import TokenSettings
 
 SIGN_IN_METHODS = ("password", "magic_link", "google", "github", "oidc")
 MFA_POLICIES = ("off", "optional", "required")
+# What an upstream sign-in copies into the person's profile (services/federation/profile_sync.py).
+PROFILE_SYNC_POLICIES = ("on_sign_in", "fill_empty", "never")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # A passkey relying party id (WebAuthn §5.1.2.1.1): a lowercase DNS name whose last label starts
 # with a letter, so never an IP address, which browsers refuse as an id.
@@ -64,6 +67,7 @@ POLICY_DEFAULTS: dict[str, Any] = {
     "profile_attributes": [],
     # Passkeys: None means the host of server.public_url (services/factors/passkeys.py).
     "passkeys_rp_id": None,
+    "federation_profile_sync": DEFAULT_FEDERATION_PROFILE_SYNC,
 }
 # RFC 7591/7592 per tenant: off by default; once on, an initial access token is required unless
 # the tenant says otherwise (RFC 7591 §3 lets the server decide; open registration lets anyone
@@ -106,6 +110,7 @@ class TenantSettings:
                 "account_deletion": tenant.account_deletion,
                 "profile_attributes": [a.public_dict() for a in tenant.profile_attributes],
                 "passkeys_rp_id": tenant.passkeys_rp_id,
+                "federation_profile_sync": tenant.federation_profile_sync,
             },
         }
 
@@ -198,6 +203,8 @@ def _apply_policy(tenant: Tenant, name: str, value: Any) -> None:
             raise ValueError(f"must be one of {', '.join(MFA_POLICIES)}")
         tenant.mfa_policy = value
         return
+    if name == "federation_profile_sync" and value not in PROFILE_SYNC_POLICIES:
+        raise ValueError(f"must be one of {', '.join(PROFILE_SYNC_POLICIES)}")
     if name == "passkeys_rp_id" and value is not None and not _rp_id(value):
         raise ValueError("must be a lowercase host name such as example.com")
     if name == "sign_in_methods":

@@ -61,6 +61,7 @@ class TenantView:
     account_deletion: bool
     passkeys_rp_id: str | None
     profile_attributes: tuple[ProfileAttribute, ...]
+    federation_profile_sync: str
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantView:
@@ -88,6 +89,7 @@ class TenantView:
             account_deletion=tenant.account_deletion,
             passkeys_rp_id=tenant.passkeys_rp_id,
             profile_attributes=load_declarations(tenant.profile_attributes),
+            federation_profile_sync=tenant.federation_profile_sync,
         )
 
 

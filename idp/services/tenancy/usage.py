@@ -30,7 +30,22 @@ from idp.services.tenancy.tenants import TenantView
 TOKENS_ISSUED = "tokens_issued"
 FAILURES = "failures"
 SIGN_INS = "sign_ins"
-METRICS = (TOKENS_ISSUED, FAILURES, SIGN_INS)
+# Federation (issue 11 §6): sign-ins through an upstream (also counted in SIGN_INS), accounts
+# created just in time, identities linked and unlinked, and round trips that ended without a
+# sign-in (cancelled, an upstream failure, or refused by the linking rules).
+FEDERATED_SIGN_INS = "federated_sign_ins"
+FEDERATED_SIGNUPS = "federated_signups"
+IDENTITY_LINKS = "identity_links"
+IDENTITY_UNLINKS = "identity_unlinks"
+FEDERATION_FAILURES = "federation_failures"
+FEDERATION_METRICS = (
+    FEDERATED_SIGN_INS,
+    FEDERATED_SIGNUPS,
+    IDENTITY_LINKS,
+    IDENTITY_UNLINKS,
+    FEDERATION_FAILURES,
+)
+METRICS = (TOKENS_ISSUED, FAILURES, SIGN_INS, *FEDERATION_METRICS)
 MAX_DAYS = 366
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -79,6 +94,12 @@ class UsageRecorder:
         day = self._count(tenant_id, client_id, SIGN_INS)
         with self._lock:
             self._active.add((tenant_id, day, user_id))
+
+    def record_federation(self, tenant_id: int, client_id: str | None, metric: str) -> None:
+        """One federation event: `metric` is one of FEDERATION_METRICS."""
+        if metric not in FEDERATION_METRICS:
+            raise ValueError(f"unknown federation metric {metric!r}")
+        self._count(tenant_id, client_id, metric)
 
     def flush(self) -> int:
         """Write what was counted so far; returns how many counter rows were written.

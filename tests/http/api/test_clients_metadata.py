@@ -22,6 +22,7 @@ METADATA = {
     "backchannel_logout_session_required": True,
     "allowed_cors_origins": ["https://shop.example.com", "http://127.0.0.1:3000"],
     "skip_consent": True,
+    "first_party": True,
     "logo_uri": "https://cdn.example.com/shop.png",
     "always_issue_refresh_token": True,
 }
@@ -48,6 +49,7 @@ def test_new_fields_default_when_omitted(admin):
         "backchannel_logout_session_required": False,
         "allowed_cors_origins": [],
         "skip_consent": False,
+        "first_party": False,
         "logo_uri": None,
         "always_issue_refresh_token": False,
     }
@@ -145,6 +147,7 @@ def test_a_native_client_and_its_redirect_uris(admin):
         ({"allowed_cors_origins": ["https://shop.example.com:99999"]}, "allowed_cors_origins"),
         ({"allowed_cors_origins": ["https://u@shop.example.com"]}, "allowed_cors_origins"),
         ({"skip_consent": "true"}, "skip_consent"),
+        ({"first_party": "yes"}, "first_party"),
         ({"always_issue_refresh_token": 1}, "always_issue_refresh_token"),
         # OIDC Registration §2: a native client's redirect URIs are not web addresses.
         ({"application_type": "native"}, "redirect_uris"),

@@ -51,6 +51,7 @@ def test_defaults_are_shown_filled_in(admin_of):
             "account_deletion": False,
             "profile_attributes": [],
             "passkeys_rp_id": None,
+            "federation_profile_sync": "fill_empty",
         },
     }
 

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from idp.models.users import User
 from idp.services.management.api_keys import OPERATOR, create_api_key
-from idp.services.tenancy.usage import utc_today
+from idp.services.tenancy.usage import FEDERATION_METRICS, utc_today
 
 USAGE = "/tenants/{slug}/usage"
+FEDERATION_ZEROS = dict.fromkeys(FEDERATION_METRICS, 0)
 
 
 @pytest.fixture
@@ -66,6 +67,7 @@ def test_tokens_and_failures_are_counted_per_client(
         "tokens_issued": 5,
         "failures": 3,
         "sign_ins": 0,
+        **FEDERATION_ZEROS,
         "active_users": 0,
     }
     by_client = {c["client_id"]: c for c in report["clients"]}
@@ -74,6 +76,7 @@ def test_tokens_and_failures_are_counted_per_client(
         "tokens_issued": 3,
         "failures": 1,
         "sign_ins": 0,
+        **FEDERATION_ZEROS,
     }
     assert (by_client[reports.client.client_id]["tokens_issued"],) == (2,)
     assert by_client[reports.client.client_id]["failures"] == 1
@@ -109,6 +112,7 @@ def test_filter_by_client(make, services, reader, access_token):
         "tokens_issued": 2,
         "failures": 0,
         "sign_ins": 0,
+        **FEDERATION_ZEROS,
         "active_users": None,
     }
     assert [c["client_id"] for c in report["clients"]] == [other.client.client_id]

@@ -1,0 +1,1 @@
+"""Signing in through upstream providers: which user an upstream identity is, and its links."""
