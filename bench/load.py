@@ -135,6 +135,13 @@ def scenarios(server: Server, clients: Provisioned, token: str) -> list[Scenario
     ]  # fmt: skip
 
 
+# The floor app (bench/floor.py) answers this, like any path, with a fixed body.
+FLOOR = Scenario(
+    "floor", "Trivial WSGI app (the server's floor)", "/", 0,
+    check=lambda d: None if d == {"keys": []} else "not the floor app",
+)  # fmt: skip
+
+
 def request_once(server: Server, scenario: Scenario) -> dict[str, Any]:
     """One request outside the load run: must be a 200 whose body passes the scenario's check."""
     data = scenario.body.encode() if scenario.body is not None else None
