@@ -66,13 +66,17 @@ def granian_argv(
 
 
 def granian_app() -> Flask:
-    """The app in one granian worker, with what gunicorn.conf.py's hooks do for gunicorn: the
-    job queue's consumers start with the worker and, when it stops gracefully, finish the job in
-    hand. granian runs each worker as a multiprocessing child, which skips atexit but runs
-    multiprocessing's finalizers on a normal exit."""
+    """The app in one granian worker (the factory `idp serve --server granian` names)."""
     from idp import create_app
 
-    app = create_app()
+    return in_granian_worker(create_app())
+
+
+def in_granian_worker(app: Flask) -> Flask:
+    """What gunicorn.conf.py's hooks do for gunicorn: the job queue's consumers start with the
+    worker and, when it stops gracefully, finish the job in hand. granian runs each worker as a
+    multiprocessing child, which skips atexit but runs multiprocessing's finalizers on a normal
+    exit."""
     jobs = app.extensions["idp.services"].jobs
     jobs.start()
     multiprocessing.util.Finalize(None, jobs.stop, exitpriority=10)
