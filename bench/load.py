@@ -36,6 +36,7 @@ class Scenario:
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     check: Check | None = None  # returns what is wrong with one sample response, or None
+    script: str | None = None  # Lua that makes each request itself (instead of the fields above)
 
     @property
     def method(self) -> str:
@@ -163,6 +164,8 @@ def lua_string(value: str) -> str:
 
 
 def wrk_script(scenario: Scenario) -> str:
+    if scenario.script is not None:
+        return scenario.script + "\n" + REPORT_LUA.read_text()
     lines = [f"wrk.method = {lua_string(scenario.method)}"]
     if scenario.body is not None:
         lines.append(f"wrk.body = {lua_string(scenario.body)}")

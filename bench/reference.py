@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.load import FORM, Scenario, basic
-from bench.server import SERVER_CPU, Credentials, Server, free_port, wait_ready
+from bench.server import SERVER_CPU, Credentials, Server, free_port, stop, wait_ready
 
 FOLDER = Path(__file__).resolve().parent / "reference"
 PACKAGE = "oidc-provider"
@@ -129,9 +129,4 @@ def serve_reference(node: str, directory: Path) -> Iterator[Reference]:
         wait_ready(server, path="/.well-known/openid-configuration")
         yield Reference(server, jwt, opaque)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

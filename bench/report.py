@@ -14,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import reference
+from bench.capacity import CONCURRENCY, PEOPLE, SignIns
 from bench.load import Measurement
 from bench.server import PasswordCost
 
@@ -64,6 +65,8 @@ class SetupResult:
     runs: int
     rows: list[Row]
     floor: Measurement  # the trivial WSGI app under the same server, same run
+    sign_ins: SignIns | None
+    refresh: Measurement | None
     worker_rss_mb: list[float]
     load_average: str  # of the whole machine before the run: other work skews the figures
     rsa_sign_ms: tuple[float, float]  # one RSA-2048 signature on CPU 0, before and after
@@ -71,7 +74,8 @@ class SetupResult:
 
     @property
     def valid(self) -> bool:
-        return self.floor.valid and all(row.valid for row in self.rows)
+        refresh_valid = self.refresh is None or self.refresh.valid
+        return self.floor.valid and refresh_valid and all(row.valid for row in self.rows)
 
     @property
     def rsa_limit(self) -> float:
@@ -151,7 +155,38 @@ def table(result: SetupResult) -> list[str]:
         "",
         password_line(result.password_cost),
         "",
+        *human_lines(result),
     ]
+    return lines
+
+
+def human_lines(result: SetupResult) -> list[str]:
+    """The sign-in capacity against the hash's limit, and the refresh grant."""
+    signed_in, refresh = result.sign_ins, result.refresh
+    if signed_in is None:
+        return []
+    verify = result.password_cost.verify_ms
+    share = signed_in.per_cpu_second * verify / 1000
+    beyond = 1000 / signed_in.per_cpu_second - verify if signed_in.per_cpu_second else 0.0
+    lines = [
+        f"Full browser sign-ins (authorize, login form with CSRF, consent, code exchange; "
+        f"{CONCURRENCY} browsers at a time over {PEOPLE} people, raw HTTP on CPU 1): "
+        f"{signed_in.count} in {signed_in.seconds:.1f} s, {signed_in.rate:.1f}/s, "
+        f"{signed_in.per_cpu_second:.1f} per server CPU-second, {signed_in.failures} failed. "
+        f"Share of the hash limit (sign-ins per CPU-second x {verify:.1f} ms): {share:.2f} "
+        f"(target 0.8: {'met' if share >= 0.8 else 'MISSED'}); our own CPU beyond the hash: "
+        f"{beyond:.1f} ms per sign-in.",
+        "",
+    ]
+    if refresh is not None:
+        lines += [
+            f"Refresh grant (rotation, each token sent once): {refresh.rate:,.0f} req/s, "
+            f"{refresh.rate_per_cpu_second:,.0f} per server CPU-second, p50 "
+            f"{refresh.p50_ms:.2f} ms, p99 {refresh.p99_ms:.2f} ms, non-200 "
+            f"{refresh.not_200 + refresh.socket_errors}, runs {refresh.runs_text}. "
+            "Not measured against node-oidc-provider (see the notes).",
+            "",
+        ]
     return lines
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import report
 from bench.backends import Backend, BackendUnavailable, postgres_backend, sqlite_backend
+from bench.capacity import People, SignIns, provision_people, refresh_scenario, sign_ins
 from bench.load import (
     FLOOR,
     FORM,
@@ -143,6 +144,7 @@ def measure(
     load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     sign_before = rsa_sign_ms()
     clients = provision(backend)
+    people = provision_people(backend) if wanted(args, "signin") else None
     tuning = overrides(args)
     workers, threads = server_settings(backend, args.server, tuning)
     floor = measure_floor(backend, args, wrk, tuning)
@@ -172,6 +174,7 @@ def measure(
                 row = report.Row(median_run(ours), median_run(other))
             rows.append(row)
             print_row(row)
+        signed_in, refresh = (None, None) if people is None else human(server, people, args, wrk)
         rss = server.worker_rss_mb()
         check_log(server)
     sign_after = rsa_sign_ms()
@@ -189,11 +192,48 @@ def measure(
         runs=args.runs,
         rows=rows,
         floor=floor,
+        sign_ins=signed_in,
+        refresh=refresh,
         worker_rss_mb=rss,
         load_average=load_average,
         rsa_sign_ms=(sign_before, sign_after),
         password_cost=passwords,
     )
+
+
+SIGN_IN_SECONDS = 10  # enough sign-ins for every refresh run's pool of tokens
+
+
+def wanted(args: argparse.Namespace, name: str) -> bool:
+    return not args.only or name in args.only
+
+
+def human(
+    server: Server, people: People, args: argparse.Namespace, wrk: str
+) -> tuple[SignIns, Measurement | None]:
+    """Sign-ins for `--seconds`, then the refresh grant over the refresh tokens they got: each
+    wrk run starts from tokens of its own, since a spent one would be a replay."""
+    signed_in = sign_ins(server, people, max(args.seconds, SIGN_IN_SECONDS))
+    print(
+        f"  {'signin':12} {signed_in.rate:8,.1f} /s  {signed_in.per_cpu_second:8,.1f}/CPU-s  "
+        f"failures {signed_in.failures} {signed_in.first_failures}",
+        flush=True,
+    )
+    tokens = signed_in.refresh_tokens
+    size = args.connections + 4  # each answer puts a token back; a few spare for failures
+    if len(tokens) < size * (args.runs + 1):
+        print(f"  refresh: only {len(tokens)} refresh tokens, too few for every run", flush=True)
+        return signed_in, None
+    pools = [tokens[i * size : (i + 1) * size] for i in range(args.runs + 1)]
+    run_wrk(wrk, server, refresh_scenario(people, pools[0]), args.connections, args.warmup)
+    m = median_run(
+        [
+            run_wrk(wrk, server, refresh_scenario(people, pool), args.connections, args.seconds)
+            for pool in pools[1:]
+        ]
+    )
+    print_row(report.Row(m, None))
+    return signed_in, m
 
 
 def reference_token(reference: Reference) -> str:

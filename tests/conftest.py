@@ -58,6 +58,7 @@ GRANIAN_MODULES = frozenset(
         "test_public_documents",
         "test_authorization_code_flow",
         "test_refresh_tokens",
+        "test_key_rotation",
     )
 )
 
