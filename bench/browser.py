@@ -7,7 +7,12 @@ the client's code exchange. No JavaScript is needed by our pages. Prints one JSO
 sign-ins completed, in how long, how many failed, and the refresh tokens obtained (the refresh
 row's starting pool).
 
-    python -m bench.browser ISSUER CLIENT_ID SECRET PASSWORD SECONDS CONCURRENCY EMAIL...
+The `reference` flow drives node-oidc-provider's development interactions instead (its only
+login and consent pages; any login is accepted, so there is no password to hash): it gives the
+reference's refresh row its refresh tokens.
+
+    python -m bench.browser ours|reference ISSUER CLIENT_ID SECRET PASSWORD SECONDS CONCURRENCY
+                            EMAIL...
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import secrets
 import sys
 import threading
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
 REDIRECT = "https://rp.bench.example/callback"
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', re.S)
+INPUT = re.compile(r'<input[^>]*name="([^"]+)"(?:[^>]*value="([^"]*)")?')
 
 
 class SignInFailed(RuntimeError):
@@ -39,25 +46,35 @@ def form_of(page: requests.Response) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in HIDDEN.findall(page.text)}
 
 
-def sign_in(issuer: str, client: tuple[str, str], email: str, password: str) -> str:
-    """One person through the whole flow in a new browser; the client's refresh token."""
+def authorization_request(
+    browser: requests.Session, url: str, client_id: str, scope: str
+) -> tuple[requests.Response, str]:
+    """The authorization request with PKCE: the response, and the code verifier."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    response = browser.get(
+        url,
+        params={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "scope": scope,
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(8),
+            "prompt": "consent",
+            "code_challenge": challenge.rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        },
+        allow_redirects=False,
+    )
+    return response, verifier
+
+
+def sign_in(issuer: str, client: tuple[str, str], email: str, password: str) -> str:
+    """One person through the whole flow in a new browser; the client's refresh token."""
     with requests.Session() as browser:
-        response = browser.get(
-            f"{issuer}/authorize",
-            params={
-                "response_type": "code",
-                "client_id": client[0],
-                "redirect_uri": REDIRECT,
-                "scope": "openid",
-                "state": secrets.token_urlsafe(8),
-                "nonce": secrets.token_urlsafe(8),
-                "prompt": "consent",
-                "code_challenge": challenge.rstrip(b"=").decode(),
-                "code_challenge_method": "S256",
-            },
-            allow_redirects=False,
+        response, verifier = authorization_request(
+            browser, f"{issuer}/authorize", client[0], "openid"
         )
         for _ in range(8):
             location = response.headers.get("Location", "")
@@ -79,6 +96,33 @@ def sign_in(issuer: str, client: tuple[str, str], email: str, password: str) -> 
         raise SignInFailed("the flow did not reach the client")
 
 
+def sign_in_reference(issuer: str, client: tuple[str, str], login: str, password: str) -> str:
+    """node-oidc-provider's development login and consent forms, as a browser fills them in."""
+    with requests.Session() as browser:
+        response, verifier = authorization_request(
+            browser, f"{issuer}/auth", client[0], "openid offline_access"
+        )
+        for _ in range(8):
+            location = urljoin(issuer, response.headers.get("Location", ""))
+            if location.startswith(REDIRECT):
+                code = parse_qs(urlsplit(location).query)["code"][0]
+                return redeem(browser, issuer, client, code, verifier)
+            page = browser.get(location, allow_redirects=False)
+            forms = FORM.findall(page.text) if page.status_code == 200 else []
+            if not forms:
+                response = page
+                continue
+            action, inputs = forms[0]
+            form = {name: html.unescape(value) for name, value in INPUT.findall(inputs)}
+            if "login" in form:
+                form |= {"login": login, "password": password}
+            response = browser.post(urljoin(issuer, action), data=form, allow_redirects=False)
+        raise SignInFailed("the flow did not reach the client")
+
+
+FLOWS = {"ours": sign_in, "reference": sign_in_reference}
+
+
 def redeem(
     browser: requests.Session, issuer: str, client: tuple[str, str], code: str, verifier: str
 ) -> str:
@@ -98,7 +142,8 @@ def redeem(
 
 
 def main(argv: list[str]) -> None:
-    issuer, client_id, secret, password, seconds, concurrency, *emails = argv
+    flow, issuer, client_id, secret, password, seconds, concurrency, *emails = argv
+    run_flow = FLOWS[flow]
     deadline = time.monotonic() + float(seconds)
     tokens: list[str] = []
     failures: list[str] = []
@@ -110,7 +155,7 @@ def main(argv: list[str]) -> None:
             email = emails[turn % len(emails)]
             turn += int(concurrency)
             try:
-                token = sign_in(issuer, (client_id, secret), email, password)
+                token = run_flow(issuer, (client_id, secret), email, password)
             except (SignInFailed, requests.RequestException) as error:
                 with lock:
                     failures.append(str(error))

@@ -62,11 +62,15 @@ def provision_people(backend: Backend) -> People:
     return People(Credentials(created["client_id"], created["client_secret"]), emails)
 
 
-def sign_ins(server: Server, people: People, seconds: int) -> SignIns:
-    """CONCURRENCY browsers on CPU 1 signing the pool in, one after another, for `seconds`."""
+def sign_ins(
+    server: Server, people: People, seconds: int, flow: str = "ours", issuer: str | None = None
+) -> SignIns:
+    """CONCURRENCY browsers on CPU 1 signing the pool in, one after another, for `seconds`;
+    `flow` "reference" for node-oidc-provider at `issuer`."""
     before = server.cpu_seconds()
     result = subprocess.run(
-        ["taskset", "-c", LOAD_CPU, sys.executable, "-m", "bench.browser", server.issuer,
+        ["taskset", "-c", LOAD_CPU, sys.executable, "-m", "bench.browser", flow,
+         issuer or server.issuer,
          people.client.client_id, people.client.client_secret, PASSWORD, str(seconds),
          str(CONCURRENCY), *people.emails],
         cwd=ROOT, env=checkout_env(), capture_output=True, text=True, check=True,
@@ -79,10 +83,10 @@ def sign_ins(server: Server, people: People, seconds: int) -> SignIns:
     )  # fmt: skip
 
 
-def refresh_scenario(people: People, tokens: list[str]) -> Scenario:
+def refresh_scenario(client: Credentials, tokens: list[str], path: str) -> Scenario:
     """The refresh grant over a pool of live refresh tokens, each sent once (module doc)."""
     pool = ", ".join(lua_string(token) for token in tokens)
-    headers = {"Authorization": basic(people.client), "Content-Type": FORM}
+    headers = {"Authorization": basic(client), "Content-Type": FORM}
     header_table = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
     script = f"""
 local tokens = {{ {pool} }}

@@ -64,13 +64,16 @@ def new_client(name: str) -> Credentials:
 
 
 class Reference:
-    """The running reference and its two clients: one gets RS256 JWTs for a resource server,
-    the other opaque tokens (the only kind it introspects)."""
+    """The running reference and its clients: one gets RS256 JWTs for a resource server, one
+    opaque tokens (the only kind it introspects), one signs people in for refresh tokens."""
 
-    def __init__(self, server: Server, jwt: Credentials, opaque: Credentials) -> None:
+    def __init__(
+        self, server: Server, jwt: Credentials, opaque: Credentials, web: Credentials
+    ) -> None:
         self.server = server
         self.jwt = jwt
         self.opaque = opaque
+        self.web = web  # sign-ins through its development interactions, refresh tokens
 
     def scenarios(self, ours: list[Scenario], opaque_token: str) -> dict[str, Scenario]:
         """The reference's request for each of our scenarios it has an equivalent of."""
@@ -110,10 +113,10 @@ REFERENCE_CHECKS = {
 def serve_reference(node: str, directory: Path) -> Iterator[Reference]:
     """node-oidc-provider on CPU 0, NODE_ENV=production, until the block ends."""
     port = free_port()
-    jwt, opaque = new_client("jwt"), new_client("opaque")
+    jwt, opaque, web = new_client("jwt"), new_client("opaque"), new_client("web")
     clients = {
-        "jwt": {"client_id": jwt.client_id, "client_secret": jwt.client_secret},
-        "opaque": {"client_id": opaque.client_id, "client_secret": opaque.client_secret},
+        name: {"client_id": credentials.client_id, "client_secret": credentials.client_secret}
+        for name, credentials in (("jwt", jwt), ("opaque", opaque), ("web", web))
     }
     log = directory / "reference.log"
     with log.open("wb") as output:
@@ -127,6 +130,6 @@ def serve_reference(node: str, directory: Path) -> Iterator[Reference]:
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
         wait_ready(server, path="/.well-known/openid-configuration")
-        yield Reference(server, jwt, opaque)
+        yield Reference(server, jwt, opaque, web)
     finally:
         stop(process)

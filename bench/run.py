@@ -37,6 +37,8 @@ from bench.server import (
     ROOT,
     SERVER_CPU,
     SERVERS,
+    TENANT,
+    Credentials,
     Server,
     gunicorn_command,
     password_cost,
@@ -174,7 +176,9 @@ def measure(
                 row = report.Row(median_run(ours), median_run(other))
             rows.append(row)
             print_row(row)
-        signed_in, refresh = (None, None) if people is None else human(server, people, args, wrk)
+        signed_in, refresh = (
+            (None, None) if people is None else human(server, people, reference, args, wrk)
+        )
         rss = server.worker_rss_mb()
         check_log(server)
     sign_after = rsa_sign_ms()
@@ -209,31 +213,66 @@ def wanted(args: argparse.Namespace, name: str) -> bool:
 
 
 def human(
-    server: Server, people: People, args: argparse.Namespace, wrk: str
-) -> tuple[SignIns, Measurement | None]:
-    """Sign-ins for `--seconds`, then the refresh grant over the refresh tokens they got: each
-    wrk run starts from tokens of its own, since a spent one would be a replay."""
-    signed_in = sign_ins(server, people, max(args.seconds, SIGN_IN_SECONDS))
+    server: Server,
+    people: People,
+    reference: Reference | None,
+    args: argparse.Namespace,
+    wrk: str,
+) -> tuple[SignIns, report.Row | None]:
+    """Sign-ins for a while, then the refresh grant over the refresh tokens they got, ours and
+    the reference's alternately: each wrk run starts from tokens of its own, since a spent one
+    would be a replay."""
+    seconds = max(args.seconds, SIGN_IN_SECONDS)
+    signed_in = sign_ins(server, people, seconds)
     print(
         f"  {'signin':12} {signed_in.rate:8,.1f} /s  {signed_in.per_cpu_second:8,.1f}/CPU-s  "
         f"failures {signed_in.failures} {signed_in.first_failures}",
         flush=True,
     )
+    ours = refresh_runs(server, people.client, signed_in, f"/t/{TENANT}/token", args, wrk)
+    if ours is None:
+        return signed_in, None
+    theirs = None
+    if reference is not None:
+        web = People(reference.web, people.emails)
+        issuer = reference.server.url
+        reference_signed_in = sign_ins(reference.server, web, seconds, "reference", issuer)
+        theirs = refresh_runs(
+            reference.server, reference.web, reference_signed_in, "/token", args, wrk
+        )
+    if theirs is None:
+        row = report.Row(median_run(list(ours)), None)
+    else:
+        mine, other = alternate(ours, theirs)
+        row = report.Row(median_run(mine), median_run(other))
+    print_row(row)
+    return signed_in, row
+
+
+def refresh_runs(
+    server: Server,
+    client: Credentials,
+    signed_in: SignIns,
+    path: str,
+    args: argparse.Namespace,
+    wrk: str,
+) -> Iterator[Measurement] | None:
+    """A warm-up, then `--runs` refresh runs, each on a pool of tokens of its own; None (and
+    why, printed) when the sign-ins did not give enough tokens."""
     tokens = signed_in.refresh_tokens
     size = args.connections + 4  # each answer puts a token back; a few spare for failures
     if len(tokens) < size * (args.runs + 1):
         print(f"  refresh: only {len(tokens)} refresh tokens, too few for every run", flush=True)
-        return signed_in, None
+        return None
     pools = [tokens[i * size : (i + 1) * size] for i in range(args.runs + 1)]
-    run_wrk(wrk, server, refresh_scenario(people, pools[0]), args.connections, args.warmup)
-    m = median_run(
-        [
-            run_wrk(wrk, server, refresh_scenario(people, pool), args.connections, args.seconds)
-            for pool in pools[1:]
-        ]
-    )
-    print_row(report.Row(m, None))
-    return signed_in, m
+
+    def runs() -> Iterator[Measurement]:
+        run_wrk(wrk, server, refresh_scenario(client, pools[0], path), args.connections, 2)
+        for pool in pools[1:]:
+            scenario = refresh_scenario(client, pool, path)
+            yield run_wrk(wrk, server, scenario, args.connections, args.seconds)
+
+    return runs()
 
 
 def reference_token(reference: Reference) -> str:
