@@ -3,6 +3,8 @@
 import os
 from typing import Any
 
+from idp import serving
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
 
 # gunicorn >= 25.1 opens a control socket for `gunicornc` at one path per user
@@ -14,23 +16,14 @@ control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on. cpu_count() would also count those that taskset or a
-    container's cpuset keeps us off; sched_getaffinity exists on Linux only."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-# Several workers by default: the embedded SQLite store is shared through the database file.
-# Two per usable CPU: more processes per core only cost memory (bench/RESULTS.md).
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, 2 * usable_cpus())))
+# Worker count and threads: idp/serving.py, shared with `idp serve --server granian`.
+workers = serving.workers(os.environ)
 # Threads give keep-alive connections and overlap database waits without more processes.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = serving.threads(os.environ)
 keepalive = 5
 timeout = 30
-graceful_timeout = 20
+graceful_timeout = serving.GRACEFUL_SECONDS
 accesslog = "-" if os.environ.get("IDP_ACCESS_LOG", "") == "1" else None
 errorlog = "-"
 

@@ -36,6 +36,7 @@ class Scenario:
     body: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     check: Check | None = None  # returns what is wrong with one sample response, or None
+    script: str | None = None  # Lua that makes each request itself (instead of the fields above)
 
     @property
     def method(self) -> str:
@@ -135,6 +136,13 @@ def scenarios(server: Server, clients: Provisioned, token: str) -> list[Scenario
     ]  # fmt: skip
 
 
+# The floor app (bench/floor.py) answers this, like any path, with a fixed body.
+FLOOR = Scenario(
+    "floor", "Trivial WSGI app (the server's floor)", "/", 0,
+    check=lambda d: None if d == {"keys": []} else "not the floor app",
+)  # fmt: skip
+
+
 def request_once(server: Server, scenario: Scenario) -> dict[str, Any]:
     """One request outside the load run: must be a 200 whose body passes the scenario's check."""
     data = scenario.body.encode() if scenario.body is not None else None
@@ -156,6 +164,8 @@ def lua_string(value: str) -> str:
 
 
 def wrk_script(scenario: Scenario) -> str:
+    if scenario.script is not None:
+        return scenario.script + "\n" + REPORT_LUA.read_text()
     lines = [f"wrk.method = {lua_string(scenario.method)}"]
     if scenario.body is not None:
         lines.append(f"wrk.body = {lua_string(scenario.body)}")

@@ -13,17 +13,32 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 from bench import report
 from bench.backends import Backend, BackendUnavailable, postgres_backend, sqlite_backend
-from bench.load import Measurement, ensure_wrk, request_once, run_wrk, scenarios
+from bench.capacity import People, SignIns, provision_people, refresh_scenario, sign_ins
+from bench.load import (
+    FLOOR,
+    FORM,
+    Measurement,
+    Scenario,
+    basic,
+    ensure_wrk,
+    request_once,
+    run_wrk,
+    scenarios,
+)
+from bench.reference import Reference, ReferenceUnavailable, install, serve_reference
 from bench.server import (
     ROOT,
     SERVER_CPU,
+    SERVERS,
+    TENANT,
+    Credentials,
     Server,
     gunicorn_command,
     password_cost,
@@ -51,6 +66,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", action="append", help="Measure only this scenario (repeatable).")
     parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY; default gunicorn.conf.py.")
     parser.add_argument("--threads", type=int, help="GUNICORN_THREADS; default gunicorn.conf.py.")
+    parser.add_argument("--server", choices=SERVERS, default="gunicorn", help="Ours: which server.")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="Do not measure node-oidc-provider."
+    )
     parser.add_argument(
         "--output", type=Path, default=ROOT / "bench" / "RESULTS.md", help="'-' to print only."
     )
@@ -66,51 +85,100 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
     return tuning
 
 
-def gunicorn_settings(backend: Backend, tuning: dict[str, str]) -> dict[str, str]:
-    """workers and threads as gunicorn resolves them from gunicorn.conf.py and the environment,
-    pinned like the server (the default worker count follows the CPUs it may run on)."""
+def server_settings(backend: Backend, kind: str, tuning: dict[str, str]) -> tuple[int, int]:
+    """Workers and threads as the server resolves them, pinned like the server (the default
+    worker count follows the CPUs it may run on)."""
+    env = server_env(backend, 0, tuning)
+    if kind == "granian":
+        pinned = subprocess.run(
+            ["taskset", "-c", SERVER_CPU, sys.executable, "-c", SERVING_SETTINGS],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        return int(pinned[0]), int(pinned[1])
     printed = subprocess.run(
         ["taskset", "-c", SERVER_CPU, *gunicorn_command(), "--print-config"],
-        cwd=ROOT,
-        env=server_env(backend, 0, tuning),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
     pairs = (line.split("=", 1) for line in printed.splitlines() if "=" in line)
-    return {name.strip(): value.strip() for name, value in pairs}
+    config = {name.strip(): value.strip() for name, value in pairs}
+    return int(config["workers"]), int(config["threads"])
 
 
-def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.SetupResult:
+SERVING_SETTINGS = (
+    "import os; from idp import serving; "
+    "print(serving.workers(os.environ), serving.threads(os.environ))"
+)
+
+
+def load(
+    wrk: str, server: Server, scenario: Scenario, args: argparse.Namespace
+) -> Iterator[Measurement]:
+    """A checked sample, a warm-up run, then each measured run as it ends."""
+    request_once(server, scenario)
+    run_wrk(wrk, server, scenario, args.connections, args.warmup)
+    for _ in range(args.runs):
+        yield run_wrk(wrk, server, scenario, args.connections, args.seconds)
+
+
+def alternate(*runs: Iterator[Measurement]) -> list[list[Measurement]]:
+    """Each server's runs interleaved (ours, theirs, ours, ...): drift hits both alike."""
+    collected: list[list[Measurement]] = [[] for _ in runs]
+    for batch in zip(*runs, strict=True):
+        for index, measurement in enumerate(batch):
+            collected[index].append(measurement)
+    return collected
+
+
+def measure_floor(
+    backend: Backend, args: argparse.Namespace, wrk: str, tuning: dict[str, str]
+) -> Measurement:
+    """The trivial WSGI app under the same server and settings: the most any app gets there."""
+    with serve(backend, tuning, args.server, floor=True) as server:
+        m = median_run(list(load(wrk, server, FLOOR, args)))
+    print(f"  {'floor':12} {m.rate:8,.0f} req/s  {m.rate_per_cpu_second:8,.0f}/CPU-s", flush=True)
+    return m
+
+
+def measure(
+    backend: Backend, args: argparse.Namespace, wrk: str, node: str | None
+) -> report.SetupResult:
     """Provision, serve, load each scenario; print each figure as soon as it is known."""
     load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     sign_before = rsa_sign_ms()
     clients = provision(backend)
+    people = provision_people(backend) if wanted(args, "signin") else None
     tuning = overrides(args)
-    config = gunicorn_settings(backend, tuning)
-    with serve(backend, tuning) as server:
+    workers, threads = server_settings(backend, args.server, tuning)
+    floor = measure_floor(backend, args, wrk, tuning)
+    with ExitStack() as stack:
+        server = stack.enter_context(serve(backend, tuning, args.server))
+        reference = stack.enter_context(serve_reference(node, backend.directory)) if node else None
         token = str(request_once(server, scenarios(server, clients, "")[0])["access_token"])
         chosen = [
             scenario
             for scenario in scenarios(server, clients, token)
             if not args.only or scenario.name in args.only
         ]
-        measurements = []
+        theirs: dict[str, Scenario] = {}
+        if reference is not None:
+            opaque = reference_token(reference)
+            theirs = reference.scenarios(chosen, opaque)
+        rows = []
         for scenario in chosen:
-            request_once(server, scenario)
-            run_wrk(wrk, server, scenario, args.connections, args.warmup)
-            runs = [
-                run_wrk(wrk, server, scenario, args.connections, args.seconds)
-                for _ in range(args.runs)
-            ]
-            m = median_run(runs)
-            measurements.append(m)
-            print(
-                f"  {scenario.name:12} {m.rate:8,.0f} req/s  {m.rate_per_cpu_second:8,.0f}/CPU-s  "
-                f"p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
-                f"non-200 {m.not_200 + m.socket_errors}  runs {m.runs_text}",
-                flush=True,
-            )
+            counterpart = theirs.get(scenario.name)
+            if counterpart is None or reference is None:
+                row = report.Row(median_run(list(load(wrk, server, scenario, args))), None)
+            else:
+                ours, other = alternate(
+                    load(wrk, server, scenario, args),
+                    load(wrk, reference.server, counterpart, args),
+                )
+                row = report.Row(median_run(ours), median_run(other))
+            rows.append(row)
+            print_row(row)
+        signed_in, refresh = (
+            (None, None) if people is None else human(server, people, reference, args, wrk)
+        )
         rss = server.worker_rss_mb()
         check_log(server)
     sign_after = rsa_sign_ms()
@@ -120,17 +188,114 @@ def measure(backend: Backend, args: argparse.Namespace, wrk: str) -> report.Setu
     print(f"  worker RSS MB: {', '.join(f'{mb:.1f}' for mb in rss)}", flush=True)
     return report.SetupResult(
         title=backend.title,
-        workers=int(config["workers"]),
-        threads=int(config["threads"]),
+        server=args.server,
+        workers=workers,
+        threads=threads,
         connections=args.connections,
         seconds=args.seconds,
         runs=args.runs,
-        measurements=measurements,
+        rows=rows,
+        floor=floor,
+        sign_ins=signed_in,
+        refresh=refresh,
         worker_rss_mb=rss,
         load_average=load_average,
         rsa_sign_ms=(sign_before, sign_after),
         password_cost=passwords,
     )
+
+
+SIGN_IN_SECONDS = 10  # enough sign-ins for every refresh run's pool of tokens
+
+
+def wanted(args: argparse.Namespace, name: str) -> bool:
+    return not args.only or name in args.only
+
+
+def human(
+    server: Server,
+    people: People,
+    reference: Reference | None,
+    args: argparse.Namespace,
+    wrk: str,
+) -> tuple[SignIns, report.Row | None]:
+    """Sign-ins for a while, then the refresh grant over the refresh tokens they got, ours and
+    the reference's alternately: each wrk run starts from tokens of its own, since a spent one
+    would be a replay."""
+    seconds = max(args.seconds, SIGN_IN_SECONDS)
+    signed_in = sign_ins(server, people, seconds)
+    print(
+        f"  {'signin':12} {signed_in.rate:8,.1f} /s  {signed_in.per_cpu_second:8,.1f}/CPU-s  "
+        f"failures {signed_in.failures} {signed_in.first_failures}",
+        flush=True,
+    )
+    ours = refresh_runs(server, people.client, signed_in, f"/t/{TENANT}/token", args, wrk)
+    if ours is None:
+        return signed_in, None
+    theirs = None
+    if reference is not None:
+        web = People(reference.web, people.emails)
+        issuer = reference.server.url
+        reference_signed_in = sign_ins(reference.server, web, seconds, "reference", issuer)
+        theirs = refresh_runs(
+            reference.server, reference.web, reference_signed_in, "/token", args, wrk
+        )
+    if theirs is None:
+        row = report.Row(median_run(list(ours)), None)
+    else:
+        mine, other = alternate(ours, theirs)
+        row = report.Row(median_run(mine), median_run(other))
+    print_row(row)
+    return signed_in, row
+
+
+def refresh_runs(
+    server: Server,
+    client: Credentials,
+    signed_in: SignIns,
+    path: str,
+    args: argparse.Namespace,
+    wrk: str,
+) -> Iterator[Measurement] | None:
+    """A warm-up, then `--runs` refresh runs, each on a pool of tokens of its own; None (and
+    why, printed) when the sign-ins did not give enough tokens."""
+    tokens = signed_in.refresh_tokens
+    size = args.connections + 4  # each answer puts a token back; a few spare for failures
+    if len(tokens) < size * (args.runs + 1):
+        print(f"  refresh: only {len(tokens)} refresh tokens, too few for every run", flush=True)
+        return None
+    pools = [tokens[i * size : (i + 1) * size] for i in range(args.runs + 1)]
+
+    def runs() -> Iterator[Measurement]:
+        run_wrk(wrk, server, refresh_scenario(client, pools[0], path), args.connections, 2)
+        for pool in pools[1:]:
+            scenario = refresh_scenario(client, pool, path)
+            yield run_wrk(wrk, server, scenario, args.connections, args.seconds)
+
+    return runs()
+
+
+def reference_token(reference: Reference) -> str:
+    """A live opaque access token of the reference's opaque client, for its introspection."""
+    request = Scenario(
+        "opaque", "", "/token", 0, "grant_type=client_credentials",
+        {"Authorization": basic(reference.opaque), "Content-Type": FORM},
+    )  # fmt: skip
+    return str(request_once(reference.server, request)["access_token"])
+
+
+def print_row(row: report.Row) -> None:
+    for who, m in (("ours", row.ours), ("reference", row.reference)):
+        if m is None:
+            continue
+        print(
+            f"  {m.scenario.name:12} {who:9} {m.rate:8,.0f} req/s  "
+            f"{m.rate_per_cpu_second:8,.0f}/CPU-s  p50 {m.p50_ms:6.2f} ms  "
+            f"p99 {m.p99_ms:6.2f} ms  non-200 {m.not_200 + m.socket_errors}  runs {m.runs_text}",
+            flush=True,
+        )
+    if row.ratio is not None:
+        print(f"  {row.ours.scenario.name:12} ratio per CPU-s {row.ratio:.2f}", flush=True)
 
 
 def median_run(runs: list[Measurement]) -> Measurement:
@@ -154,17 +319,30 @@ def check_log(server: Server) -> None:
         print(f"  WARNING: the server logged a traceback:\n{log[-4000:]}", file=sys.stderr)
 
 
+def reference_node(args: argparse.Namespace, skipped: list[str]) -> str | None:
+    """node, with the reference installed; None (and why, in RESULTS.md) when it cannot be."""
+    if args.no_reference:
+        return None
+    try:
+        return install()
+    except ReferenceUnavailable as error:
+        print(f"reference skipped: {error}", flush=True)
+        skipped.append(f"node-oidc-provider: not measured ({error}).")
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     wrk = ensure_wrk()
     names = list(SETUPS) if args.setup == "all" else [args.setup]
     results: list[report.SetupResult] = []
     skipped: list[str] = []
+    node = reference_node(args, skipped)
     for name in names:
         print(f"{name}:", flush=True)
         try:
             with SETUPS[name]() as backend:
-                results.append(measure(backend, args, wrk))
+                results.append(measure(backend, args, wrk, node))
         except BackendUnavailable as error:
             print(f"  skipped: {error}", flush=True)
             skipped.append(f"{name}: not measured ({error}).")
@@ -173,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "make bench"
         if given:
             command = shlex.join([".venv/bin/python", "-m", "bench.run", *given])
-        report.write(args.output, results, command, skipped)
+        report.write(args.output, results, command, skipped, node)
         print(f"wrote {os.path.relpath(args.output)}")
     if not all(result.valid for result in results):
         print("INVALID: some responses were not 200; see the tables.", file=sys.stderr)

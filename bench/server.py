@@ -26,6 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SERVER_CPU = "0"
 TENANT = "bench"
+SERVERS = ("gunicorn", "granian")
+GRANIAN_APP = "idp.serving:granian_app"
+FLOOR_APP = "bench.floor:app"
+FLOOR_FACTORY = "bench.floor:factory"
+# granian's command line resolved in the pinned process, as `idp serve --server granian` does:
+# the default worker count follows the CPUs the process may run on.
+GRANIAN_EXEC = (
+    "import os, sys; from idp.serving import granian_argv; "
+    "argv = granian_argv(sys.argv[1], os.environ, sys.argv[2]); os.execv(argv[0], argv)"
+)
 
 
 @dataclass(frozen=True)
@@ -203,15 +213,19 @@ def server_env(backend: Backend, port: int, overrides: dict[str, str]) -> dict[s
 
 
 @contextmanager
-def serve(backend: Backend, overrides: dict[str, str]) -> Iterator[Server]:
+def serve(
+    backend: Backend, overrides: dict[str, str], kind: str = "gunicorn", floor: bool = False
+) -> Iterator[Server]:
+    """Our app, or the trivial floor app (bench/floor.py), under `kind` on CPU 0."""
     port = free_port()
-    log = backend.directory / "gunicorn.log"
-    command = ["taskset", "-c", SERVER_CPU, *gunicorn_command()]
+    log = backend.directory / f"{kind}{'-floor' if floor else ''}.log"
+    env = server_env(backend, port, overrides)
+    command = ["taskset", "-c", SERVER_CPU, *server_command(kind, floor)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=server_env(backend, port, overrides),
+            env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -220,12 +234,26 @@ def serve(backend: Backend, overrides: dict[str, str]) -> Iterator[Server]:
         wait_ready(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it hangs."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def server_command(kind: str, floor: bool = False) -> list[str]:
+    """gunicorn as the Procfile starts it, or granian as `idp serve --server granian` does."""
+    if kind == "granian":
+        target = FLOOR_FACTORY if floor else GRANIAN_APP
+        return [sys.executable, "-c", GRANIAN_EXEC, str(BIN / "granian"), target]
+    words = gunicorn_command()
+    return [*words[:-1], FLOOR_APP] if floor else words
 
 
 def gunicorn_command() -> list[str]:
@@ -239,16 +267,16 @@ def gunicorn_command() -> list[str]:
     raise RuntimeError("the Procfile has no web process")
 
 
-def wait_ready(server: Server, timeout: float = 60) -> None:
+def wait_ready(server: Server, timeout: float = 60, path: str = "/readyz") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: see {server.log}\n{server.log.read_text()}")
+            raise RuntimeError(f"the server exited: see {server.log}\n{server.log.read_text()}")
         try:
-            with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as response:
+            with urllib.request.urlopen(f"{server.url}{path}", timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn not ready after {timeout} s: see {server.log}")
+    raise RuntimeError(f"the server was not ready after {timeout} s: see {server.log}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from idp.settings import Settings
 from tests.support.backends import Backend, backend_for, sqlite_backend
 from tests.support.factories import Factory
 from tests.support.ports import free_port
-from tests.support.server import LiveServer, start_server
+from tests.support.server import LiveServer, start_granian, start_server
 from tests.support.upstream_idp import UpstreamIdp, start_upstream_idp
+
+SERVER_KINDS = ("in-process", "granian")
 
 
 def settings_for_tests(backend: Backend, directory: Path, public_url: str) -> Settings:
@@ -46,15 +49,56 @@ def backend(
     yield from backend_for(request, tmp_path_factory)
 
 
+# The protocol endpoints also run against granian (`idp serve --server granian`);
+# IDP_TEST_GRANIAN=all runs every test that uses the server against it too.
+GRANIAN_MODULES = frozenset(
+    f"tests.http.{name}"
+    for name in (
+        "test_client_credentials_flow",
+        "test_introspection_revocation",
+        "test_public_documents",
+        "test_authorization_code_flow",
+        "test_refresh_tokens",
+        "test_key_rotation",
+    )
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server" not in metafunc.fixturenames:
+        return
+    if os.environ.get("IDP_TEST_GRANIAN") == "all" or metafunc.module.__name__ in GRANIAN_MODULES:
+        metafunc.parametrize("server_kind", SERVER_KINDS, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """The HTTP server in front of the app: in-process (werkzeug, in a thread) or granian."""
+    return str(getattr(request, "param", "in-process"))
+
+
+@pytest.fixture(autouse=True)
+def _in_process_only(request: pytest.FixtureRequest, server_kind: str) -> None:
+    """A test that monkeypatches the app's settings or reads its in-memory counters cannot see
+    into granian's worker processes."""
+    if server_kind != "in-process" and request.node.get_closest_marker("in_process"):
+        pytest.skip("changes or reads the app's own objects: in-process server only")
+
+
+@pytest.fixture(scope="session")
+def server(
+    backend: Backend, server_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     port = free_port()
-    directory = tmp_path_factory.mktemp(f"server-{backend.name}")
+    directory = tmp_path_factory.mktemp(f"server-{backend.name}-{server_kind}")
     services = build_services(
         settings_for_tests(backend, directory, f"http://127.0.0.1:{port}"), create_kek=True
     )
     upgrade(services.engine)
-    live = start_server(services, port)
+    if server_kind == "granian":
+        live = start_granian(services, port, directory)
+    else:
+        live = start_server(services, port)
     yield live
     live.stop()
     services.close()

@@ -1,4 +1,5 @@
--- Appended to a per-scenario preamble that sets wrk.method, wrk.body and wrk.headers.
+-- Appended to a per-scenario preamble that sets wrk.method, wrk.body and wrk.headers, or
+-- defines request() and after_response(status, body) itself (bench/capacity.py).
 -- Counts every response that is not 200 (wrk itself only counts non-2xx/3xx) and prints the
 -- run's figures as one JSON line that bench/load.py parses.
 
@@ -15,6 +16,9 @@ end
 function response(status, headers, body)
   if status ~= 200 then
     not_ok = not_ok + 1
+  end
+  if after_response then
+    after_response(status, body)
   end
 end
 

@@ -11,6 +11,15 @@ from joserfc.errors import JoseError
 
 from idp.crypto.keys import KeyRing, RingKey
 
+# Tokens whose signature this process has already checked, with the key that checked it, the
+# header and the payload. A resource server introspects the same access token on every call it
+# receives, and the signature check with its parsing was most of an introspection's CPU. A hit
+# counts only while the tenant's ring still publishes that very key (the same object: a ring
+# rebuilt after a rotation misses and checks again), so the answer is the one a fresh check
+# would give. Only valid signatures enter; bounded, and emptied when full.
+_CHECKED: dict[str, tuple[RingKey, dict[str, Any], bytes]] = {}
+CHECKED_MAX = 1024
+
 
 class InvalidToken(ValueError):
     """Not a token we signed, or signed with a key we no longer publish."""
@@ -29,6 +38,11 @@ def verify(token: str, ring: KeyRing, now: datetime) -> tuple[dict[str, Any], di
     token cannot choose a weaker algorithm (RFC 8725 §3.1). Expiry is the caller's business.
     The token is parsed once: the header names the key, which then checks the same parse.
     """
+    checked = _CHECKED.get(token)
+    if checked is not None:
+        key, header, payload = checked
+        if ring.verifier(key.kid, now) is key:
+            return dict(header), json.loads(payload)
     try:
         compact = jws.extract_compact(token.encode())
         header = compact.headers()
@@ -46,4 +60,7 @@ def verify(token: str, ring: KeyRing, now: datetime) -> tuple[dict[str, Any], di
         raise InvalidToken("bad signature")
     if not isinstance(claims, dict):
         raise InvalidToken("claims are not an object")
+    if len(_CHECKED) >= CHECKED_MAX:
+        _CHECKED.clear()
+    _CHECKED[token] = (key, dict(header), compact.payload)
     return header, claims

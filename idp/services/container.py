@@ -93,7 +93,9 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         # Redis caches the records; the SQL store would only keep a second copy of them in
         # the same database, so the records are read where they live
         # (services/tokens/revocations.py).
-        revocations=Revocations(RevocationRecords(engine), store if settings.redis.url else None),
+        revocations=Revocations(
+            RevocationRecords(engine), store if settings.redis.url else None, store
+        ),
         kek=kek,
         passwords=Passwords(
             settings.passwords.time_cost,

@@ -156,6 +156,7 @@ def test_refresh_token_only_with_offline_access_or_the_clients_policy(
     assert "refresh_token" not in TokenClient(http, issuer, without).sign_in(browser, person)
 
 
+@pytest.mark.in_process
 def test_each_use_rotates_and_the_spent_token_is_refused(
     browser, token_client, person, rfc_error, no_grace
 ):
@@ -167,6 +168,7 @@ def test_each_use_rotates_and_the_spent_token_is_refused(
     assert rfc_error(token_client.refresh(first["refresh_token"])) == (400, "invalid_grant")
 
 
+@pytest.mark.in_process
 def test_replaying_a_spent_token_revokes_the_family_and_is_audited(
     browser, token_client, person, rfc_error, no_grace, services, module_tenant
 ):
@@ -194,6 +196,7 @@ def test_replaying_a_spent_token_revokes_the_family_and_is_audited(
     assert first["refresh_token"] not in str(events[0].public_dict())
 
 
+@pytest.mark.in_process
 def test_replay_after_the_grace_window_revokes_the_family(
     browser, token_client, person, rfc_error, services, monkeypatch
 ):
@@ -461,6 +464,7 @@ def test_a_client_not_registered_for_the_grant_is_unauthorized(
     assert rfc_error(code_only.refresh(first["refresh_token"])) == (400, "unauthorized_client")
 
 
+@pytest.mark.in_process
 def test_refresh_responses_are_counted_as_tokens_issued(
     browser, token_client, person, services, module_tenant
 ):

@@ -90,7 +90,7 @@ def test_the_cache_answers_only_once_it_is_known_complete(
     records, tenant, own_redis: RedisServer
 ) -> None:
     cache = RedisStore(own_redis.url, "idp:")
-    revocations = Revocations(records, cache)
+    revocations = Revocations(records, cache, cache)
     revocations.revoke_token(tenant.id, "before", time.time() + 60)
     own_redis.flushall()
     # Recorded while the cache was empty: only the database knows.

@@ -24,6 +24,14 @@ and the marker's lifetime, WARM_SECONDS, bounds how long such a gap could last, 
 expiry of the marker refills the cache from the database.
 
 With the embedded SQL store the records are read where they live: one query, no cache.
+
+Either way that is a round trip per check, most of an introspection's CPU on Redis
+(bench/RESULTS.md), and resource servers introspect the same token on every call they receive.
+So each worker remembers the tokens it found live, under the tenant's revocation generation
+(idp/services/generations.py), which every revocation replaces before it returns: a token
+revoked by a call that has returned is found revoked by every later check, on every worker and
+instance. A remembered answer is used for LIVE_MAX_AGE seconds at most, the bound on the gap
+left by a writer that failed after its commit (above).
 """
 
 from __future__ import annotations
@@ -33,8 +41,12 @@ import time
 
 from idp.crypto.secrets import new_identifier
 from idp.models.revocation_records import LiveRevocation, RevocationRecords, RevocationState
+from idp.services.generations import TenantGenerations
 from idp.stores import ShortLivedStore, StoreUnavailable
 
+GENERATIONS = "revocations"
+LIVE_MAX_AGE = 60.0
+LIVE_MAX_ENTRIES = 10_000  # bounds memory: tokens are made by us, but there may be many
 WARM_KEY = "revocations:warm"
 WARM = "warm"
 # A complete cache is refilled from the database this often (the module docstring says why).
@@ -49,11 +61,17 @@ log = logging.getLogger(__name__)
 
 class Revocations:
     """The revocation records of every tenant; `cache` is the store when it is a separate
-    service (Redis), None when the store is the database itself."""
+    service (Redis), None when the store is the database itself, and `store` the short-lived
+    store either way (the tenants' revocation generations)."""
 
-    def __init__(self, records: RevocationRecords, cache: ShortLivedStore | None) -> None:
+    def __init__(
+        self, records: RevocationRecords, cache: ShortLivedStore | None, store: ShortLivedStore
+    ) -> None:
         self._records = records
         self._cache = cache
+        self._generations = TenantGenerations(store, GENERATIONS)
+        # (tenant, jti, subject) -> (generation, when) of a check that found the token live
+        self._live: dict[tuple[int, str, str | None], tuple[str | None, float]] = {}
 
     def revoke_token(self, tenant_id: int, jti: str, expires_at: float) -> None:
         """Void one access token until its `exp`; after that it is dead anyway."""
@@ -61,6 +79,7 @@ class Revocations:
         self._records.revoke_token(tenant_id, jti, until)
         if self._cache is not None:
             self._cache.put(_token_key(tenant_id, jti), "1", max(1.0, until - time.time()))
+        self._generations.changed(tenant_id)
 
     def revoke_before(self, tenant_id: int, subject: str, lifetime: float) -> None:
         """Void every token of `subject` issued until now; `lifetime` is the longest any of
@@ -71,10 +90,26 @@ class Revocations:
         self._records.revoke_before(tenant_id, subject, now, until)
         if self._cache is not None:
             self._cache.put(_subject_key(tenant_id, subject), repr(now), until - now)
+        self._generations.changed(tenant_id)
 
     def is_revoked(self, tenant_id: int, jti: str, subject: str | None, issued_at: int) -> bool:
         """Whether the token `jti`, issued at `issued_at` to `subject` (None for a client's
         own token), has been revoked. Raises StoreUnavailable rather than guess."""
+        generation = self._generations.current(tenant_id)
+        key = (tenant_id, jti, subject)
+        now = time.monotonic()
+        live = self._live.get(key)
+        if live is not None and live[0] == generation and now - live[1] < LIVE_MAX_AGE:
+            return False
+        if self._checked(tenant_id, jti, subject, issued_at):
+            return True
+        if len(self._live) >= LIVE_MAX_ENTRIES:
+            self._live.clear()
+        self._live[key] = (generation, now)
+        return False
+
+    def _checked(self, tenant_id: int, jti: str, subject: str | None, issued_at: int) -> bool:
+        """`is_revoked` as the records say, through the store's cache where there is one."""
         if self._cache is None:
             return _revokes(self._records.state(tenant_id, jti, subject, time.time()), issued_at)
         keys = [WARM_KEY, _token_key(tenant_id, jti)]

@@ -1,0 +1,83 @@
+"""How the two supported HTTP servers are started (`idp serve`, the Procfile, `make bench`).
+
+gunicorn (gthread workers, `gunicorn.conf.py`) is the default, as DESIGN §9 names it. granian
+(a Rust HTTP server with a WSGI interface) is the supported alternative where a core must serve
+more: its HTTP handling costs a fraction of gunicorn's, which bounds the JWKS and discovery
+documents (bench/RESULTS.md). Both get the same settings from the same variables: HOST and PORT,
+WEB_CONCURRENCY workers (default two per usable CPU, at most four), GUNICORN_THREADS request
+threads per worker, IDP_ACCESS_LOG, a 20-second graceful shutdown on SIGTERM, and a worker that
+dies is replaced. The app is the same `create_app()` behind either.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.util
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+SERVERS = ("gunicorn", "granian")
+THREADS = 4
+GRACEFUL_SECONDS = 20
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on. cpu_count() would also count those that taskset or a
+    container's cpuset keeps us off; sched_getaffinity exists on Linux only."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def workers(env: Mapping[str, str]) -> int:
+    """Several by default (the embedded SQLite store is shared through the database file); two
+    per usable CPU, since more processes per core only cost memory (bench/RESULTS.md)."""
+    return int(env.get("WEB_CONCURRENCY", min(4, 2 * usable_cpus())))
+
+
+def threads(env: Mapping[str, str]) -> int:
+    """Request threads per worker: keep-alive connections and database waits overlap."""
+    return int(env.get("GUNICORN_THREADS", str(THREADS)))
+
+
+def granian_argv(
+    granian: str, env: Mapping[str, str], target: str = "idp.serving:granian_app"
+) -> list[str]:
+    """granian's command line for `target`, a factory called once in each worker, with the
+    settings `env` gives (the variables gunicorn.conf.py reads)."""
+    return [
+        granian,
+        "--interface", "wsgi",
+        "--factory",
+        "--host", env.get("HOST", "0.0.0.0"),  # noqa: S104 (as gunicorn.conf.py)
+        "--port", env.get("PORT", "5000"),
+        "--http", "1",  # HTTP/1.1 only, as gunicorn
+        "--no-ws",
+        "--workers", str(workers(env)),
+        "--blocking-threads", str(threads(env)),
+        "--respawn-failed-workers",
+        "--workers-kill-timeout", str(GRACEFUL_SECONDS),
+        "--access-log" if env.get("IDP_ACCESS_LOG", "") == "1" else "--no-access-log",
+        target,
+    ]  # fmt: skip
+
+
+def granian_app() -> Flask:
+    """The app in one granian worker (the factory `idp serve --server granian` names)."""
+    from idp import create_app
+
+    return in_granian_worker(create_app())
+
+
+def in_granian_worker(app: Flask) -> Flask:
+    """What gunicorn.conf.py's hooks do for gunicorn: the job queue's consumers start with the
+    worker and, when it stops gracefully, finish the job in hand. granian runs each worker as a
+    multiprocessing child, which skips atexit but runs multiprocessing's finalizers on a normal
+    exit."""
+    jobs = app.extensions["idp.services"].jobs
+    jobs.start()
+    multiprocessing.util.Finalize(None, jobs.stop, exitpriority=10)
+    return app
