@@ -14,6 +14,7 @@ from idp.federation.discovery import UpstreamDirectory
 from idp.federation.github import GitHubProvider
 from idp.federation.google import GOOGLE_ISSUER, GoogleProvider
 from idp.federation.http import DEFAULT_HTTP, UpstreamHttp
+from idp.federation.oauth import callback_error
 from idp.federation.oidc import OpenIdProvider
 
 _DIRECTORY = UpstreamDirectory(DEFAULT_HTTP)
@@ -40,5 +41,6 @@ __all__ = [
     "UpstreamConfig",
     "UpstreamError",
     "UpstreamIdentity",
+    "callback_error",
     "provider_for",
 ]

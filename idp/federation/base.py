@@ -80,7 +80,11 @@ class IdentityProvider(Protocol):
     def redeem_code(
         self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str | None
     ) -> UpstreamIdentity:
-        """Exchange the callback's code and return the verified identity."""
+        """Exchange the callback's code and return the verified identity.
+
+        OpenID upstreams validate the ID token in full; with `nonce` given, its `nonce` must
+        equal it. An empty `code_verifier` (and, for GitHub, an empty `redirect_uri`) is left
+        out of the request: a native app's GitHub code obtained without PKCE."""
         ...
 
     def identity_from_id_token(self, id_token: str) -> UpstreamIdentity:
@@ -89,5 +93,7 @@ class IdentityProvider(Protocol):
         ...
 
     def identity_from_access_token(self, access_token: str) -> UpstreamIdentity:
-        """Ask the upstream who holds this access token (GitHub's /user and /user/emails)."""
+        """Ask the upstream who holds this access token (GitHub's /user and /user/emails),
+        once it confirmed the token was issued to our OAuth app. OpenID upstreams refuse
+        (`invalid_token`): their access tokens do not name the client they were issued to."""
         ...

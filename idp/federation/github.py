@@ -9,6 +9,8 @@ these identities is the API base URL, so two GitHub hosts never share a subject 
 from __future__ import annotations
 
 import base64
+import re
+from urllib.parse import quote
 
 from idp.federation.base import UpstreamConfig, UpstreamError, UpstreamIdentity
 from idp.federation.http import JsonReply, UpstreamHttp, require_object
@@ -18,6 +20,8 @@ GITHUB_AUTHORIZATION_ENDPOINT = "https://github.com/login/oauth/authorize"
 GITHUB_TOKEN_ENDPOINT = "https://github.com/login/oauth/access_token"
 GITHUB_API = "https://api.github.com"
 API_MEDIA_TYPE = "application/vnd.github+json"
+# What a posted token may look like before it goes into a header: printable ASCII, bounded.
+TOKEN_SHAPE = re.compile(r"[\x21-\x7e]{1,1024}")
 
 
 class GitHubProvider:
@@ -90,9 +94,11 @@ class GitHubProvider:
         """The identity behind an access token a native app posts, once GitHub confirmed the
         token was issued to our OAuth app (`POST /applications/{client_id}/token`): a token
         another app obtained must not sign anyone in here."""
+        if not TOKEN_SHAPE.fullmatch(access_token):
+            raise UpstreamError("invalid_token", "not an access token")
         basic = f"{self.config.client_id}:{self.config.client_secret or ''}"
         reply = self._http.post_json(
-            f"{self.api_base_url}/applications/{self.config.client_id}/token",
+            f"{self.api_base_url}/applications/{quote(self.config.client_id, safe='')}/token",
             {"access_token": access_token},
             {
                 "Accept": API_MEDIA_TYPE,

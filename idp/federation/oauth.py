@@ -26,3 +26,11 @@ def raise_for_oauth_error(reply: JsonReply) -> None:
 def text(value: Any) -> str | None:
     """A claim's value when it is a non-empty string; upstream JSON may hold anything."""
     return value if isinstance(value, str) and value else None
+
+
+def callback_error(error: str | None) -> UpstreamError:
+    """The failure an upstream reported on our callback (`?error=...`, RFC 6749 §4.1.2.1):
+    `access_denied` when the person cancelled there, `upstream_error` for anything else."""
+    if error == "access_denied":
+        return UpstreamError("access_denied", "the person cancelled at the upstream")
+    return UpstreamError("upstream_error", str(error or "no code")[:100])

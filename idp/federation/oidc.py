@@ -90,15 +90,15 @@ class OpenIdProvider:
 
     def identity(self, claims: dict[str, Any]) -> UpstreamIdentity:
         """The identity in validated claims; `email_verified` only on an explicit true."""
-        email = claims.get("email")
+        email = text(claims.get("email"))
         verified = claims.get("email_verified")
         profile = {name: text(claims.get(name)) for name in PROFILE_CLAIMS}
         return UpstreamIdentity(
             issuer=self.issuer,
             subject=claims["sub"],
-            email=text(email),
+            email=email,
             # Some providers send the string "true" (Google did, for years).
-            email_verified=isinstance(email, str) and verified in (True, "true"),
+            email_verified=email is not None and verified in (True, "true"),
             claims=claims,
             **profile,
         )

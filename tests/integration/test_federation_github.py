@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from idp.federation import UpstreamError, provider_for
+from idp.federation import UpstreamError, callback_error, provider_for
 from idp.federation.base import UpstreamConfig
 from idp.federation.github import GitHubProvider
 from tests.support.github_server import FakeGitHub, GitHubUser, github_email
@@ -93,14 +93,6 @@ def test_the_subject_is_the_numeric_id_not_the_login(
         code=github.issue_code(4242), redirect_uri="", code_verifier="", nonce=None
     )
     assert identity.subject == "4242"
-
-
-def test_a_cancelled_sign_in_comes_back_with_access_denied(
-    github: FakeGitHub, adapter: GitHubProvider
-) -> None:
-    github.cancel = True
-    callback = sign_in_upstream(adapter)
-    assert (callback["error"], callback["state"]) == ("access_denied", "state-1")
 
 
 def test_a_wrong_pkce_verifier_is_bad_verification_code(adapter: GitHubProvider) -> None:
@@ -214,3 +206,21 @@ def test_defaults_are_github_com() -> None:
 def test_an_enterprise_server_is_its_own_issuer(github: FakeGitHub) -> None:
     adapter = provider_for(github.config(api_base_url="https://ghe.example/api/v3/"))
     assert adapter.issuer == "https://ghe.example/api/v3"
+
+
+@pytest.mark.parametrize("token", ["", "gho_a\r\nX-Injected: 1", "gho_é", "x" * 2000])
+def test_a_token_that_cannot_be_one_is_refused_before_calling_github(
+    github: FakeGitHub, adapter: GitHubProvider, token: str
+) -> None:
+    assert refused(lambda: adapter.identity_from_access_token(token)) == "invalid_token"
+    assert github.requests == []
+
+
+def test_a_cancellation_on_the_callback_is_access_denied(
+    github: FakeGitHub, adapter: GitHubProvider
+) -> None:
+    github.cancel = True
+    callback = sign_in_upstream(adapter)
+    assert callback["state"] == "state-1"
+    assert callback_error(callback.get("error")).reason == "access_denied"
+    assert callback_error("server_error").reason == "upstream_error"

@@ -57,7 +57,10 @@ class LoopbackServer:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.requests: list[Request] = []
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: `stop()` waits for the loop to notice, 0.5 s by default.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError

@@ -11,9 +11,13 @@ provider configuration for the IdP under test:
     fields = upstream_idp.provider_fields(client)     # body for POST .../providers
 
 The person signs in there with plain HTTP (`sign_in`, a `requests` session playing the
-browser through the hosted pages, tests/support/browser.py), or in Chromium with
-`EMAIL`/`PASSWORD` on its login page (labels "E-mail address", "Password"). Clients are
-registered with `skip_consent` by default, so Chromium goes straight back to the callback.
+browser through the hosted pages, tests/support/browser.py), or in Chromium
+(`sign_in_in_chromium(page)` once the page reached the upstream's login page). Clients are
+registered with `skip_consent` by default, so the browser goes straight back to the callback.
+
+Browsers keep cookies per host, not per port: both instances live on 127.0.0.1, so the
+session cookies are told apart by tenant slug (`idp_session_{slug}`). Never name a tenant of
+the IdP under test "upstream".
 """
 
 from __future__ import annotations
@@ -99,6 +103,15 @@ class UpstreamIdp:
             person.get("password", self.password),
             **query_of(authorization_url),
         )
+
+    def sign_in_in_chromium(self, page: Any, email: str | None = None) -> None:
+        """In Playwright's `page`, which the flow brought to this upstream's login page: sign
+        in as the person (default: the verified one) with PASSWORD. The upstream then
+        redirects the browser to the client's callback (its clients skip consent)."""
+        page.wait_for_url(f"{self.issuer}/login**")
+        page.get_by_label("E-mail address").fill(email or self.email)
+        page.get_by_label("Password").fill(self.password)
+        page.get_by_role("button", name="Sign in").click()
 
     def add_person(self, email: str, *, verified: bool = True, name: str | None = None) -> str:
         """Another person at the upstream, with PASSWORD; returns the upstream `sub`."""
