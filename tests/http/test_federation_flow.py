@@ -65,6 +65,26 @@ def test_login_and_signup_pages_show_the_button(scene: Scene, http: requests.Ses
     assert "Continuer avec Acme ID" in french.text
 
 
+def test_a_providers_own_icon_is_shown_and_allowed_by_the_csp(
+    scene: Scene, http: requests.Session
+) -> None:
+    add_provider(
+        scene.make.services,
+        scene.tenant,
+        kind="oidc",
+        slug="iconic",
+        display_name="Iconic",
+        client_id="x",
+        issuer="https://id.iconic.example",
+        icon_uri="https://icons.iconic.example/i.png",
+    )
+    page, _ = scene.login_page(http)
+    assert '<img src="https://icons.iconic.example/i.png" alt=""' in page.text
+    csp = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' https://icons.iconic.example" in csp
+    assert "form-action 'self' https://rp.example.com" in csp  # the buttons are links
+
+
 def test_google_through_an_overridden_issuer(
     make: Factory, upstream_idp: UpstreamIdp, http: requests.Session
 ) -> None:

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.federation import UpstreamError, provider_for
 from idp.federation.base import UpstreamConfig, UpstreamIdentity
+from idp.federation.oauth import callback_error
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import (
     federation_browser_cookie,
@@ -148,9 +149,8 @@ def callback(slug: str) -> Response:
     )
     if flow is None or flow.provider != slug:
         return back_to_login("", "expired")
-    error = request.args.get("error")
-    if error is not None:  # RFC 6749 §4.1.2.1; the description is never shown or trusted
-        return _failed(flow, "access_denied" if error == "access_denied" else "upstream_error")
+    if "error" in request.args:  # RFC 6749 §4.1.2.1; the description is never shown or trusted
+        return _failed(flow, callback_error(request.args.get("error")).reason)
     found = _enabled_provider(slug)
     if found is None:
         return _failed(flow, "unavailable")

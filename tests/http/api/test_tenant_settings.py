@@ -130,6 +130,7 @@ def test_patch_changes_only_the_fields_sent_and_null_resets(admin_of):
         ({"branding": {"custom_css": "a {}" * 6000}}, "branding.custom_css"),
         ({"policies": {"password_min_length": 7}}, "policies.password_min_length"),
         ({"policies": {"mfa": "sometimes"}}, "policies.mfa"),
+        ({"policies": {"federation_profile_sync": "always"}}, "policies.federation_profile_sync"),
         ({"policies": {"sign_in_methods": []}}, "policies.sign_in_methods"),
         ({"policies": {"sign_in_methods": ["password", "fax"]}}, "policies.sign_in_methods"),
         ({"policies": {"sign_in_methods": ["github", "github"]}}, "policies.sign_in_methods"),
