@@ -7,8 +7,10 @@ not check it. So:
 - a known (issuer, subject) signs in the user it is linked to, and nobody else;
 - an unknown one whose e-mail no account here has becomes a new account, just in time, when
   the tenant lets people register (the switch of the sign-up page); its address counts as
-  verified only when the upstream asserted it (and an unverified one is refused when the
-  tenant's `unverified_sign_in` is false), and it has no password;
+  verified only because the upstream asserted it, and it has no password. An address the
+  upstream has not verified makes no account: whoever later proves that mailbox (a password
+  reset) would inherit an account the upstream identity still signs in to, the "pre-account
+  takeover" of Sudhodanan and Paverd (USENIX Security 2022);
 - an unknown one whose e-mail an account here has is linked to it automatically only when the
   upstream asserts the address verified AND our account's address is verified: both sides then
   proved control of the same mailbox. Otherwise (`LinkProofNeeded`) the person must first prove
@@ -210,9 +212,8 @@ def _resolve_in(
             allow_registration = tenant.self_registration
         if not allow_registration:
             raise FederationRefused(REGISTRATION_CLOSED)
-        if not identity.email_verified and not tenant.unverified_sign_in:
-            # The tenant lets only confirmed addresses in (policy unverified_sign_in), and this
-            # account would have no password to confirm it with later.
+        if not identity.email_verified:
+            # No account from an unproven address (module docstring: pre-account takeover).
             raise FederationRefused(EMAIL_UNVERIFIED)
         return _create(uow, tenant, provider, identity, email)
     if not user.active:
