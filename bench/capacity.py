@@ -100,4 +100,4 @@ function after_response(status, body)
   if token then table.insert(tokens, token) end
 end
 """
-    return Scenario("refresh", "Refresh grant (rotation)", f"/t/{TENANT}/token", 0, script=script)
+    return Scenario("refresh", "Refresh grant (rotation)", path, 0, script=script)
