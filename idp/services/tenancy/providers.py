@@ -38,6 +38,8 @@ DEFAULT_SCOPES = {
     "github": ("read:user", "user:email"),
     "oidc": ("openid", "email", "profile"),
 }
+# The button says "Continue with …" this when the admin names no display_name.
+DEFAULT_NAMES = {"google": "Google", "github": "GitHub", "oidc": "OpenID Connect"}
 GITHUB_DEFAULTS = {
     "authorization_endpoint": GITHUB_AUTHORIZATION_ENDPOINT,
     "token_endpoint": GITHUB_TOKEN_ENDPOINT,
@@ -241,7 +243,7 @@ def _client_id(value: Any) -> str:
 
 
 def _display_name(value: Any, kind: str) -> str:
-    return _printable("display_name", str(value or "").strip()[:200]) or kind.capitalize()
+    return _printable("display_name", str(value or "").strip()[:200]) or DEFAULT_NAMES[kind]
 
 
 def _sealed(kek: Kek, tenant_id: int, slug: str, secret: Any) -> bytes:
