@@ -80,9 +80,10 @@ def server_kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(autouse=True)
 def _in_process_only(request: pytest.FixtureRequest, server_kind: str) -> None:
     """A test that monkeypatches the app's settings or reads its in-memory counters cannot see
-    into granian's worker processes."""
+    into granian's worker processes; and with two workers, a setting changed through one is
+    seen by the other only after its tenant cache's ttl (services/tenancy/tenants.py)."""
     if server_kind != "in-process" and request.node.get_closest_marker("in_process"):
-        pytest.skip("changes or reads the app's own objects: in-process server only")
+        pytest.skip("needs the app in this process (marker in_process): in-process server only")
 
 
 @pytest.fixture(scope="session")

@@ -162,6 +162,7 @@ def test_sign_out_everywhere_tells_the_clients_too(
     assert json.loads(compact.payload)["sid"] == signed_in.sid
 
 
+@pytest.mark.in_process
 def test_a_self_registered_client_is_not_called_at_a_private_address(
     browser, person, backchannel_client, receiver, caplog
 ):

@@ -74,6 +74,7 @@ def test_an_old_password_hash_is_upgraded_at_sign_in(
     assert make.services.passwords.verify(new_hash, PASSWORD)
 
 
+@pytest.mark.in_process
 def test_a_sign_in_for_a_client_counts_in_its_usage(browser: Browser, make: Factory, rp, person):
     tenant_id = rp.client.tenant_id
 

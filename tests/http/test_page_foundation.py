@@ -38,6 +38,7 @@ def test_the_tenant_stylesheet_carries_its_colour_with_readable_text(server, ser
     assert ".brand { letter-spacing: 1px; }" in sheet.text
 
 
+@pytest.mark.in_process
 def test_every_page_links_the_stylesheet_logo_and_the_other_pages(server, services, make):
     tenant = make.tenant()
     brand(services, tenant, display_name="Acme", logo_url="https://cdn.acme.example/logo.svg")

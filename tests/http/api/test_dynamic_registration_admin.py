@@ -64,6 +64,7 @@ def test_a_malformed_setting_is_422(admin_of, policy):
     assert _set_policy(admin, tenant.slug, policy).status_code == 422
 
 
+@pytest.mark.in_process
 def test_discovery_follows_the_setting(admin_of, make, http):
     tenant, admin = admin_of()
     discovery = f"{make.issuer(tenant)}/.well-known/openid-configuration"

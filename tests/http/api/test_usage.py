@@ -42,6 +42,7 @@ def around_today() -> dict[str, str]:
     }
 
 
+@pytest.mark.in_process
 def test_tokens_and_failures_are_counted_per_client(
     make, services, reader, request_token, access_token, http
 ):
@@ -88,6 +89,7 @@ def test_tokens_and_failures_are_counted_per_client(
     assert sum(r["tokens_issued"] for r in report["rows"]) == 5
 
 
+@pytest.mark.in_process
 def test_counts_of_several_flushes_add_up(make, services, reader, access_token):
     tenant = make.tenant()
     client = make.client(tenant)
@@ -98,6 +100,7 @@ def test_counts_of_several_flushes_add_up(make, services, reader, access_token):
     assert usage(reader(tenant), tenant.slug)["totals"]["tokens_issued"] == 6
 
 
+@pytest.mark.in_process
 def test_filter_by_client(make, services, reader, access_token):
     tenant = make.tenant()
     one, other = make.client(tenant), make.client(tenant)
@@ -146,6 +149,7 @@ def test_sign_ins_and_active_users(make, services, reader):
     assert by_client == {client.client.client_id: 3, None: 1}
 
 
+@pytest.mark.in_process
 def test_one_tenants_usage_never_shows_in_anothers(make, services, reader, access_token, api):
     a, b = make.tenant(), make.tenant()
     b_client = make.client(b)
