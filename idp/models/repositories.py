@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
 from idp.models.tenants import Tenant
 from idp.models.users import User
+
+# Every token response and refresh reads its person by `sub`: the statement is built once.
+_USER_BY_SUBJECT = select(User).where(
+    User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject")
+)
 
 
 class Tenants:
@@ -67,9 +72,7 @@ class Users:
         )
 
     def by_subject(self, tenant_id: int, subject: str) -> User | None:
-        return self._session.scalar(
-            select(User).where(User.tenant_id == tenant_id, User.subject == subject)
-        )
+        return self._session.scalar(_USER_BY_SUBJECT, {"tenant": tenant_id, "subject": subject})
 
     def list(self, tenant_id: int) -> Sequence[User]:
         query = select(User).where(User.tenant_id == tenant_id).order_by(User.id)
