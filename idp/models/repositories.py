@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
@@ -14,8 +14,10 @@ from idp.models.tenants import Tenant
 from idp.models.users import User
 
 # Every token response and refresh reads its person by `sub`: the statement is built once.
-_USER_BY_SUBJECT = select(User).where(
-    User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject")
+_USER_BY_SUBJECT = (
+    select(User)
+    .options(joinedload(User.roles))
+    .where(User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject"))
 )
 
 
@@ -72,7 +74,8 @@ class Users:
         )
 
     def by_subject(self, tenant_id: int, subject: str) -> User | None:
-        return self._session.scalar(_USER_BY_SUBJECT, {"tenant": tenant_id, "subject": subject})
+        params = {"tenant": tenant_id, "subject": subject}
+        return self._session.execute(_USER_BY_SUBJECT, params).unique().scalar_one_or_none()
 
     def list(self, tenant_id: int) -> Sequence[User]:
         query = select(User).where(User.tenant_id == tenant_id).order_by(User.id)
