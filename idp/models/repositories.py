@@ -13,11 +13,15 @@ from idp.models.keys import SigningKey
 from idp.models.tenants import Tenant
 from idp.models.users import User
 
-# Every token response and refresh reads its person by `sub`: the statement is built once.
-_USER_BY_SUBJECT = (
-    select(User)
-    .options(joinedload(User.roles))
-    .where(User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject"))
+# Every token response and refresh reads its person by `sub`, every sign-in by e-mail address:
+# the statements are built once, and the roles come in the same SELECT (joined), not in a
+# second query as the relationship's own `selectin` loading would send.
+_WITH_ROLES = select(User).options(joinedload(User.roles))
+_USER_BY_SUBJECT = _WITH_ROLES.where(
+    User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject")
+)
+_USER_BY_EMAIL = _WITH_ROLES.where(
+    User.tenant_id == bindparam("tenant"), User.email == bindparam("email")
 )
 
 
@@ -69,9 +73,8 @@ class Users:
         return user
 
     def by_email(self, tenant_id: int, email: str) -> User | None:
-        return self._session.scalar(
-            select(User).where(User.tenant_id == tenant_id, User.email == email)
-        )
+        params = {"tenant": tenant_id, "email": email}
+        return self._session.execute(_USER_BY_EMAIL, params).unique().scalar_one_or_none()
 
     def by_subject(self, tenant_id: int, subject: str) -> User | None:
         params = {"tenant": tenant_id, "subject": subject}
