@@ -29,7 +29,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
 from idp.services.oauth_clients.clients import ClientView
 from idp.services.tenancy.tenants import TenantView
-from idp.services.tokens.access_tokens import IssuedAccessToken, revoke_access_token
+from idp.services.tokens.access_tokens import IssuedAccessToken
 from idp.services.tokens.claims import ClaimsRequest
 from idp.services.tokens.revocations import Revocations
 from idp.stores import ShortLivedStore
@@ -413,8 +413,9 @@ def _revoke(
         uow.commit()
     # After the commit: the records are written through their own connection, which would wait
     # for this transaction's lock on SQLite.
-    for jti, expires_at in access_tokens:
-        revoke_access_token(revocations, tenant, {"jti": jti, "exp": expires_at.timestamp()})
+    revocations.revoke_tokens(
+        tenant.id, [(jti, expires_at.timestamp()) for jti, expires_at in access_tokens]
+    )
 
 
 def _audit_reuse(
