@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, delete, select, update
+from sqlalchemy import JSON, ForeignKey, String, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.models.base import Base, utcnow
@@ -55,6 +55,33 @@ class RefreshToken(Base):
     access_token_expires_at: Mapped[datetime | None]
 
 
+# The statements of a rotation, built once: building them per request was ~10 % of a refresh's
+# CPU (SQLAlchemy's compiled cache still needs the expression built to find its entry).
+_STATE = (
+    select(RefreshToken, User.subject, User.active)
+    .join(User, User.id == RefreshToken.user_id)
+    .where(
+        RefreshToken.tenant_id == bindparam("tenant_id"),
+        RefreshToken.token_digest == bindparam("token_digest"),
+        User.tenant_id == bindparam("tenant_id"),
+    )
+)
+_CLAIM = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.tenant_id == bindparam("tenant"),
+        RefreshToken.token_digest == bindparam("presented"),
+        RefreshToken.used_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+    )
+    .values(used_at=bindparam("now"), successor_digest=bindparam("successor"))
+    .execution_options(synchronize_session=False)
+)
+# A Core INSERT: the successor is never read back through the session, so the unit of work's
+# flush (identity map, events, the primary key fetched) is work for nothing.
+_INSERT = insert(RefreshToken.__table__)
+
+
 @dataclass(frozen=True)
 class RefreshTokenState:
     """A refresh token as read, with its person's `sub` and whether they may sign in.
@@ -93,16 +120,14 @@ class RefreshTokens:
         self._session.flush()
         return token
 
+    def insert(self, **values: Any) -> None:
+        """A row written without the unit of work (see _INSERT): the caller keeps no object."""
+        self._session.execute(_INSERT, values)
+
     def state(self, tenant_id: int, token_digest: str) -> RefreshTokenState | None:
         """The token and the state of the person it was issued to, detached from the session."""
         row = self._session.execute(
-            select(RefreshToken, User.subject, User.active)
-            .join(User, User.id == RefreshToken.user_id)
-            .where(
-                RefreshToken.tenant_id == tenant_id,
-                RefreshToken.token_digest == token_digest,
-                User.tenant_id == tenant_id,
-            )
+            _STATE, {"tenant_id": tenant_id, "token_digest": token_digest}
         ).first()
         if row is None:
             return None
@@ -141,15 +166,13 @@ class RefreshTokens:
         """Mark the token used, if nobody has: one guarded UPDATE, so of concurrent callers
         exactly one gets True (the database serialises the writes to the row)."""
         result = self._session.execute(
-            update(RefreshToken)
-            .where(
-                RefreshToken.tenant_id == tenant_id,
-                RefreshToken.token_digest == token_digest,
-                RefreshToken.used_at.is_(None),
-                RefreshToken.revoked_at.is_(None),
-            )
-            .values(used_at=now, successor_digest=successor_digest)
-            .execution_options(synchronize_session=False)
+            _CLAIM,
+            {
+                "tenant": tenant_id,
+                "presented": token_digest,
+                "now": now,
+                "successor": successor_digest,
+            },
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
 from idp.models.tenants import Tenant
 from idp.models.users import User
+
+# Every token response and refresh reads its person by `sub`, every sign-in by e-mail address:
+# the statements are built once, and the roles come in the same SELECT (joined), not in a
+# second query as the relationship's own `selectin` loading would send.
+_WITH_ROLES = select(User).options(joinedload(User.roles))
+_USER_BY_SUBJECT = _WITH_ROLES.where(
+    User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject")
+)
+_USER_BY_EMAIL = _WITH_ROLES.where(
+    User.tenant_id == bindparam("tenant"), User.email == bindparam("email")
+)
 
 
 class Tenants:
@@ -62,14 +73,12 @@ class Users:
         return user
 
     def by_email(self, tenant_id: int, email: str) -> User | None:
-        return self._session.scalar(
-            select(User).where(User.tenant_id == tenant_id, User.email == email)
-        )
+        params = {"tenant": tenant_id, "email": email}
+        return self._session.execute(_USER_BY_EMAIL, params).unique().scalar_one_or_none()
 
     def by_subject(self, tenant_id: int, subject: str) -> User | None:
-        return self._session.scalar(
-            select(User).where(User.tenant_id == tenant_id, User.subject == subject)
-        )
+        params = {"tenant": tenant_id, "subject": subject}
+        return self._session.execute(_USER_BY_SUBJECT, params).unique().scalar_one_or_none()
 
     def list(self, tenant_id: int) -> Sequence[User]:
         query = select(User).where(User.tenant_id == tenant_id).order_by(User.id)

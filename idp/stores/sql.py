@@ -61,9 +61,18 @@ class SqlStore:
         self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
         # `get` is on the hot path (the client cache's generation, rate limits).
         self._get = CompiledRead(engine, _GET)
+        # One `put` per refresh (the retry copy): its statement built once, not per call.
+        put = self._insert(StoreEntry).values(
+            key=bindparam("k"), value=bindparam("v"), count=0, expires_at=bindparam("exp")
+        )
+        self._put = put.on_conflict_do_update(
+            index_elements=[StoreEntry.key],
+            set_={"value": put.excluded.value, "count": 0, "expires_at": put.excluded.expires_at},
+        )
 
+    @_unavailable_on_failure
     def put(self, key: str, value: str, ttl: float) -> None:
-        self.put_many([(key, value, ttl)])
+        self._write(self._put, {"k": key, "v": value, "exp": time.time() + ttl})
 
     @_unavailable_on_failure
     def put_many(self, entries: Sequence[tuple[str, str, float]]) -> None:
@@ -168,9 +177,9 @@ class SqlStore:
         with self._engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
-    def _write(self, statement: object) -> str | None:
+    def _write(self, statement: object, params: dict[str, object] | None = None) -> str | None:
         with self._engine.begin() as connection:
-            result = connection.execute(statement)  # type: ignore[call-overload]
+            result = connection.execute(statement, params)  # type: ignore[call-overload]
             value = result.scalar() if result.returns_rows else None
         if random.randrange(self._purge_one_in) == 0:  # noqa: S311 - load spreading, not security
             self._purge()

@@ -12,7 +12,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,22 @@ class LogoutQueue(Protocol):
         """After the commit: have them sent now."""
 
 
+# A code is issued on every sign-in: the session's id and whether the client is already
+# recorded for it come in one SELECT, built once; the row is written without the unit of work.
+_SESSION_AND_CLIENT = (
+    select(LoginSession.id, SessionClient.id)
+    .outerjoin(
+        SessionClient,
+        and_(
+            SessionClient.login_session_id == LoginSession.id,
+            SessionClient.client_id == bindparam("client"),
+        ),
+    )
+    .where(LoginSession.tenant_id == bindparam("tenant"), LoginSession.sid == bindparam("sid"))
+)
+_RECORD = insert(SessionClient)
+
+
 def record_session_client(uow: UnitOfWork, tenant_id: int, sid: str, client_id: str) -> None:
     """Remember that the session `sid` gave `client_id` a code: it is told when the session ends.
 
@@ -51,23 +67,15 @@ def record_session_client(uow: UnitOfWork, tenant_id: int, sid: str, client_id: 
     once are settled by the unique (session, client) constraint.
     """
     with uow:
-        login_id = uow.session.scalar(
-            select(LoginSession.id).where(
-                LoginSession.tenant_id == tenant_id, LoginSession.sid == sid
-            )
-        )
-        if login_id is None:
+        row = uow.session.execute(
+            _SESSION_AND_CLIENT, {"tenant": tenant_id, "sid": sid, "client": client_id}
+        ).first()
+        if row is None or row[1] is not None:
             return
-        known = uow.session.scalar(
-            select(SessionClient.id).where(
-                SessionClient.login_session_id == login_id, SessionClient.client_id == client_id
-            )
-        )
-        if known is not None:
-            return
-        uow.session.add(SessionClient(login_session_id=login_id, client_id=client_id))
-        # A concurrent code for the same client may have recorded it first: that is as good.
+        # A concurrent code for the same client may have recorded it first: that is as good
+        # (the unit of work rolls the failed transaction back).
         with suppress(IntegrityError):
+            uow.session.execute(_RECORD, {"login_session_id": row[0], "client_id": client_id})
             uow.commit()
 
 

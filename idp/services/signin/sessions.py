@@ -242,13 +242,13 @@ def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> 
     if not cookie or len(cookie) > MAX_COOKIE:
         return None
     with uow:
-        login = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
-        if login is None:
+        found = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
+        if found is None:
             return None
-        user = uow.session.get(User, login.user_id)
-        if user is None or not user.active:
+        login, subject, active = found
+        if not active:
             return None
-        view = SessionView(login.sid, user.id, user.subject, login.auth_time, tuple(login.amr))
+        view = SessionView(login.sid, login.user_id, subject, login.auth_time, tuple(login.amr))
         _touch(uow, login)
         return view
 

@@ -29,7 +29,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
 from idp.services.oauth_clients.clients import ClientView
 from idp.services.tenancy.tenants import TenantView
-from idp.services.tokens.access_tokens import IssuedAccessToken, revoke_access_token
+from idp.services.tokens.access_tokens import IssuedAccessToken
 from idp.services.tokens.claims import ClaimsRequest
 from idp.services.tokens.revocations import Revocations
 from idp.stores import ShortLivedStore
@@ -324,27 +324,28 @@ def _rotate_unused(
         tokens = RefreshTokens(uow.session)
         if not tokens.claim(tenant.id, token.token_digest, digest(successor), now):
             return None
-        tokens.add(
-            RefreshToken(
-                tenant_id=tenant.id,
-                family_id=token.family_id,
-                token_digest=digest(successor),
-                client_id=token.client_id,
-                user_id=token.user_id,
-                # RFC 6749 §6: the new refresh token keeps the original scope, even if the
-                # access token was narrowed.
-                scopes=list(token.scopes),
-                sid=token.sid,
-                auth_time=token.auth_time,
-                amr=list(token.amr),
-                claims=dict(token.claims),
-                offline=token.offline,
-                issued_at=now,
-                family_expires_at=token.family_expires_at,
-                expires_at=_idle_expiry(tenant, now, token.family_expires_at),
-                access_token_jti=response.access_token.jti,
-                access_token_expires_at=datetime.fromtimestamp(response.access_token.exp, UTC),
-            )
+        tokens.insert(
+            tenant_id=tenant.id,
+            family_id=token.family_id,
+            token_digest=digest(successor),
+            client_id=token.client_id,
+            user_id=token.user_id,
+            # RFC 6749 §6: the new refresh token keeps the original scope, even if the
+            # access token was narrowed.
+            scopes=list(token.scopes),
+            sid=token.sid,
+            auth_time=token.auth_time,
+            amr=list(token.amr),
+            claims=dict(token.claims),
+            offline=token.offline,
+            issued_at=now,
+            family_expires_at=token.family_expires_at,
+            expires_at=_idle_expiry(tenant, now, token.family_expires_at),
+            used_at=None,
+            successor_digest=None,
+            revoked_at=None,
+            access_token_jti=response.access_token.jti,
+            access_token_expires_at=datetime.fromtimestamp(response.access_token.exp, UTC),
         )
         uow.commit()
     return body
@@ -412,8 +413,9 @@ def _revoke(
         uow.commit()
     # After the commit: the records are written through their own connection, which would wait
     # for this transaction's lock on SQLite.
-    for jti, expires_at in access_tokens:
-        revoke_access_token(revocations, tenant, {"jti": jti, "exp": expires_at.timestamp()})
+    revocations.revoke_tokens(
+        tenant.id, [(jti, expires_at.timestamp()) for jti, expires_at in access_tokens]
+    )
 
 
 def _audit_reuse(

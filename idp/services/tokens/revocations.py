@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from idp.crypto.secrets import new_identifier
 from idp.models.revocation_records import LiveRevocation, RevocationRecords, RevocationState
@@ -75,11 +76,19 @@ class Revocations:
 
     def revoke_token(self, tenant_id: int, jti: str, expires_at: float) -> None:
         """Void one access token until its `exp`; after that it is dead anyway."""
-        until = expires_at + CLOCK_SKEW
-        self._records.revoke_token(tenant_id, jti, until)
-        if self._cache is not None:
-            self._cache.put(_token_key(tenant_id, jti), "1", max(1.0, until - time.time()))
-        self._generations.changed(tenant_id)
+        self.revoke_tokens(tenant_id, [(jti, expires_at)])
+
+    def revoke_tokens(self, tenant_id: int, tokens: Sequence[tuple[str, float]]) -> None:
+        """Void each access token (`jti`, `exp`) until its `exp`, then publish one new
+        generation for them all: one wait (generations.py) instead of one per token, which made
+        revoking a family rotated n times wait n times 10 ms."""
+        for jti, expires_at in tokens:
+            until = expires_at + CLOCK_SKEW
+            self._records.revoke_token(tenant_id, jti, until)
+            if self._cache is not None:
+                self._cache.put(_token_key(tenant_id, jti), "1", max(1.0, until - time.time()))
+        if tokens:
+            self._generations.changed(tenant_id)
 
     def revoke_before(self, tenant_id: int, subject: str, lifetime: float) -> None:
         """Void every token of `subject` issued until now; `lifetime` is the longest any of
