@@ -50,14 +50,12 @@ from idp.services.factors.policy import demanded_acr
 from idp.services.factors.second_step import second_factor_pending
 from idp.services.signin import authorization
 from idp.services.signin.authorization import (
-    AuthorizationCode,
     AuthorizationRequest,
-    Codes,
     Transaction,
     Transactions,
+    issue_code_for_session,
 )
 from idp.services.signin.consents import ConsentOutcome, check_consent
-from idp.services.signin.session_clients import record_session_client
 from idp.services.signin.sessions import SessionView, current_session
 from idp.services.tokens.claims import ClaimsRequest, parse_claims_request
 from idp.services.tokens.id_tokens import read_id_token_hint
@@ -378,23 +376,19 @@ class AuthorizationEndpoint:
         assert session is not None
         if transaction is not None and not Transactions(store).finish(tenant.id, transaction.id):
             return error_page(PageError(EXPIRED))  # a double submit: the first one won
-        code = Codes(store).issue(
+        code = issue_code_for_session(
+            services().uow(),
+            store,
             tenant.id,
-            AuthorizationCode(
-                client_id=authz.client_id,
-                redirect_uri=authz.redirect_uri,
-                scopes=consent.scopes,
-                subject=session.subject,
-                sid=session.sid,
-                auth_time=int(session.auth_time.timestamp()),
-                amr=session.amr,
-                code_challenge=authz.code_challenge,
-                nonce=authz.nonce,
-                # The acr_values travel with the claims request to the ID token (acr_for).
-                claims=replace(authz.claims, acr_values=authz.acr_values),
-            ),
+            session,
+            client_id=authz.client_id,
+            redirect_uri=authz.redirect_uri,
+            scopes=consent.scopes,
+            code_challenge=authz.code_challenge,
+            nonce=authz.nonce,
+            # The acr_values travel with the claims request to the ID token (acr_for).
+            claims=replace(authz.claims, acr_values=authz.acr_values),
         )
-        record_session_client(services().uow(), tenant.id, session.sid, authz.client_id)
         params = [("code", code)]
         if authz.state is not None:
             params.append(("state", authz.state))

@@ -21,6 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from idp.crypto.secrets import digest
+from idp.models.uow import UnitOfWork
+from idp.services.signin.session_clients import record_session_client
+from idp.services.signin.sessions import SessionView
 from idp.services.tokens.claims import ClaimsRequest
 from idp.stores import ShortLivedStore
 
@@ -193,6 +196,41 @@ LOGIN = "login"
 SECOND_FACTOR = "mfa"
 CONSENT = "consent"
 ISSUE = "issue"
+
+
+def issue_code_for_session(
+    uow: UnitOfWork,
+    store: ShortLivedStore,
+    tenant_id: int,
+    session: SessionView,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scopes: tuple[str, ...],
+    code_challenge: str | None,
+    claims: ClaimsRequest,
+    nonce: str | None = None,
+) -> str:
+    """A single-use code bound to the session's sign-in (subject, sid, auth_time, amr), and the
+    client recorded among the session's clients (for logout). The authorization endpoint and the
+    challenge endpoint both end here; `claims` carries the request's acr_values to the ID token."""
+    code = Codes(store).issue(
+        tenant_id,
+        AuthorizationCode(
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            subject=session.subject,
+            sid=session.sid,
+            auth_time=int(session.auth_time.timestamp()),
+            amr=session.amr,
+            code_challenge=code_challenge,
+            nonce=nonce,
+            claims=claims,
+        ),
+    )
+    record_session_client(uow, tenant_id, session.sid, client_id)
+    return code
 
 
 def next_step(

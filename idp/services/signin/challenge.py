@@ -35,8 +35,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.factors import totp
 from idp.services.factors.policy import demanded_acr
 from idp.services.factors.second_step import second_factor_pending
-from idp.services.signin.authorization import AuthorizationCode, Codes
-from idp.services.signin.session_clients import record_session_client
+from idp.services.signin.authorization import issue_code_for_session
 from idp.services.signin.sessions import SessionView
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tokens.claims import PHISHING_RESISTANT_ACR, ClaimsRequest
@@ -176,21 +175,16 @@ def issue_code(
     request: ChallengeRequest,
     session: SessionView,
 ) -> str:
-    """The single-use authorization code of the code flow (authorization.Codes), bound to the
-    session, the PKCE challenge and no redirect URI; its `acr_values` reach the ID token."""
-    code = Codes(store).issue(
+    """The single-use authorization code of the code flow, bound to the session, the PKCE
+    challenge and no redirect URI; its `acr_values` reach the ID token."""
+    return issue_code_for_session(
+        uow,
+        store,
         tenant.id,
-        AuthorizationCode(
-            client_id=request.client_id,
-            redirect_uri=NO_REDIRECT_URI,
-            scopes=request.scopes,
-            subject=session.subject,
-            sid=session.sid,
-            auth_time=int(session.auth_time.timestamp()),
-            amr=session.amr,
-            code_challenge=request.code_challenge,
-            claims=ClaimsRequest(acr_values=request.acr_values),
-        ),
+        session,
+        client_id=request.client_id,
+        redirect_uri=NO_REDIRECT_URI,
+        scopes=request.scopes,
+        code_challenge=request.code_challenge,
+        claims=ClaimsRequest(acr_values=request.acr_values),
     )
-    record_session_client(uow, tenant.id, session.sid, request.client_id)
-    return code
