@@ -36,6 +36,7 @@ from flask import request as flask_request
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.models.uow import UnitOfWork
 from idp.oauth.clients import OAuthClient
+from idp.oauth.waits import RetryLater
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.oauth_clients import registration
@@ -92,18 +93,11 @@ class BearerTokenInvalid(InvalidTokenError):
         return [*headers, ("WWW-Authenticate", f'Bearer realm="{self.realm}"')]
 
 
-class TooManyTokenFailures(OAuth2Error):
+class TooManyTokenFailures(RetryLater):
     """Past the failure limit for this address at this tenant: 429 with Retry-After."""
 
     error = "invalid_token"
-    status_code = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(description="Too many failed attempts; retry later.")
-        self.retry_after = retry_after
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+    waiting = "Too many failed attempts; retry later."
 
 
 class RegistrationEndpoint:

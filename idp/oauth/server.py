@@ -32,22 +32,17 @@ from idp.oauth.grants import (
 )
 from idp.oauth.registration import ClientConfiguration, ClientRegistration
 from idp.oauth.token_exchange import TokenExchangeGrant
+from idp.oauth.waits import RetryLater
 from idp.services.rate_limits import FailureLimiter
 
 MAX_CLIENT_ID = 64
 
 
-class TooManyFailures(InvalidClientError):
+class TooManyFailures(RetryLater):
     """Past the failed-authentication limit for this address: 429 with Retry-After."""
 
-    status_code = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(description="Too many failed client authentications; retry later.")
-        self.retry_after = retry_after
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+    error = "invalid_client"
+    waiting = "Too many failed client authentications; retry later."
 
 
 class TenantAuthorizationServer(AuthorizationServer):

@@ -45,6 +45,7 @@ from idp.oauth.grants import (
     requested_scopes,
     sign_in_tokens,
 )
+from idp.oauth.waits import RetryLater
 from idp.services.accounts.users import get_user
 from idp.services.audit import FAILED
 from idp.services.factors.second_step import second_factor_pending
@@ -88,17 +89,11 @@ SECOND_FACTOR_DUE = (
 )
 
 
-class TooManyExchanges(InvalidGrantError):
+class TooManyExchanges(RetryLater):
     """Past the failure limit for this address: 429 with Retry-After (RFC 6585 §4)."""
 
-    status_code = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(description="Too many refused subject tokens; retry later.")
-        self.retry_after = retry_after
-
-    def get_headers(self) -> list[tuple[str, str]]:
-        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+    error = "invalid_grant"
+    waiting = "Too many refused subject tokens; retry later."
 
 
 class UpstreamUnavailable(OAuth2Error):
