@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import warnings
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from idp.crypto.kek import Kek
@@ -65,6 +70,11 @@ def import_jwk(jwk: dict[str, Any]) -> PrivateKey:
     raise ValueError(f"unsupported key type {kty!r}")
 
 
+# RFC 7518 §3.5: PS256's salt is as long as the hash.
+PSS_SHA256 = padding.PSS(mgf=padding.MGF1(SHA256()), salt_length=32)
+ES256_BYTES = 32
+
+
 @dataclass(frozen=True)
 class RingKey:
     kid: str
@@ -73,6 +83,47 @@ class RingKey:
     public_jwk: dict[str, Any]
     activates_at: datetime
     retires_at: datetime | None
+    # The encoded protected header per token type (`encoded_header`).
+    _headers: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def encoded_header(self, typ: str) -> bytes:
+        """The base64url JWS protected header for tokens of type `typ`, encoded once."""
+        header = self._headers.get(typ)
+        if header is None:
+            fields = {"alg": self.alg, "kid": self.kid, "typ": typ}
+            header = urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode())
+            header = self._headers[typ] = header.rstrip(b"=")
+        return header
+
+    def signature(self, signing_input: bytes) -> bytes:
+        """The JWS signature of `signing_input` by this key with its algorithm (RFC 7518 §3)."""
+        private = self._private
+        if isinstance(private, rsa.RSAPrivateKey):
+            scheme = PSS_SHA256 if self.alg == "PS256" else padding.PKCS1v15()
+            return private.sign(signing_input, scheme, SHA256())
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(SHA256())))
+            return r.to_bytes(ES256_BYTES, "big") + s.to_bytes(ES256_BYTES, "big")
+        return private.sign(signing_input)
+
+    @cached_property
+    def _private(
+        self,
+    ) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey:
+        """The `cryptography` key behind the JWK, checked against the algorithm it signs for, so
+        a key can never sign with another family's algorithm."""
+        private = self.key.private_key
+        expected = {
+            "RS256": rsa.RSAPrivateKey,
+            "PS256": rsa.RSAPrivateKey,
+            "ES256": ec.EllipticCurvePrivateKey,
+            "EdDSA": ed25519.Ed25519PrivateKey,
+        }.get(self.alg)
+        if expected is None or not isinstance(private, expected):
+            raise ValueError(f"key {self.kid} cannot sign {self.alg}")
+        if isinstance(private, ec.EllipticCurvePrivateKey) and private.curve.name != "secp256r1":
+            raise ValueError(f"key {self.kid} is not a P-256 key")
+        return private
 
 
 @dataclass(frozen=True)
