@@ -43,14 +43,14 @@ def N_(message: str) -> str:
 def catalog(language: str) -> stdlib_gettext.NullTranslations:
     """All of a language's `.po` files as one translations object; English is the ids. Babel
     is loaded with the first catalog of another language, not in every worker at start."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import Translations
-
     merged: stdlib_gettext.NullTranslations = stdlib_gettext.NullTranslations()
     directory = LOCALES / language
     if language == DEFAULT_LANGUAGE or not directory.is_dir():
         return merged
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     for po_file in sorted(directory.glob("*.po")):
         with po_file.open("rb") as source:
             messages = read_po(source, locale=language)
