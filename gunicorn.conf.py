@@ -31,7 +31,7 @@ errorlog = "-"
 # The database job queue (services/job_queue.py, DESIGN §9): every worker consumes it from the
 # start, so jobs a dead worker left are sent even by workers that never queue one themselves.
 def post_worker_init(worker: Any) -> None:
-    serving.limit_malloc_arenas(os.environ)  # before the request threads start
+    serving.tune_malloc(os.environ)  # before the request threads start
     jobs = _job_queue(worker)
     if jobs is not None:
         jobs.start()

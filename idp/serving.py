@@ -25,6 +25,10 @@ SERVERS = ("gunicorn", "granian")
 THREADS = 4
 GRACEFUL_SECONDS = 20
 M_ARENA_MAX = -8  # glibc's <malloc.h>
+M_MMAP_THRESHOLD = -3
+# Far below an argon2id block (19 MiB at the shipped cost; OWASP's smallest is 7 MiB), above
+# what a request allocates in one piece (a 2 MB picture upload aside).
+MMAP_THRESHOLD = 1024 * 1024
 
 
 def usable_cpus() -> int:
@@ -68,25 +72,36 @@ def granian_argv(
     ]  # fmt: skip
 
 
-def limit_malloc_arenas(env: Mapping[str, str]) -> None:
-    """One glibc malloc arena per worker, unless MALLOC_ARENA_MAX says otherwise.
+def tune_malloc(env: Mapping[str, str]) -> None:
+    """One glibc malloc arena per worker, and large blocks handed back to the system when
+    freed, unless MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_ say otherwise.
 
-    glibc gives each request thread an arena of its own, and each keeps the 19 MiB block its
-    last argon2id verification used: a worker grew by ~76 MB after sign-ins on 4 threads, and
-    ~150 MB on 8 (bench/RESULTS.md). With one arena the threads' blocks are freed into one
-    heap, which hands them back or keeps at most about one. Called in each worker before its
-    request threads start, so no thread has an arena of its own yet. The GIL already serialises
-    most allocations, so the shared arena's lock costs nothing measurable.
+    Each argon2id computation takes a 19 MiB block. glibc gives each request thread an arena of
+    its own, and each kept the block its last verification used: a worker grew by ~76 MB after
+    sign-ins on 4 threads, ~150 MB on 8. With one arena the threads share one heap; and glibc
+    raises its mmap threshold to the size of the first large block freed, after which such
+    blocks come from that heap and stay in the worker for good (40-60 MB after the bench's
+    sign-ins). A fixed threshold keeps every block over MMAP_THRESHOLD in a mapping of its own,
+    returned when freed: the worker's memory after a sign-in is what it was before. It costs
+    the kernel zeroing the block's pages at each verification (~6 ms of a ~30 ms verification
+    here), about what hashing one at a time saves (crypto/passwords.py). Called in each worker
+    before its request threads start, so no thread has an arena of its own yet. The GIL
+    already serialises most allocations, so the shared arena's lock costs nothing measurable.
     """
-    if "MALLOC_ARENA_MAX" in env or not sys.platform.startswith("linux"):
-        return  # glibc read the variable at start-up; elsewhere there is no mallopt
+    if not sys.platform.startswith("linux"):
+        return
     try:
         libc = ctypes.CDLL(None)
     except OSError:
         return
     mallopt = getattr(libc, "mallopt", None)  # musl has none
-    if mallopt is not None:
+    if mallopt is None:
+        return
+    # glibc read these variables at start-up: they win.
+    if "MALLOC_ARENA_MAX" not in env:
         mallopt(M_ARENA_MAX, 1)
+    if "MALLOC_MMAP_THRESHOLD_" not in env:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def granian_app() -> Flask:
@@ -101,7 +116,7 @@ def in_granian_worker(app: Flask) -> Flask:
     worker and, when it stops gracefully, finish the job in hand. granian runs each worker as a
     multiprocessing child, which skips atexit but runs multiprocessing's finalizers on a normal
     exit."""
-    limit_malloc_arenas(os.environ)
+    tune_malloc(os.environ)
     jobs = app.extensions["idp.services"].jobs
     jobs.start()
     multiprocessing.util.Finalize(None, jobs.stop, exitpriority=10)

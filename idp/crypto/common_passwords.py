@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
 
 @cache
 def _common() -> frozenset[str]:
+    """Loaded when a password is first set: zxcvbn's lists are ~12 MB a process, and a worker
+    that only signs people in never needs them."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import urllib3
-from urllib3.exceptions import HTTPError
-
 from idp.federation.base import UpstreamError
+
+if TYPE_CHECKING:
+    import urllib3
 
 MAX_BODY = 1024 * 1024
 
@@ -35,14 +36,20 @@ class UpstreamHttp:
     """Calls upstream URLs; one instance is shared, its pool reused across requests.
 
     The timeouts are a few seconds: a person is waiting on the callback page, and an upstream
-    that hangs must turn into a message rather than a stuck worker.
+    that hangs must turn into a message rather than a stuck worker. The pool (and urllib3) is
+    made at the first call, not in every worker at start.
     """
 
     def __init__(self, connect_timeout: float = 3.0, read_timeout: float = 5.0) -> None:
-        self._pool = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            retries=False,
-            maxsize=4,
+        self._timeouts = (connect_timeout, read_timeout)
+
+    @cached_property
+    def _pool(self) -> urllib3.PoolManager:
+        import urllib3
+
+        connect, read = self._timeouts
+        return urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=connect, read=read), retries=False, maxsize=4
         )
 
     def get_json(self, url: str, headers: dict[str, str] | None = None) -> JsonReply:
@@ -67,6 +74,8 @@ class UpstreamHttp:
     ) -> JsonReply:
         if not url.startswith(("https://", "http://")):
             raise UpstreamError("bad_response", "an upstream URL is not http(s)")
+        from urllib3.exceptions import HTTPError
+
         headers = {"Accept": "application/json", "User-Agent": "idp", **headers}
         try:
             response = self._pool.request(

@@ -18,9 +18,6 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.exceptions import HTTPError
-
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -50,8 +47,12 @@ def call(
     """One request, no redirects followed, the body read up to `max_bytes`.
 
     `fields` are sent form-encoded (POST). Raises UnsafeDestination before connecting when
-    `public_only` and the name resolves to any non-global address.
+    `public_only` and the name resolves to any non-global address. urllib3 is loaded at the
+    first call, not in every worker at start.
     """
+    import urllib3
+    from urllib3.exceptions import HTTPError
+
     parts = urlsplit(uri)
     host = parts.hostname
     if parts.scheme not in DEFAULT_PORTS or not host:

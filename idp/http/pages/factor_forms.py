@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import segno
 from flask import Response, redirect
 from markupsafe import Markup
 
@@ -40,7 +39,10 @@ def verifier() -> Verifier:
 def qr_svg(uri: str) -> Markup:
     """The otpauth URI as an inline SVG QR code: drawn by us, nothing loaded from elsewhere
     (DESIGN §11), no script or style, so our CSP needs no exception. The page's `qr-label`
-    paragraph names it for screen readers; the secret is on the page as text too."""
+    paragraph names it for screen readers; the secret is on the page as text too. segno is
+    loaded here, at the first enrolment, not in every worker at start."""
+    import segno
+
     svg = segno.make(uri, error="m").svg_inline(scale=4, svgclass="qr")
     labelled = svg.replace("<svg ", '<svg role="img" aria-labelledby="qr-label" ', 1)
     return Markup(labelled)  # noqa: S704 - segno's SVG of a URI we built

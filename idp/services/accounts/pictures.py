@@ -15,8 +15,8 @@ import io
 import secrets
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image
 from sqlalchemy import delete, select
 
 from idp.models.pictures import UserPicture
@@ -26,6 +26,9 @@ from idp.services.accounts.self_service import audit_account_change, owner_of
 from idp.services.errors import InvalidInput
 from idp.services.signin.sessions import SessionView
 from idp.services.tenancy.tenants import TenantView
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_UPLOAD = 2 * 1024 * 1024
 # What one upload may cost to decode: 16 megapixels are 64 MB as RGBA. A JPEG is decoded at a
@@ -46,7 +49,10 @@ class StoredPicture:
 
 
 def reencode(upload: bytes) -> StoredPicture:
-    """The picture to store, or InvalidInput (field `picture`) saying what is wrong."""
+    """The picture to store, or InvalidInput (field `picture`) saying what is wrong. Pillow is
+    loaded at the first upload, not in every worker at start."""
+    from PIL import Image
+
     if len(upload) > MAX_UPLOAD:
         raise InvalidInput(FIELD, TOO_BIG)
     if not upload:

@@ -17,10 +17,14 @@ or biometric). A passkey with `user` is two factors of different kinds (somethin
 something you know or are), so with `user` the session's `amr` gains `mfa` and its acr is
 "2" (services/tokens/claims.py): a phishing-resistant multi-factor method (NIST SP 800-63B
 §5.2.5: the signature covers our origin).
+
+py_webauthn (with pyOpenSSL, pyasn1 and cbor2: ~7 MB a process) is imported by the ceremonies
+that use it, so a worker that only ever signs people in with a password does not load it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from dataclasses import dataclass
@@ -28,27 +32,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
-from webauthn import (
-    base64url_to_bytes,
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-    parse_registration_credential_json,
-)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from idp.models.passkeys import Passkey
 from idp.models.uow import UnitOfWork
@@ -120,7 +103,8 @@ class Challenges:
     def issue(self, tenant_id: int, purpose: str) -> tuple[str, bytes]:
         """A new handle (for the browser's cookie) and its challenge."""
         handle, challenge = secrets.token_urlsafe(32), secrets.token_bytes(32)
-        value = json.dumps({"purpose": purpose, "challenge": bytes_to_base64url(challenge)})
+        encoded = base64.urlsafe_b64encode(challenge).decode().rstrip("=")
+        value = json.dumps({"purpose": purpose, "challenge": encoded})
         self._store.put(self._key(tenant_id, handle), value, CHALLENGE_LIFETIME)
         return handle, challenge
 
@@ -130,7 +114,7 @@ class Challenges:
         found = json.loads(raw) if raw else None
         if found is None or not secrets.compare_digest(found["purpose"], purpose):
             raise PasskeyRefused("no such ceremony")
-        return base64url_to_bytes(found["challenge"])
+        return base64.urlsafe_b64decode(found["challenge"] + "==")
 
 
 def _user_passkeys(uow: UnitOfWork, tenant_id: int, user_id: int) -> list[Passkey]:
@@ -173,6 +157,14 @@ def registration_options(
 ) -> str:
     """The JSON for navigator.credentials.create(): a discoverable credential (so it can sign
     in with no e-mail typed), none of the person's existing ones again."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     with uow:
         existing = [
             PublicKeyCredentialDescriptor(id=p.credential_id)
@@ -203,6 +195,11 @@ def register(
     challenge: bytes,
 ) -> PasskeyView:
     """Verify the browser's attestation and store the credential; PasskeyRefused otherwise."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import parse_registration_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
+    from webauthn.helpers.structs import CredentialDeviceType
+
     try:
         parsed = parse_registration_credential_json(credential[:MAX_CREDENTIAL_JSON])
         verified = verify_registration_response(
@@ -252,6 +249,12 @@ def authentication_options(
     demands the phishing-resistant acr, which needs `user` in the amr, so user verification is
     required rather than preferred (an authenticator that cannot verify leaves the acr lower:
     the session's amr says what happened either way)."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import (
+        PublicKeyCredentialDescriptor,
+        UserVerificationRequirement,
+    )
+
     allowed: list[PublicKeyCredentialDescriptor] = []
     if user_id is not None:
         with uow:
@@ -280,6 +283,10 @@ def verify_assertion(
 ) -> Asserted:
     """Verify a signature by a registered credential (of `user_id`, when given) and record its
     new signature counter; PasskeyRefused otherwise."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import parse_authentication_credential_json
+    from webauthn.helpers.exceptions import WebAuthnException
+
     try:
         parsed = parse_authentication_credential_json(credential[:MAX_CREDENTIAL_JSON])
     except (WebAuthnException, ValueError, TypeError, KeyError) as error:
