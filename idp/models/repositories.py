@@ -23,6 +23,10 @@ _USER_BY_SUBJECT = _WITH_ROLES.where(
 _USER_BY_EMAIL = _WITH_ROLES.where(
     User.tenant_id == bindparam("tenant"), User.email == bindparam("email")
 )
+# A new refresh token family needs only the person's row id, not the person.
+_USER_ID_BY_SUBJECT = select(User.id).where(
+    User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject")
+)
 
 
 class Tenants:
@@ -79,6 +83,10 @@ class Users:
     def by_subject(self, tenant_id: int, subject: str) -> User | None:
         params = {"tenant": tenant_id, "subject": subject}
         return self._session.execute(_USER_BY_SUBJECT, params).unique().scalar_one_or_none()
+
+    def id_by_subject(self, tenant_id: int, subject: str) -> int | None:
+        params = {"tenant": tenant_id, "subject": subject}
+        return self._session.execute(_USER_ID_BY_SUBJECT, params).scalar_one_or_none()
 
     def list(self, tenant_id: int) -> Sequence[User]:
         query = select(User).where(User.tenant_id == tenant_id).order_by(User.id)
