@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from idp.models.sessions import Consent, LoginSession
@@ -22,16 +23,18 @@ _LIVE = (
         User.tenant_id == bindparam("tenant"),
     )
 )
+# A sign-in writes its session and never reads the row back: a Core INSERT, not the unit of
+# work's flush of a new object (identity map, events, the primary key fetched).
+_ADD = insert(LoginSession.__table__)
 
 
 class LoginSessions:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, login: LoginSession) -> LoginSession:
-        self._session.add(login)
-        self._session.flush()
-        return login
+    def add(self, **values: Any) -> None:
+        """A new session's row (the columns of LoginSession), in the caller's transaction."""
+        self._session.execute(_ADD, values)
 
     def live(
         self, tenant_id: int, cookie_digest: str, now: datetime

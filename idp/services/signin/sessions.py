@@ -188,22 +188,21 @@ def open_session(
         uow.login_sessions.remove(tenant.id, digest(previous_cookie))
     now = datetime.now(UTC)
     cookie = secrets.token_urlsafe(32)
-    login = uow.login_sessions.add(
-        LoginSession(
-            tenant_id=tenant.id,
-            user_id=user.id,
-            cookie_digest=digest(cookie),
-            sid=new_identifier(16),
-            auth_time=now,
-            amr=list(amr),
-            expires_at=now + timedelta(seconds=tenant.session_lifetime),
-            user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
-            ip_address=attempt.ip[:IP_MAX],
-            last_seen_at=now,
-        )
+    sid = new_identifier(16)
+    uow.login_sessions.add(
+        tenant_id=tenant.id,
+        user_id=user.id,
+        cookie_digest=digest(cookie),
+        sid=sid,
+        auth_time=now,
+        amr=list(amr),
+        expires_at=now + timedelta(seconds=tenant.session_lifetime),
+        user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
+        ip_address=attempt.ip[:IP_MAX],
+        last_seen_at=now,
     )
     uow.commit()
-    return cookie, SessionView(login.sid, user.id, user.subject, now, amr)
+    return cookie, SessionView(sid, user.id, user.subject, now, amr)
 
 
 def audit_sign_in(
