@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from idp.crypto.passwords import Passwords
 from idp.crypto.secrets import digest, new_identifier
+from idp.models.session_repository import LiveSession
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
@@ -241,18 +242,17 @@ def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> 
     if not cookie or len(cookie) > MAX_COOKIE:
         return None
     with uow:
-        found = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
-        if found is None:
+        login = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
+        if login is None or not login.active:
             return None
-        login, subject, active = found
-        if not active:
-            return None
-        view = SessionView(login.sid, login.user_id, subject, login.auth_time, tuple(login.amr))
+        view = SessionView(
+            login.sid, login.user_id, login.subject, login.auth_time, tuple(login.amr)
+        )
         _touch(uow, login)
         return view
 
 
-def _touch(uow: UnitOfWork, login: LoginSession) -> None:
+def _touch(uow: UnitOfWork, login: LiveSession) -> None:
     """Record that the session is in use, at most once per LAST_SEEN_EVERY. A Core UPDATE,
     not an ORM flush: a session ended meanwhile matches no row, which is no error here."""
     now = datetime.now(UTC)
