@@ -23,9 +23,11 @@ _USER_BY_SUBJECT = _WITH_ROLES.where(
 _USER_BY_EMAIL = _WITH_ROLES.where(
     User.tenant_id == bindparam("tenant"), User.email == bindparam("email")
 )
-# A new refresh token family needs only the person's row id, not the person.
-_USER_ID_BY_SUBJECT = select(User.id).where(
-    User.tenant_id == bindparam("tenant"), User.subject == bindparam("subject")
+# A new refresh token family needs only the person's row id, not the person: a Core SELECT
+# on the table, which skips the ORM's execution path.
+_USER_COLUMNS = User.__table__.c
+_USER_ID_BY_SUBJECT = select(_USER_COLUMNS.id).where(
+    _USER_COLUMNS.tenant_id == bindparam("tenant"), _USER_COLUMNS.subject == bindparam("subject")
 )
 
 
