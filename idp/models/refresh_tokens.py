@@ -115,11 +115,6 @@ class RefreshTokens:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, token: RefreshToken) -> RefreshToken:
-        self._session.add(token)
-        self._session.flush()
-        return token
-
     def insert(self, **values: Any) -> None:
         """A row written without the unit of work (see _INSERT): the caller keeps no object."""
         self._session.execute(_INSERT, values)

@@ -108,17 +108,15 @@ def record_event(uow: UnitOfWork, entry: AuditEntry) -> None:
         raise ValueError(f"unknown audit outcome {entry.outcome!r}")
     with uow:
         AuditEvents(uow.session).add(
-            AuditEvent(
-                tenant_id=entry.tenant_id,
-                actor=_clip(entry.actor) or "unknown",
-                action=_clip(entry.action, 100) or "unknown",
-                target_type=_clip(entry.target_type, 50),
-                target_id=_clip(_clean_text(entry.target_id)),
-                outcome=entry.outcome,
-                client_ip=_clip(entry.client_ip, 64),
-                request_id=_clip(entry.request_id, 64),
-                details=scrub(entry.details),
-            )
+            tenant_id=entry.tenant_id,
+            actor=_clip(entry.actor) or "unknown",
+            action=_clip(entry.action, 100) or "unknown",
+            target_type=_clip(entry.target_type, 50),
+            target_id=_clip(_clean_text(entry.target_id)),
+            outcome=entry.outcome,
+            client_ip=_clip(entry.client_ip, 64),
+            request_id=_clip(entry.request_id, 64),
+            details=scrub(entry.details),
         )
         uow.commit()
 

@@ -37,6 +37,24 @@ R = TypeVar("R")
 _GET = select(StoreEntry.value).where(
     StoreEntry.key == bindparam("key"), StoreEntry.expires_at > bindparam("now")
 )
+# The single-use reads and writes of a sign-in (transactions, codes, their markers), built once:
+# building the expression per call cost more than running it on SQLite.
+_TAKE = (
+    delete(StoreEntry)
+    .where(StoreEntry.key == bindparam("k"), StoreEntry.expires_at > bindparam("now"))
+    .returning(StoreEntry.value)
+)
+_DELETE = delete(StoreEntry).where(StoreEntry.key == bindparam("k"))
+_SWAP = (
+    update(StoreEntry)
+    .where(
+        StoreEntry.key == bindparam("k"),
+        StoreEntry.value == bindparam("expected"),
+        StoreEntry.expires_at > bindparam("now"),
+    )
+    .values(value=bindparam("v"), count=0, expires_at=bindparam("exp"))
+    .returning(StoreEntry.key)
+)
 
 
 def _unavailable_on_failure(method: Callable[P, R]) -> Callable[P, R]:
@@ -69,6 +87,25 @@ class SqlStore:
             index_elements=[StoreEntry.key],
             set_={"value": put.excluded.value, "count": 0, "expires_at": put.excluded.expires_at},
         )
+        # Replace only an expired row; a live one makes the update match nothing.
+        self._add = put.on_conflict_do_update(
+            index_elements=[StoreEntry.key],
+            set_={"value": put.excluded.value, "count": 0, "expires_at": put.excluded.expires_at},
+            where=StoreEntry.expires_at <= bindparam("now"),
+        ).returning(StoreEntry.key)
+        counter = self._insert(StoreEntry).values(
+            key=bindparam("k"), value=None, count=1, expires_at=bindparam("exp")
+        )
+        expired = StoreEntry.expires_at <= bindparam("now")
+        self._incr = counter.on_conflict_do_update(
+            index_elements=[StoreEntry.key],
+            set_={
+                "count": case((expired, 1), else_=StoreEntry.count + 1),
+                "expires_at": case(
+                    (expired, counter.excluded.expires_at), else_=StoreEntry.expires_at
+                ),
+            },
+        ).returning(StoreEntry.count)
 
     @_unavailable_on_failure
     def put(self, key: str, value: str, ttl: float) -> None:
@@ -100,31 +137,15 @@ class SqlStore:
     @_unavailable_on_failure
     def add(self, key: str, value: str, ttl: float) -> bool:
         now = time.time()
-        statement = self._insert(StoreEntry).values(
-            key=key, value=value, count=0, expires_at=now + ttl
+        return (
+            self._write(self._add, {"k": key, "v": value, "exp": now + ttl, "now": now}) is not None
         )
-        # Replace only an expired row; a live one makes the update match nothing.
-        statement = statement.on_conflict_do_update(
-            index_elements=[StoreEntry.key],
-            set_={
-                "value": statement.excluded.value,
-                "count": 0,
-                "expires_at": statement.excluded.expires_at,
-            },
-            where=StoreEntry.expires_at <= now,
-        ).returning(StoreEntry.key)
-        return self._write(statement) is not None
 
     @_unavailable_on_failure
     def swap(self, key: str, expected: str, value: str, ttl: float) -> bool:
         now = time.time()
-        statement = (
-            update(StoreEntry)
-            .where(StoreEntry.key == key, StoreEntry.value == expected, StoreEntry.expires_at > now)
-            .values(value=value, count=0, expires_at=now + ttl)
-            .returning(StoreEntry.key)
-        )
-        return self._write(statement) is not None
+        params = {"k": key, "expected": expected, "v": value, "exp": now + ttl, "now": now}
+        return self._write(_SWAP, params) is not None
 
     @_unavailable_on_failure
     def get(self, key: str) -> str | None:
@@ -141,34 +162,16 @@ class SqlStore:
 
     @_unavailable_on_failure
     def take(self, key: str) -> str | None:
-        statement = (
-            delete(StoreEntry)
-            .where(StoreEntry.key == key, StoreEntry.expires_at > time.time())
-            .returning(StoreEntry.value)
-        )
-        return self._write(statement)
+        return self._write(_TAKE, {"k": key, "now": time.time()})
 
     @_unavailable_on_failure
     def delete(self, key: str) -> None:
-        self._write(delete(StoreEntry).where(StoreEntry.key == key))
+        self._write(_DELETE, {"k": key})
 
     @_unavailable_on_failure
     def incr(self, key: str, ttl: float) -> int:
         now = time.time()
-        statement = self._insert(StoreEntry).values(
-            key=key, value=None, count=1, expires_at=now + ttl
-        )
-        expired = StoreEntry.expires_at <= now
-        statement = statement.on_conflict_do_update(
-            index_elements=[StoreEntry.key],
-            set_={
-                "count": case((expired, 1), else_=StoreEntry.count + 1),
-                "expires_at": case(
-                    (expired, statement.excluded.expires_at), else_=StoreEntry.expires_at
-                ),
-            },
-        ).returning(StoreEntry.count)
-        result = self._write(statement)
+        result = self._write(self._incr, {"k": key, "exp": now + ttl, "now": now})
         assert result is not None
         return int(result)
 

@@ -80,10 +80,13 @@ def _login_page(
     notice: str | None = None,
     unverified: bool = False,
     retry_minutes: int | None = None,
+    transaction: Transaction | None = None,
 ) -> Any:
     """`unverified`: the right password of an unconfirmed address (tenant policy): the page
-    offers a new verification link for it. `retry_minutes`: sign-in waits that long (lockout)."""
-    transaction = find_transaction(txn)
+    offers a new verification link for it. `retry_minutes`: sign-in waits that long (lockout).
+    `transaction`: the one `txn` names, when the caller has read it already (read once)."""
+    if transaction is None:
+        transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
     providers = enabled_providers(services().uow(), current_tenant())
@@ -114,11 +117,12 @@ def login_page() -> Any:
     txn = request.args.get("txn", "")[:MAX_FIELD]
     # Back from an upstream provider without a sign-in (pages/federation.py): its fixed message.
     failed = FEDERATION_MESSAGES.get(request.args.get("federation", ""))
+    transaction = find_transaction(txn)
     if failed is None:
-        hinted = _idp_hint(find_transaction(txn))
+        hinted = _idp_hint(transaction)
         if hinted is not None:
             return redirect(hinted, 303)
-    return _login_page(txn, notice=notice, message=failed)
+    return _login_page(txn, notice=notice, message=failed, transaction=transaction)
 
 
 def _idp_hint(transaction: Transaction | None) -> str | None:

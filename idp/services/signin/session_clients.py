@@ -45,17 +45,19 @@ class LogoutQueue(Protocol):
 
 
 # A code is issued on every sign-in: the session's id and whether the client is already
-# recorded for it come in one SELECT, built once; the row is written without the unit of work.
+# recorded for it come in one SELECT, built once on the tables (no object is loaded, so the
+# ORM's execution path would only add work); the row is written without the unit of work.
+_SESSIONS, _RECORDED = LoginSession.__table__.c, SessionClient.__table__.c
 _SESSION_AND_CLIENT = (
-    select(LoginSession.id, SessionClient.id)
+    select(_SESSIONS.id, _RECORDED.id)
     .outerjoin(
-        SessionClient,
+        SessionClient.__table__,
         and_(
-            SessionClient.login_session_id == LoginSession.id,
-            SessionClient.client_id == bindparam("client"),
+            _RECORDED.login_session_id == _SESSIONS.id,
+            _RECORDED.client_id == bindparam("client"),
         ),
     )
-    .where(LoginSession.tenant_id == bindparam("tenant"), LoginSession.sid == bindparam("sid"))
+    .where(_SESSIONS.tenant_id == bindparam("tenant"), _SESSIONS.sid == bindparam("sid"))
 )
 _RECORD = insert(SessionClient)
 

@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from idp.crypto.passwords import Passwords
 from idp.crypto.secrets import digest, new_identifier
+from idp.models.session_repository import LiveSession
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
@@ -188,22 +189,21 @@ def open_session(
         uow.login_sessions.remove(tenant.id, digest(previous_cookie))
     now = datetime.now(UTC)
     cookie = secrets.token_urlsafe(32)
-    login = uow.login_sessions.add(
-        LoginSession(
-            tenant_id=tenant.id,
-            user_id=user.id,
-            cookie_digest=digest(cookie),
-            sid=new_identifier(16),
-            auth_time=now,
-            amr=list(amr),
-            expires_at=now + timedelta(seconds=tenant.session_lifetime),
-            user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
-            ip_address=attempt.ip[:IP_MAX],
-            last_seen_at=now,
-        )
+    sid = new_identifier(16)
+    uow.login_sessions.add(
+        tenant_id=tenant.id,
+        user_id=user.id,
+        cookie_digest=digest(cookie),
+        sid=sid,
+        auth_time=now,
+        amr=list(amr),
+        expires_at=now + timedelta(seconds=tenant.session_lifetime),
+        user_agent=(attempt.user_agent or "")[:USER_AGENT_MAX] or None,
+        ip_address=attempt.ip[:IP_MAX],
+        last_seen_at=now,
     )
     uow.commit()
-    return cookie, SessionView(login.sid, user.id, user.subject, now, amr)
+    return cookie, SessionView(sid, user.id, user.subject, now, amr)
 
 
 def audit_sign_in(
@@ -242,18 +242,17 @@ def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> 
     if not cookie or len(cookie) > MAX_COOKIE:
         return None
     with uow:
-        found = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
-        if found is None:
+        login = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
+        if login is None or not login.active:
             return None
-        login, subject, active = found
-        if not active:
-            return None
-        view = SessionView(login.sid, login.user_id, subject, login.auth_time, tuple(login.amr))
+        view = SessionView(
+            login.sid, login.user_id, login.subject, login.auth_time, tuple(login.amr)
+        )
         _touch(uow, login)
         return view
 
 
-def _touch(uow: UnitOfWork, login: LoginSession) -> None:
+def _touch(uow: UnitOfWork, login: LiveSession) -> None:
     """Record that the session is in use, at most once per LAST_SEEN_EVERY. A Core UPDATE,
     not an ORM flush: a session ended meanwhile matches no row, which is no error here."""
     now = datetime.now(UTC)

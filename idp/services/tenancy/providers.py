@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.kek import Kek
@@ -183,12 +183,18 @@ def update_provider(
         return ProviderView.of(row)
 
 
+# Every login page lists the tenant's providers: the statement is built once.
+_OF_TENANT = (
+    select(UpstreamProvider)
+    .where(UpstreamProvider.tenant_id == bindparam("tenant"))
+    .order_by(UpstreamProvider.id)
+)
+
+
 def list_providers(uow: UnitOfWork, tenant: TenantView) -> list[ProviderView]:
     with uow:
-        query = select(UpstreamProvider).where(UpstreamProvider.tenant_id == tenant.id)
-        return [
-            ProviderView.of(row) for row in uow.session.scalars(query.order_by(UpstreamProvider.id))
-        ]
+        rows = uow.session.scalars(_OF_TENANT, {"tenant": tenant.id})
+        return [ProviderView.of(row) for row in rows]
 
 
 def get_provider(uow: UnitOfWork, tenant: TenantView, slug: str) -> ProviderView:

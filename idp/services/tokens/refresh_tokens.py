@@ -24,7 +24,7 @@ from typing import Any
 
 from idp.crypto.kek import Kek, KekError
 from idp.crypto.secrets import digest, new_identifier, new_secret
-from idp.models.refresh_tokens import RefreshToken, RefreshTokens, RefreshTokenState
+from idp.models.refresh_tokens import RefreshTokens, RefreshTokenState
 from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
 from idp.services.oauth_clients.clients import ClientView
@@ -122,36 +122,44 @@ def start_family(
     grant: FamilyGrant,
     access_token: IssuedAccessToken,
 ) -> IssuedRefreshToken:
-    """The first refresh token of a new family."""
+    """The first refresh token of a new family.
+
+    Only the person's row id is read (the token endpoint has just read the person), and the row
+    is written by a Core INSERT, as a rotation writes its successor: the ORM's flush of a new
+    object was most of this function's CPU. The read and the insert share one transaction, so a
+    person deleted a moment ago still gets no family.
+    """
     now = _now()
     token = new_secret(REFRESH_TOKEN_PREFIX)
+    family_id = new_identifier(24)
+    family_expires_at = now + timedelta(seconds=tenant.refresh_token_absolute_lifetime)
     with uow:
-        user = uow.users.by_subject(tenant.id, grant.subject)
-        if user is None:
+        user_id = uow.users.id_by_subject(tenant.id, grant.subject)
+        if user_id is None:
             raise RefreshRefused("The person this grant was issued for no longer exists.")
-        family_expires_at = now + timedelta(seconds=tenant.refresh_token_absolute_lifetime)
-        row = RefreshTokens(uow.session).add(
-            RefreshToken(
-                tenant_id=tenant.id,
-                family_id=new_identifier(24),
-                token_digest=digest(token),
-                client_id=grant.client_id,
-                user_id=user.id,
-                scopes=list(grant.scopes),
-                sid=grant.sid,
-                auth_time=datetime.fromtimestamp(grant.auth_time, UTC),
-                amr=list(grant.amr),
-                claims=asdict(grant.claims),
-                offline=OFFLINE_ACCESS in grant.scopes,
-                issued_at=now,
-                family_expires_at=family_expires_at,
-                expires_at=_idle_expiry(tenant, now, family_expires_at),
-                access_token_jti=access_token.jti,
-                access_token_expires_at=datetime.fromtimestamp(access_token.exp, UTC),
-            )
+        RefreshTokens(uow.session).insert(
+            tenant_id=tenant.id,
+            family_id=family_id,
+            token_digest=digest(token),
+            client_id=grant.client_id,
+            user_id=user_id,
+            scopes=list(grant.scopes),
+            sid=grant.sid,
+            auth_time=datetime.fromtimestamp(grant.auth_time, UTC),
+            amr=list(grant.amr),
+            claims=asdict(grant.claims),
+            offline=OFFLINE_ACCESS in grant.scopes,
+            issued_at=now,
+            family_expires_at=family_expires_at,
+            expires_at=_idle_expiry(tenant, now, family_expires_at),
+            used_at=None,
+            successor_digest=None,
+            revoked_at=None,
+            access_token_jti=access_token.jti,
+            access_token_expires_at=datetime.fromtimestamp(access_token.exp, UTC),
         )
         uow.commit()
-        issued = IssuedRefreshToken(token, row.family_id, family_expires_at)
+    issued = IssuedRefreshToken(token, family_id, family_expires_at)
     if random.randrange(PURGE_ONE_IN) == 0:  # noqa: S311 - housekeeping, not security
         purge_expired_families(uow, tenant)
     return issued
