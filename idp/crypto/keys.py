@@ -67,12 +67,25 @@ def import_jwk(jwk: dict[str, Any]) -> PrivateKey:
 
 @dataclass(frozen=True)
 class RingKey:
+    """One key of a ring, parsed on first use: a tenant's ring holds a key per algorithm, and
+    parsing an RSA one costs ~40 ms, so a worker's first ES256 token for a tenant does not pay
+    for its two RSA keys (with 10,000 tenants that was ~14 minutes of CPU per worker before it
+    had served each once: bench/RESULTS.md)."""
+
     kid: str
     alg: str
-    key: PrivateKey
+    private_jwk: dict[str, Any] = field(repr=False)
     public_jwk: dict[str, Any]
     activates_at: datetime
     retires_at: datetime | None
+    # The parsed key once asked for; two threads racing may both parse it, to the same key.
+    _parsed: list[PrivateKey] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def key(self) -> PrivateKey:
+        if not self._parsed:
+            self._parsed.append(import_jwk(self.private_jwk))
+        return self._parsed[0]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from idp.crypto.keys import (
     KeyRing,
     RingKey,
     generate_private_jwk,
-    import_jwk,
     open_jwk,
     public_part,
     seal_jwk,
@@ -165,7 +164,7 @@ class KeyCache:
             RingKey(
                 kid=row.kid,
                 alg=row.alg,
-                key=import_jwk(open_jwk(self._kek, row.private_jwk_sealed, row.kid)),
+                private_jwk=open_jwk(self._kek, row.private_jwk_sealed, row.kid),
                 public_jwk=row.public_jwk,
                 activates_at=row.activates_at,
                 retires_at=row.retires_at,
