@@ -22,6 +22,7 @@ NOTES = "<!-- Hand-written notes below this line are kept when bench.run regener
 RSS_TARGET_MB = 100
 PASSWORD_TARGET_MS = 50  # DESIGN §6: one argon2id verification on one core
 RATIO_TARGET = 1.5  # issue 12: ours per server CPU-second over node-oidc-provider's
+TENANTS_TARGET = 0.95  # issue 12: the grown database over the 1-tenant one, per CPU-second
 RS256_ROWS = frozenset({"token_rs256"})  # bounded by one RSA-2048 signature per request
 PACKAGES = (
     "gunicorn",
@@ -55,6 +56,28 @@ class Row:
 
 
 @dataclass(frozen=True)
+class TenantsRow:
+    """ES256 client credentials tokens: the 1-tenant database against the grown one, served
+    alternately in one run (bench/tenants.py)."""
+
+    one: Measurement  # the `bench` tenant of the 1-tenant database
+    many: Measurement  # `spread` tenants of the grown database, in turn
+    tenants: int  # in the grown database
+    spread: int  # how many of them the load cycles through
+    many_rss_mb: list[float]  # the grown database's server's workers, after the load
+
+    @property
+    def ratio(self) -> float:
+        """The grown database over the 1-tenant one, per server CPU-second."""
+        one = self.one.rate_per_cpu_second
+        return self.many.rate_per_cpu_second / one if one else 0.0
+
+    @property
+    def valid(self) -> bool:
+        return self.one.valid and self.many.valid
+
+
+@dataclass(frozen=True)
 class SetupResult:
     title: str
     server: str
@@ -71,11 +94,18 @@ class SetupResult:
     load_average: str  # of the whole machine before the run: other work skews the figures
     rsa_sign_ms: tuple[float, float]  # one RSA-2048 signature on CPU 0, before and after
     password_cost: PasswordCost  # the shipped argon2id cost, timed on CPU 0 after the load
+    tenants: TenantsRow | None = None
 
     @property
     def valid(self) -> bool:
         refresh_valid = self.refresh is None or self.refresh.valid
-        return self.floor.valid and refresh_valid and all(row.valid for row in self.rows)
+        tenants_valid = self.tenants is None or self.tenants.valid
+        return (
+            self.floor.valid
+            and refresh_valid
+            and tenants_valid
+            and all(row.valid for row in self.rows)
+        )
 
     @property
     def rsa_limit(self) -> float:
@@ -157,8 +187,38 @@ def table(result: SetupResult) -> list[str]:
         password_line(result.password_cost),
         "",
         *human_lines(result),
+        *tenants_lines(result.tenants),
     ]
     return lines
+
+
+def tenants_lines(row: TenantsRow | None) -> list[str]:
+    """The grown database against the 1-tenant one (bench/tenants.py)."""
+    if row is None:
+        return []
+    one, many = row.one, row.many
+    verdict = (
+        "INVALID"
+        if not row.valid
+        else "met"
+        if row.ratio >= TENANTS_TARGET
+        else f"MISSED (target {TENANTS_TARGET}x)"
+    )
+    rss = ", ".join(f"{mb:.1f}" for mb in row.many_rss_mb)
+    return [
+        f"A {row.tenants:,}-tenant database against a 1-tenant one (client credentials, ES256 "
+        f"access token, Basic; a second server with the same settings on a second database, "
+        f"alternately with the first; the load cycles through {row.spread:,} tenants' clients "
+        f"and token URLs): 1 tenant {one.rate:,.0f} req/s, "
+        f"{one.rate_per_cpu_second:,.0f} per server CPU-second, p50 {one.p50_ms:.2f} ms, p99 "
+        f"{one.p99_ms:.2f} ms, runs {one.runs_text}; {row.tenants:,} tenants "
+        f"{many.rate:,.0f} req/s, {many.rate_per_cpu_second:,.0f} per server CPU-second, p50 "
+        f"{many.p50_ms:.2f} ms, p99 {many.p99_ms:.2f} ms, runs {many.runs_text}; non-200 "
+        f"{one.not_200 + one.socket_errors + many.not_200 + many.socket_errors}; ratio "
+        f"{row.ratio:.2f}: {verdict}. Worker RSS of the {row.tenants:,}-tenant server after "
+        f"the load: {rss} MB.",
+        "",
+    ]
 
 
 def human_lines(result: SetupResult) -> list[str]:

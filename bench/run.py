@@ -13,6 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
@@ -39,6 +40,7 @@ from bench.server import (
     SERVERS,
     TENANT,
     Credentials,
+    Provisioned,
     Server,
     gunicorn_command,
     password_cost,
@@ -47,6 +49,7 @@ from bench.server import (
     serve,
     server_env,
 )
+from bench.tenants import TENANTS, grow, one_tenant, spread_scenario
 
 SETUPS: dict[str, Callable[[], AbstractContextManager[Backend]]] = {
     "sqlite": sqlite_backend,
@@ -63,7 +66,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--runs", type=int, default=3, help="Measured runs per request; the median is reported."
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk keep-alive connections.")
-    parser.add_argument("--only", action="append", help="Measure only this scenario (repeatable).")
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="Measure only this row (repeatable): a request's name, signin, or tenants.",
+    )
+    parser.add_argument(
+        "--tenant-spread",
+        type=int,
+        default=TENANTS - 1,
+        help="How many of the grown database's tenants the tenants row cycles through.",
+    )
     parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY; default gunicorn.conf.py.")
     parser.add_argument("--threads", type=int, help="GUNICORN_THREADS; default gunicorn.conf.py.")
     parser.add_argument("--server", choices=SERVERS, default="gunicorn", help="Ours: which server.")
@@ -176,6 +189,11 @@ def measure(
                 row = report.Row(median_run(ours), median_run(other))
             rows.append(row)
             print_row(row)
+        tenants = (
+            tenants_row(backend, server, clients, args, wrk, tuning)
+            if wanted(args, "tenants")
+            else None
+        )
         signed_in, refresh = (
             (None, None) if people is None else human(server, people, reference, args, wrk)
         )
@@ -202,6 +220,7 @@ def measure(
         load_average=load_average,
         rsa_sign_ms=(sign_before, sign_after),
         password_cost=passwords,
+        tenants=tenants,
     )
 
 
@@ -273,6 +292,65 @@ def refresh_runs(
             yield run_wrk(wrk, server, scenario, args.connections, args.seconds)
 
     return runs()
+
+
+WARM_CYCLES = 4  # the grown side's warm-up requests every spread tenant about this many times
+WARM_LIMIT_SECONDS = 600
+
+
+def tenants_row(
+    backend: Backend,
+    server: Server,
+    clients: Provisioned,
+    args: argparse.Namespace,
+    wrk: str,
+    tuning: dict[str, str],
+) -> report.TenantsRow:
+    """The 1-tenant database (the one the other rows use) against a second database of the
+    same kind grown to TENANTS tenants, each served by its own server with the same settings,
+    alternately (bench/tenants.py explains the fixture and the request)."""
+    with SETUPS[backend.name]() as grown:
+        provision(grown)
+        started = time.monotonic()
+        bulk = grow(grown, TENANTS - 1)
+        print(f"  grew a database to {TENANTS:,} tenants in {time.monotonic() - started:.0f} s")
+        spread = bulk[: args.tenant_spread]
+        one = spread_scenario("tenants_1", "1 tenant", one_tenant(clients.es256))
+        many = spread_scenario("tenants_many", f"{TENANTS:,} tenants", spread)
+        with serve(grown, tuning, args.server) as grown_server:
+            request_once(grown_server, many)
+            warm(wrk, grown_server, many, args, len(spread))
+            ones, manys = alternate(
+                load(wrk, server, one, args), load(wrk, grown_server, many, args)
+            )
+            rss = grown_server.worker_rss_mb()
+            check_log(grown_server)
+    row = report.TenantsRow(median_run(ones), median_run(manys), TENANTS, len(spread), rss)
+    print_row(report.Row(row.one, None))
+    print_row(report.Row(row.many, None))
+    print(f"  {'tenants':12} ratio per CPU-s {row.ratio:.2f}", flush=True)
+    return row
+
+
+def warm(
+    wrk: str, server: Server, scenario: Scenario, args: argparse.Namespace, spread: int
+) -> None:
+    """Load until every spread tenant was asked for about WARM_CYCLES times: each worker then
+    has read each tenant, client and key ring at least once (a worker's first request for a
+    tenant reads and parses its keys), as a long-running server would have. The warm-up's own
+    figures are printed, not reported: they are the cost of a cold start."""
+    requests, cpu_seconds, started = 0, 0.0, time.monotonic()
+    while requests < WARM_CYCLES * spread:
+        if time.monotonic() - started > WARM_LIMIT_SECONDS:
+            print(f"  warm-up stopped after {WARM_LIMIT_SECONDS} s", flush=True)
+            break
+        m = run_wrk(wrk, server, scenario, args.connections, max(args.warmup, 5))
+        requests, cpu_seconds = requests + m.requests, cpu_seconds + m.cpu_seconds
+    print(
+        f"  warm-up of the grown side: {requests:,} requests in "
+        f"{time.monotonic() - started:.0f} s, {cpu_seconds:.1f} server CPU-seconds",
+        flush=True,
+    )
 
 
 def reference_token(reference: Reference) -> str:

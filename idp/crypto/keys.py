@@ -77,14 +77,27 @@ ES256_BYTES = 32
 
 @dataclass(frozen=True)
 class RingKey:
+    """One key of a ring, parsed on first use: a tenant's ring holds a key per algorithm, and
+    parsing an RSA one costs ~40 ms, so a worker's first ES256 token for a tenant does not pay
+    for its two RSA keys (with 10,000 tenants that was ~14 minutes of CPU per worker before it
+    had served each once: bench/RESULTS.md)."""
+
     kid: str
     alg: str
-    key: PrivateKey
+    private_jwk: dict[str, Any] = field(repr=False)
     public_jwk: dict[str, Any]
     activates_at: datetime
     retires_at: datetime | None
     # The encoded protected header per token type (`encoded_header`).
     _headers: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # The parsed key once asked for; two threads racing may both parse it, to the same key.
+    _parsed: list[PrivateKey] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def key(self) -> PrivateKey:
+        if not self._parsed:
+            self._parsed.append(import_jwk(self.private_jwk))
+        return self._parsed[0]
 
     def encoded_header(self, typ: str) -> bytes:
         """The base64url JWS protected header for tokens of type `typ`, encoded once."""

@@ -5,17 +5,25 @@ nothing. Through the unit of work that read costs an ORM session and, on Postgre
 trips (psycopg's implicit BEGIN, the SELECT, the ROLLBACK when the session closes). Here it is a
 Core SELECT built once, run on a pooled connection in autocommit mode: one round trip.
 bench/RESULTS.md has the measurement. Anything that writes still goes through the unit of work.
+
+The per-process tenant and key caches read a tenant by slug, and its newest key id, again every
+few seconds for each tenant a process serves: with one busy tenant that is rare, with 10,000
+tenants sharing the traffic it is most requests (bench/RESULTS.md, the tenants row), so those
+reads are made here too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, select
+from sqlalchemy import Engine, Row, bindparam, func, select
 
 from idp.models.clients import Client
+from idp.models.keys import SigningKey
+from idp.models.tenants import Tenant
 
 ClientRow = Row[Any]  # attribute access by column name, like a Client
+TenantRow = Row[Any]  # attribute access by column name, like a Tenant
 
 _clients = Client.__table__
 _CLIENT_BY_ID = select(*_clients.columns).where(
@@ -24,16 +32,26 @@ _CLIENT_BY_ID = select(*_clients.columns).where(
 )
 
 
+_tenants = Tenant.__table__
+_TENANT_BY_SLUG = select(*_tenants.columns).where(_tenants.c.slug == bindparam("slug"))
+_keys = SigningKey.__table__
+_NEWEST_KEY_ID = select(func.max(_keys.c.id)).where(_keys.c.tenant_id == bindparam("tenant_id"))
+
+
+def _reading(engine: Engine) -> Engine:
+    """PostgreSQL: autocommit, so psycopg sends no BEGIN and closing needs no ROLLBACK.
+    SQLite's driver never opens a transaction for a SELECT, and switching its isolation level
+    on every checkout would only add work."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 class ClientLookup:
     """Reads a client by (tenant, client id) for the protocol endpoints."""
 
     def __init__(self, engine: Engine) -> None:
-        # PostgreSQL: autocommit, so psycopg sends no BEGIN and closing needs no ROLLBACK.
-        # SQLite's driver never opens a transaction for a SELECT, and switching its isolation
-        # level on every checkout would only add work.
-        if engine.dialect.name == "postgresql":
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._engine = engine
+        self._engine = _reading(engine)
 
     def find(self, tenant_id: int, client_id: str) -> ClientRow | None:
         with self._engine.connect() as connection:
@@ -41,3 +59,19 @@ class ClientLookup:
                 _CLIENT_BY_ID, {"tenant_id": tenant_id, "client_id": client_id}
             )
             return result.first()
+
+
+class TenantLookup:
+    """Reads a tenant by slug, and the id of its newest signing key, for the per-process caches."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = _reading(engine)
+
+    def by_slug(self, slug: str) -> TenantRow | None:
+        with self._engine.connect() as connection:
+            return connection.execute(_TENANT_BY_SLUG, {"slug": slug}).first()
+
+    def newest_key_id(self, tenant_id: int) -> int | None:
+        with self._engine.connect() as connection:
+            newest = connection.execute(_NEWEST_KEY_ID, {"tenant_id": tenant_id}).scalar()
+            return None if newest is None else int(newest)

@@ -13,7 +13,7 @@ from idp.crypto.kek import Kek, load_kek
 from idp.crypto.passwords import Passwords
 from idp.mail import make_sender
 from idp.models.db import make_engine, make_session_factory
-from idp.models.lookups import ClientLookup
+from idp.models.lookups import ClientLookup, TenantLookup
 from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
 from idp.services.job_queue import JobQueue
@@ -74,7 +74,8 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
     )
     session_factory = make_session_factory(engine)
     kek = load_kek(Path(settings.keys.kek_file), os.environ.get("IDP_KEK"), create=create_kek)
-    key_cache = KeyCache(session_factory, kek, settings.keys.cache_seconds)
+    tenant_lookup = TenantLookup(engine)
+    key_cache = KeyCache(session_factory, tenant_lookup, kek, settings.keys.cache_seconds)
     store = make_store(
         settings.redis.url,
         settings.redis.key_prefix,
@@ -103,7 +104,7 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
             settings.passwords.parallelism,
         ),
         key_cache=key_cache,
-        tenant_cache=TenantCache(session_factory, settings.cache.tenant_seconds),
+        tenant_cache=TenantCache(tenant_lookup, settings.cache.tenant_seconds),
         client_lookup=client_lookup,
         clients=ClientCache(client_lookup, store),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),

@@ -11,7 +11,7 @@ from joserfc import jws
 from joserfc.jwk import import_key
 
 from idp.crypto.jwt import sign, verify
-from idp.crypto.keys import KeyRing, RingKey, generate_private_jwk, import_jwk, public_part
+from idp.crypto.keys import KeyRing, RingKey, generate_private_jwk, public_part
 from idp.settings import SIGNING_ALGS
 
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -22,7 +22,7 @@ def ring_key(alg: str, key_alg: str | None = None) -> RingKey:
     return RingKey(
         kid=private["kid"],
         alg=alg,
-        key=import_jwk(private),
+        private_jwk=private,
         public_jwk=public_part(private),
         activates_at=NOW - timedelta(days=1),
         retires_at=None,

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from idp.crypto.kek import Kek
 from idp.models.failures import DATABASE_ERRORS, database_unreachable
+from idp.models.lookups import TenantLookup, TenantRow
 from idp.models.pagination import Page, keyset_page
 from idp.models.tenants import Tenant
 from idp.models.uow import UnitOfWork
@@ -64,7 +64,7 @@ class TenantView:
     federation_profile_sync: str
 
     @classmethod
-    def of(cls, tenant: Tenant) -> TenantView:
+    def of(cls, tenant: Tenant | TenantRow) -> TenantView:
         return cls(
             id=tenant.id,
             slug=tenant.slug,
@@ -132,8 +132,8 @@ class TenantCache:
     tried again every `ttl` seconds), so discovery and the JWKS answer from memory.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], ttl: float) -> None:
-        self._session_factory = session_factory
+    def __init__(self, lookup: TenantLookup, ttl: float) -> None:
+        self._lookup = lookup
         self._ttl = ttl
         self._entries: dict[str, tuple[float, TenantView | None]] = {}
         self._lock = threading.Lock()
@@ -159,9 +159,8 @@ class TenantCache:
         return view
 
     def _read(self, slug: str) -> TenantView | None:
-        with self._session_factory() as session:
-            tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
-            return TenantView.of(tenant) if tenant else None
+        row = self._lookup.by_slug(slug)
+        return TenantView.of(row) if row else None
 
     def forget(self, slug: str) -> None:
         """Drop this process's copy after a change made here; other processes catch up within

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.crypto.kek import Kek
@@ -22,7 +22,6 @@ from idp.crypto.keys import (
     KeyRing,
     RingKey,
     generate_private_jwk,
-    import_jwk,
     open_jwk,
     public_part,
     seal_jwk,
@@ -30,6 +29,7 @@ from idp.crypto.keys import (
 from idp.crypto.secrets import new_identifier
 from idp.models.failures import DATABASE_ERRORS, database_unreachable
 from idp.models.keys import SigningKey
+from idp.models.lookups import TenantLookup
 from idp.models.uow import UnitOfWork
 from idp.settings import SIGNING_ALGS
 
@@ -116,8 +116,15 @@ class KeyCache:
     every `ttl` seconds): the JWKS is served from memory and tokens can still be verified.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], kek: Kek, ttl: float) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        lookup: TenantLookup,
+        kek: Kek,
+        ttl: float,
+    ) -> None:
         self._session_factory = session_factory
+        self._lookup = lookup
         self._kek = kek
         self._ttl = ttl
         self._rings: dict[int, tuple[float, int | None, KeyRing]] = {}
@@ -146,12 +153,10 @@ class KeyCache:
         self, tenant_id: int, entry: tuple[float, int | None, KeyRing] | None
     ) -> tuple[int | None, KeyRing]:
         """The newest key id and the ring: the cached one while that id has not changed."""
+        newest = self._lookup.newest_key_id(tenant_id)
+        if entry is not None and entry[1] == newest:
+            return newest, entry[2]
         with self._session_factory() as session:
-            newest = session.scalar(
-                select(func.max(SigningKey.id)).where(SigningKey.tenant_id == tenant_id)
-            )
-            if entry is not None and entry[1] == newest:
-                return newest, entry[2]
             return newest, self._load(session, tenant_id)
 
     def _load(self, session: Session, tenant_id: int) -> KeyRing:
@@ -165,7 +170,7 @@ class KeyCache:
             RingKey(
                 kid=row.kid,
                 alg=row.alg,
-                key=import_jwk(open_jwk(self._kek, row.private_jwk_sealed, row.kid)),
+                private_jwk=open_jwk(self._kek, row.private_jwk_sealed, row.kid),
                 public_jwk=row.public_jwk,
                 activates_at=row.activates_at,
                 retires_at=row.retires_at,
