@@ -16,13 +16,15 @@ from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import ClientLookup, TenantLookup
 from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
+from idp.services.generations import TenantGenerations, publish_on_commit
 from idp.services.job_queue import JobQueue
 from idp.services.mail import Mailer
 from idp.services.mail_templates import MailTemplates
-from idp.services.oauth_clients.client_cache import ClientCache, watch_client_writes
+from idp.services.oauth_clients.client_cache import GENERATIONS as CLIENT_GENERATIONS
+from idp.services.oauth_clients.client_cache import ClientCache, tenant_of_client
 from idp.services.signin.backchannel import BackchannelSender
 from idp.services.signin.lockout import Lockout
-from idp.services.tenancy.tenants import TenantCache
+from idp.services.tenancy.tenants import SETTINGS_GENERATIONS, TenantCache, tenant_of_settings
 from idp.services.tenancy.usage import UsageRecorder
 from idp.services.tokens.revocations import Revocations
 from idp.services.tokens.signing_keys import KeyCache
@@ -75,7 +77,6 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
     session_factory = make_session_factory(engine)
     kek = load_kek(Path(settings.keys.kek_file), os.environ.get("IDP_KEK"), create=create_kek)
     tenant_lookup = TenantLookup(engine)
-    key_cache = KeyCache(session_factory, tenant_lookup, kek, settings.keys.cache_seconds)
     store = make_store(
         settings.redis.url,
         settings.redis.key_prefix,
@@ -84,7 +85,15 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         command_timeout=settings.redis.command_timeout_seconds,
     )
     client_lookup = ClientLookup(engine)
-    watch_client_writes(session_factory, store)
+    publish_on_commit(
+        session_factory,
+        store,
+        {CLIENT_GENERATIONS: tenant_of_client, SETTINGS_GENERATIONS: tenant_of_settings},
+    )
+    settings_generations = TenantGenerations(store, SETTINGS_GENERATIONS)
+    key_cache = KeyCache(
+        session_factory, tenant_lookup, kek, settings.keys.cache_seconds, settings_generations
+    )
     jobs = JobQueue.from_settings(session_factory, settings.queue)
     return Services(
         settings=settings,
@@ -104,7 +113,9 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
             settings.passwords.parallelism,
         ),
         key_cache=key_cache,
-        tenant_cache=TenantCache(tenant_lookup, settings.cache.tenant_seconds),
+        tenant_cache=TenantCache(
+            tenant_lookup, settings.cache.tenant_seconds, settings_generations
+        ),
         client_lookup=client_lookup,
         clients=ClientCache(client_lookup, store),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),

@@ -8,9 +8,9 @@ worker keeps the `ClientView`s it has read.
 A cache must not let a deleted client, a rotated secret or a removed redirect URI keep working
 on the workers that did not make the change, so each tenant has a generation of its clients
 (idp/services/generations.py: how a generation makes a per-process cache exact), replaced
-whenever one of the tenant's clients is written (`watch_client_writes` hooks every commit,
-whatever made it: the management API, the `idp` command, dynamic registration). Reading it on
-every request was a fifth of a client credentials request's CPU on Redis (bench/RESULTS.md),
+whenever one of the tenant's clients is written (generations.publish_on_commit hooks every
+commit, whatever made it: the management API, the `idp` command, dynamic registration). Reading
+it on every request was a fifth of a client credentials request's CPU on Redis (bench/RESULTS.md),
 which is why a worker trusts the generation it read for GENERATION_TRUSTED_FOR seconds and a
 writer waits that long after publishing. A cached client lives at most MAX_AGE in any case.
 """
@@ -20,10 +20,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
 
 from idp.models.clients import Client
 from idp.models.lookups import ClientLookup
@@ -36,7 +32,6 @@ GENERATION_TRUSTED_FOR = TRUSTED_FOR
 GENERATIONS = "clients"
 MAX_AGE = 3600.0
 MAX_ENTRIES = 10_000  # bounds memory against client ids made up by strangers
-CHANGED = "idp.changed_client_tenants"
 
 
 @dataclass(frozen=True)
@@ -83,28 +78,8 @@ def clients_changed(store: ShortLivedStore, tenant_id: int) -> None:
     TenantGenerations(store, GENERATIONS).publish(tenant_id)
 
 
-def watch_client_writes(session_factory: sessionmaker[Session], store: ShortLivedStore) -> None:
-    """After each commit that inserted, changed or deleted clients, bump their tenants'
-    generations. Client rows are only ever written through the ORM (no bulk UPDATE/DELETE on
-    clients); a tenant's deletion cascades to its clients, but a tenant made again under the
-    same slug has a new id, so nothing cached under the old one is ever asked for again."""
-
-    @event.listens_for(session_factory, "after_flush")
-    def collect(session: Session, _context: Any) -> None:
-        changed = session.info.setdefault(CHANGED, set())
-        for instance in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(instance, Client):
-                changed.add(instance.tenant_id)
-
-    @event.listens_for(session_factory, "after_commit")
-    def publish(session: Session) -> None:
-        changed = session.info.pop(CHANGED, ())
-        for tenant_id in changed:
-            clients_changed(store, tenant_id)
-        if changed:
-            # Until then, a worker may still trust the generation it read just before (module doc).
-            time.sleep(GENERATION_TRUSTED_FOR)
-
-    @event.listens_for(session_factory, "after_rollback")
-    def forget(session: Session) -> None:
-        session.info.pop(CHANGED, None)
+def tenant_of_client(instance: object) -> int | None:
+    """What the clients generation covers (generations.publish_on_commit): client rows. A
+    tenant's deletion cascades to its clients, but a tenant made again under the same slug has
+    a new id, so nothing cached under the old one is ever asked for again."""
+    return instance.tenant_id if isinstance(instance, Client) else None

@@ -14,11 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.kek import Kek
 from idp.models.failures import DATABASE_ERRORS, database_unreachable
+from idp.models.keys import SigningKey
 from idp.models.lookups import TenantLookup, TenantRow
 from idp.models.pagination import Page, keyset_page
 from idp.models.tenants import Tenant
 from idp.models.uow import UnitOfWork
 from idp.services.errors import Conflict, InvalidInput, NotFound
+from idp.services.generations import TenantGenerations
 from idp.services.tenancy.profile_attributes import ProfileAttribute, load_declarations
 from idp.services.tokens import signing_keys
 from idp.settings import SIGNING_ALGS
@@ -124,47 +126,90 @@ def list_tenants(uow: UnitOfWork) -> list[TenantView]:
         return [TenantView.of(tenant) for tenant in uow.tenants.list()]
 
 
-class TenantCache:
-    """Tenant lookups by slug, trusted for `ttl` seconds so discovery and tokens skip the query.
+# The generation of a tenant's settings and signing keys (services/generations.py), published
+# by every commit that writes either (`tenant_of_settings`).
+SETTINGS_GENERATIONS = "tenant-settings"
+# How long a copy checked only by its generation may serve: bounds what a change made behind
+# the product's back (SQL by hand, no generation published) can outlive.
+MAX_AGE = 300.0
+MAX_ENTRIES = 10_000  # bounds memory against slug scanning
 
-    Changes to a tenant's settings take effect on every worker within `ttl` seconds. While the
-    database cannot be reached, the last copy read keeps being served (and the database is
-    tried again every `ttl` seconds), so discovery and the JWKS answer from memory.
+
+def tenant_of_settings(instance: object) -> int | None:
+    """What SETTINGS_GENERATIONS covers (generations.publish_on_commit): tenant rows and their
+    signing keys."""
+    if isinstance(instance, Tenant):
+        return instance.id
+    if isinstance(instance, SigningKey):
+        return instance.tenant_id
+    return None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    loaded: float
+    view: TenantView | None
+    generation: str | None  # read before the row, for its tenant; None: trusted for `ttl` only
+
+
+class TenantCache:
+    """Tenant lookups by slug, so discovery and tokens skip the query.
+
+    A copy read under the tenant's settings generation serves while that generation is current
+    (at most MAX_AGE): a change made through the product applies on every worker to every
+    request after it returned, and with traffic spread over thousands of tenants a request does
+    not re-read its tenant (bench/RESULTS.md, the tenants row). A slug's first read, an unknown
+    slug, and any read while the store cannot be reached are trusted for `ttl` seconds, as all
+    of them were before generations. While the database cannot be reached, the last copy read
+    keeps being served (and the database is tried again every `ttl` seconds), so discovery and
+    the JWKS answer from memory.
     """
 
-    def __init__(self, lookup: TenantLookup, ttl: float) -> None:
+    def __init__(self, lookup: TenantLookup, ttl: float, generations: TenantGenerations) -> None:
         self._lookup = lookup
         self._ttl = ttl
-        self._entries: dict[str, tuple[float, TenantView | None]] = {}
+        self._generations = generations
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
     def get(self, slug: str) -> TenantView | None:
         now = time.monotonic()
         entry = self._entries.get(slug)
-        if entry and now - entry[0] < self._ttl:
-            return entry[1]
+        if entry and self._fresh(entry, now):
+            return entry.view
         if not SLUG.match(slug):
             return None
+        known = entry.view if entry else None
+        # Read before the row: a change landing between the two leaves the copy outdated.
+        generation = self._generations.current_or_none(known.id) if known else None
         try:
             view = self._read(slug)
         except DATABASE_ERRORS as error:
             if entry is None or not database_unreachable(error):
                 raise
             log.warning("database unreachable: tenant %r served from this process's copy", slug)
-            view = entry[1]
+            view, generation = entry.view, None
+        if view is None or known is None or view.id != known.id:
+            generation = None
         with self._lock:
-            if len(self._entries) > 10_000:  # bound memory against slug scanning
+            if len(self._entries) > MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[slug] = (now, view)
+            self._entries[slug] = _Entry(now, view, generation)
         return view
+
+    def _fresh(self, entry: _Entry, now: float) -> bool:
+        age = now - entry.loaded
+        if entry.generation is None or entry.view is None:
+            return age < self._ttl
+        current = self._generations.current_or_none(entry.view.id)
+        return age < MAX_AGE and current == entry.generation
 
     def _read(self, slug: str) -> TenantView | None:
         row = self._lookup.by_slug(slug)
         return TenantView.of(row) if row else None
 
     def forget(self, slug: str) -> None:
-        """Drop this process's copy after a change made here; other processes catch up within
-        `ttl` seconds, as for any change."""
+        """Drop this process's copy after a change made here."""
         with self._lock:
             self._entries.pop(slug, None)
 

@@ -31,6 +31,7 @@ from idp.models.failures import DATABASE_ERRORS, database_unreachable
 from idp.models.keys import SigningKey
 from idp.models.lookups import TenantLookup
 from idp.models.uow import UnitOfWork
+from idp.services.generations import TenantGenerations
 from idp.settings import SIGNING_ALGS
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,29 @@ def _info(key: SigningKey) -> KeyInfo:
     return KeyInfo(key.kid, key.alg, key.created_at, key.activates_at, key.retires_at)
 
 
+# How long a ring checked only by its tenant's settings generation may serve (as
+# tenancy/tenants.MAX_AGE): bounds what a key written behind the product's back can outlive.
+MAX_AGE = 300.0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    checked: float
+    newest: int | None
+    ring: KeyRing
+    generation: str | None  # read before the key set; None: trusted for `ttl` only
+
+
 class KeyCache:
     """Decrypted, parsed key rings per tenant, shared by the threads of one process.
 
-    A ring is trusted for `ttl` seconds; then one cheap query (the newest key id) tells whether
-    the key set changed, and only then are keys decrypted and parsed again. While the database
-    cannot be reached, the last ring read keeps being used (and the database is tried again
-    every `ttl` seconds): the JWKS is served from memory and tokens can still be verified.
+    A ring read under the tenant's settings generation (tenancy/tenants.SETTINGS_GENERATIONS,
+    published by every commit that writes a key) serves while that generation is current, at
+    most MAX_AGE; otherwise it is trusted for `ttl` seconds. Then one cheap query (the newest
+    key id) tells whether the key set changed, and only then are keys decrypted again (each is
+    parsed on first use). While the database cannot be reached, the last ring read keeps being
+    used (and the database is tried again every `ttl` seconds): the JWKS is served from memory
+    and tokens can still be verified.
     """
 
     def __init__(
@@ -122,40 +139,49 @@ class KeyCache:
         lookup: TenantLookup,
         kek: Kek,
         ttl: float,
+        generations: TenantGenerations,
     ) -> None:
         self._session_factory = session_factory
         self._lookup = lookup
         self._kek = kek
         self._ttl = ttl
-        self._rings: dict[int, tuple[float, int | None, KeyRing]] = {}
+        self._generations = generations
+        self._rings: dict[int, _Entry] = {}
         self._lock = threading.Lock()
 
     def ring(self, tenant_id: int) -> KeyRing:
-        now = time.monotonic()
         entry = self._rings.get(tenant_id)
-        if entry and now - entry[0] < self._ttl:
-            return entry[2]
+        if entry and self._fresh(entry, tenant_id, time.monotonic()):
+            return entry.ring
         with self._lock:
+            now = time.monotonic()
             entry = self._rings.get(tenant_id)
-            if entry and now - entry[0] < self._ttl:
-                return entry[2]
+            if entry and self._fresh(entry, tenant_id, now):
+                return entry.ring
+            # Read before the key set: a key written between the two leaves the ring outdated.
+            generation = self._generations.current_or_none(tenant_id)
             try:
                 newest, ring = self._refresh(tenant_id, entry)
             except DATABASE_ERRORS as error:
                 if entry is None or not database_unreachable(error):
                     raise
                 log.warning("database unreachable: keys of tenant %s served from memory", tenant_id)
-                newest, ring = entry[1], entry[2]
-            self._rings[tenant_id] = (now, newest, ring)
+                newest, ring, generation = entry.newest, entry.ring, None
+            self._rings[tenant_id] = _Entry(now, newest, ring, generation)
             return ring
 
-    def _refresh(
-        self, tenant_id: int, entry: tuple[float, int | None, KeyRing] | None
-    ) -> tuple[int | None, KeyRing]:
+    def _fresh(self, entry: _Entry, tenant_id: int, now: float) -> bool:
+        age = now - entry.checked
+        if entry.generation is None:
+            return age < self._ttl
+        current = self._generations.current_or_none(tenant_id)
+        return age < MAX_AGE and current == entry.generation
+
+    def _refresh(self, tenant_id: int, entry: _Entry | None) -> tuple[int | None, KeyRing]:
         """The newest key id and the ring: the cached one while that id has not changed."""
         newest = self._lookup.newest_key_id(tenant_id)
-        if entry is not None and entry[1] == newest:
-            return newest, entry[2]
+        if entry is not None and entry.newest == newest:
+            return newest, entry.ring
         with self._session_factory() as session:
             return newest, self._load(session, tenant_id)
 
