@@ -149,7 +149,7 @@ def tenant_of_settings(instance: object) -> int | None:
 class _Entry:
     loaded: float
     view: TenantView | None
-    generation: str | None  # read before the row, for its tenant; None: trusted for `ttl` only
+    generation: str | None  # read before the row; None: trusted for `ttl` only
 
 
 class TenantCache:
@@ -158,11 +158,11 @@ class TenantCache:
     A copy read under the tenant's settings generation serves while that generation is current
     (at most MAX_AGE): a change made through the product applies on every worker to every
     request after it returned, and with traffic spread over thousands of tenants a request does
-    not re-read its tenant (bench/RESULTS.md, the tenants row). A slug's first read, an unknown
-    slug, and any read while the store cannot be reached are trusted for `ttl` seconds, as all
-    of them were before generations. While the database cannot be reached, the last copy read
-    keeps being served (and the database is tried again every `ttl` seconds), so discovery and
-    the JWKS answer from memory.
+    not re-read its tenant (bench/RESULTS.md, the tenants row). A tenant first seen is read
+    twice, before and after its generation. An unknown slug, and any read while the store
+    cannot be reached, are trusted for `ttl` seconds, as all reads were before generations.
+    While the database cannot be reached, the last copy read keeps being served (and the
+    database is tried again every `ttl` seconds), so discovery and the JWKS answer from memory.
     """
 
     def __init__(self, lookup: TenantLookup, ttl: float, generations: TenantGenerations) -> None:
@@ -179,23 +179,37 @@ class TenantCache:
             return entry.view
         if not SLUG.match(slug):
             return None
-        known = entry.view if entry else None
-        # Read before the row: a change landing between the two leaves the copy outdated.
-        generation = self._generations.current_or_none(known.id) if known else None
         try:
-            view = self._read(slug)
+            view, generation = self._load(slug, entry.view if entry else None)
         except DATABASE_ERRORS as error:
             if entry is None or not database_unreachable(error):
                 raise
             log.warning("database unreachable: tenant %r served from this process's copy", slug)
             view, generation = entry.view, None
-        if view is None or known is None or view.id != known.id:
-            generation = None
         with self._lock:
             if len(self._entries) > MAX_ENTRIES:
                 self._entries.clear()
             self._entries[slug] = _Entry(now, view, generation)
         return view
+
+    def _load(self, slug: str, known: TenantView | None) -> tuple[TenantView | None, str | None]:
+        """The tenant, and the generation read before it (None: trust the copy for `ttl`)."""
+        if known is not None:
+            # Read before the row: a change landing between the two leaves the copy outdated.
+            generation = self._generations.current_or_none(known.id)
+            view = self._read(slug)
+            if view is None or view.id == known.id:
+                return view, generation if view else None
+        else:
+            view = self._read(slug)
+            if view is None:
+                return None, None
+        # A tenant first seen: its id gives its generation, then the row is read under it.
+        generation = self._generations.current_or_none(view.id)
+        if generation is None:
+            return view, None
+        again = self._read(slug)
+        return again, generation if again is not None and again.id == view.id else None
 
     def _fresh(self, entry: _Entry, now: float) -> bool:
         age = now - entry.loaded
