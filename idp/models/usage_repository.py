@@ -16,7 +16,6 @@ from idp.models.users import User
 
 CountKey = tuple[int, date, str, str]  # tenant id, day, client id ("" for none), metric
 ActiveKey = tuple[int, date, int]  # tenant id, day, user id
-# Rows per statement: keeps each statement far below every driver's parameter limit.
 
 
 class UsageCounts:

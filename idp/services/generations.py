@@ -82,7 +82,6 @@ class TenantGenerations:
             return seen.generation
         overall = self._current_overall(started)
         if seen and overall.generation is not None and seen.overall == overall.generation:
-            self._remember(tenant_id, seen._replace(read_at=overall.read_at))
             return seen.generation
         generation = self._store.get(self.key(tenant_id)) or self._new(self.key(tenant_id))
         self._remember(tenant_id, _Seen(started, generation, overall.generation))
