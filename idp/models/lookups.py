@@ -10,20 +10,27 @@ The per-process tenant and key caches read a tenant by slug, and its newest key 
 few seconds for each tenant a process serves: with one busy tenant that is rare, with 10,000
 tenants sharing the traffic it is most requests (bench/RESULTS.md, the tenants row), so those
 reads are made here too.
+
+Every code exchange and refresh reads its person (the claims of the tokens it issues): the
+row's columns and role names in one statement, as plain rows, with no objects built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, func, select
 
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
+from idp.models.roles import Role, user_roles
 from idp.models.tenants import Tenant
+from idp.models.users import User
 
 ClientRow = Row[Any]  # attribute access by column name, like a Client
 TenantRow = Row[Any]  # attribute access by column name, like a Tenant
+PersonRow = Row[Any]  # a person's columns and `role`: one of their role names, or None
 
 _clients = Client.__table__
 _CLIENT_BY_ID = select(*_clients.columns).where(
@@ -36,6 +43,35 @@ _tenants = Tenant.__table__
 _TENANT_BY_SLUG = select(*_tenants.columns).where(_tenants.c.slug == bindparam("slug"))
 _keys = SigningKey.__table__
 _NEWEST_KEY_ID = select(func.max(_keys.c.id)).where(_keys.c.tenant_id == bindparam("tenant_id"))
+
+_users = User.__table__
+_roles = Role.__table__
+# One row per role (one row with a NULL role for a person without any), in the order of the
+# ORM relationship (User.roles): the person's columns repeat, which costs less than a second
+# query, and aggregating the names would need each dialect's own function.
+_PERSON_BY_SUBJECT = (
+    select(
+        _users.c.subject,
+        _users.c.email,
+        _users.c.email_verified,
+        _users.c.name,
+        _users.c.given_name,
+        _users.c.family_name,
+        _users.c.active,
+        _users.c.created_at,
+        _users.c.picture,
+        _users.c.updated_at,
+        _users.c.attributes,
+        _roles.c.name.label("role"),
+    )
+    .select_from(
+        _users.outerjoin(user_roles, user_roles.c.user_id == _users.c.id).outerjoin(
+            _roles, _roles.c.id == user_roles.c.role_id
+        )
+    )
+    .where(_users.c.tenant_id == bindparam("tenant_id"), _users.c.subject == bindparam("subject"))
+    .order_by(_roles.c.name)
+)
 
 
 def _reading(engine: Engine) -> Engine:
@@ -75,3 +111,16 @@ class TenantLookup:
         with self._engine.connect() as connection:
             newest = connection.execute(_NEWEST_KEY_ID, {"tenant_id": tenant_id}).scalar()
             return None if newest is None else int(newest)
+
+
+class PersonLookup:
+    """Reads a person by (tenant, `sub`) for the token endpoints and userinfo."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = _reading(engine)
+
+    def by_subject(self, tenant_id: int, subject: str) -> Sequence[PersonRow]:
+        """The person's rows, one per role; empty when there is no such person."""
+        with self._engine.connect() as connection:
+            params = {"tenant_id": tenant_id, "subject": subject}
+            return connection.execute(_PERSON_BY_SUBJECT, params).all()

@@ -17,7 +17,7 @@ from flask import g
 
 from idp.context import client_ip, current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
-from idp.services.accounts.users import UserView, get_user
+from idp.services.accounts.users import UserView, read_user
 from idp.services.container import Services
 from idp.services.errors import InvalidInput, NotFound
 from idp.services.oauth_clients.clients import SCOPE_TOKEN, check_resource
@@ -218,8 +218,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Already spent by `take` in query_authorization_code."""
 
     def authenticate_user(self, authorization_code: BoundCode) -> UserView | None:
+        lookup = services().person_lookup
         try:
-            user = get_user(services().uow(), current_tenant(), authorization_code.bound.subject)
+            user = read_user(lookup, current_tenant(), authorization_code.bound.subject)
         except NotFound:
             return None
         return user if user.active else None
@@ -279,7 +280,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
         def respond(grant: FamilyGrant, scopes: tuple[str, ...]) -> TokenResponse:
             try:
-                user = get_user(container.uow(), tenant, grant.subject)
+                user = read_user(container.person_lookup, tenant, grant.subject)
             except NotFound as error:
                 raise RefreshRefused("The person this token was issued for is gone.") from error
             # OIDC Core §12.2: no nonce in an ID token from a refresh.

@@ -46,7 +46,7 @@ from idp.oauth.grants import (
     sign_in_tokens,
 )
 from idp.oauth.waits import RetryLater
-from idp.services.accounts.users import get_user
+from idp.services.accounts.users import read_user
 from idp.services.audit import FAILED
 from idp.services.factors.second_step import second_factor_pending
 from idp.services.federation.exchange import (
@@ -185,7 +185,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             auth_time=int(session.auth_time.timestamp()),
             amr=session.amr,
         )
-        user = get_user(container.uow(), tenant, session.subject)
+        user = read_user(container.person_lookup, tenant, session.subject)
         issued, _ = sign_in_tokens(client, user, grant, nonce=None)
         # RFC 8693 §2.2.1: what the access_token is.
         body = {**issued.body, "issued_token_type": ACCESS_TOKEN_TYPE}

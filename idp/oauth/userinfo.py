@@ -7,7 +7,7 @@ import json
 from flask import Response, request
 
 from idp.context import current_tenant, issuer, services
-from idp.services.accounts.users import get_user
+from idp.services.accounts.users import read_user
 from idp.services.errors import NotFound
 from idp.services.tokens.access_tokens import USERINFO_CLAIMS, read_access_token
 from idp.services.tokens.id_tokens import user_claims
@@ -72,7 +72,7 @@ def userinfo_response() -> Response:
     if "openid" not in scopes:
         return _challenge(403, "insufficient_scope", "The access token lacks the openid scope.")
     try:
-        user = get_user(container.uow(), tenant, str(claims.get("sub", "")))
+        user = read_user(container.person_lookup, tenant, str(claims.get("sub", "")))
     except NotFound:
         user = None
     if user is None or not user.active:

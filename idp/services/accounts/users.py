@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.common_passwords import is_common
 from idp.crypto.passwords import Passwords
+from idp.models.lookups import PersonLookup
 from idp.models.pagination import Page, keyset_page
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
@@ -253,6 +254,29 @@ def page_users(
 def get_user(uow: UnitOfWork, tenant: TenantView, subject: str) -> UserView:
     with uow:
         return UserView.of(_by_subject(uow, tenant, subject))
+
+
+def read_user(lookup: PersonLookup, tenant: TenantView, subject: str) -> UserView:
+    """`get_user` for the token endpoints and userinfo: one round trip, no session and no
+    ORM objects (models.lookups), the same view."""
+    rows = lookup.by_subject(tenant.id, subject)
+    if not rows:
+        raise NotFound(f"no user '{subject}' in '{tenant.slug}'")
+    person = rows[0]
+    return UserView(
+        subject=person.subject,
+        email=person.email,
+        email_verified=person.email_verified,
+        name=person.name,
+        given_name=person.given_name,
+        family_name=person.family_name,
+        roles=tuple(row.role for row in rows if row.role is not None),
+        active=person.active,
+        created_at=person.created_at,
+        picture=person.picture,
+        updated_at=person.updated_at,
+        attributes=dict(person.attributes or {}),
+    )
 
 
 def update_user(
