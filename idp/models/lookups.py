@@ -6,10 +6,10 @@ trips (psycopg's implicit BEGIN, the SELECT, the ROLLBACK when the session close
 Core SELECT built once, run on a pooled connection in autocommit mode: one round trip.
 bench/RESULTS.md has the measurement. Anything that writes still goes through the unit of work.
 
-The per-process tenant and key caches read a tenant by slug, and its newest key id, again every
-few seconds for each tenant a process serves: with one busy tenant that is rare, with 10,000
-tenants sharing the traffic it is most requests (bench/RESULTS.md, the tenants row), so those
-reads are made here too.
+The per-process tenant and key caches read a tenant by slug, and its newest key id, when a
+worker first serves the tenant and after each change to it (services/generations.py): with
+10,000 tenants sharing the traffic that is many reads while a worker warms up (bench/RESULTS.md,
+the tenants row), so those reads are made here too.
 
 Every code exchange and refresh reads its person (the claims of the tokens it issues): the
 row's columns and role names in one statement, as plain rows, with no objects built.
