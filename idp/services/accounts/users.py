@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.common_passwords import is_common
 from idp.crypto.passwords import Passwords
-from idp.models.lookups import PersonLookup
+from idp.models.lookups import PersonLookup, PersonRow
 from idp.models.pagination import Page, keyset_page
 from idp.models.sessions import LoginSession
 from idp.models.uow import UnitOfWork
@@ -56,19 +56,25 @@ class UserView:
 
     @classmethod
     def of(cls, user: User) -> UserView:
+        return cls.from_columns(user, tuple(role.name for role in user.roles))
+
+    @classmethod
+    def from_columns(cls, person: User | PersonRow, roles: tuple[str, ...]) -> UserView:
+        """From anything that has a person's columns as attributes: a User, or a row read
+        without the ORM (models.lookups.PersonLookup)."""
         return cls(
-            subject=user.subject,
-            email=user.email,
-            email_verified=user.email_verified,
-            name=user.name,
-            given_name=user.given_name,
-            family_name=user.family_name,
-            roles=tuple(role.name for role in user.roles),
-            active=user.active,
-            created_at=user.created_at,
-            picture=user.picture,
-            updated_at=user.updated_at,
-            attributes=dict(user.attributes or {}),
+            subject=person.subject,
+            email=person.email,
+            email_verified=person.email_verified,
+            name=person.name,
+            given_name=person.given_name,
+            family_name=person.family_name,
+            roles=roles,
+            active=person.active,
+            created_at=person.created_at,
+            picture=person.picture,
+            updated_at=person.updated_at,
+            attributes=dict(person.attributes or {}),
         )
 
     def public_dict(self) -> dict[str, Any]:
@@ -262,21 +268,8 @@ def read_user(lookup: PersonLookup, tenant: TenantView, subject: str) -> UserVie
     rows = lookup.by_subject(tenant.id, subject)
     if not rows:
         raise NotFound(f"no user '{subject}' in '{tenant.slug}'")
-    person = rows[0]
-    return UserView(
-        subject=person.subject,
-        email=person.email,
-        email_verified=person.email_verified,
-        name=person.name,
-        given_name=person.given_name,
-        family_name=person.family_name,
-        roles=tuple(row.role for row in rows if row.role is not None),
-        active=person.active,
-        created_at=person.created_at,
-        picture=person.picture,
-        updated_at=person.updated_at,
-        attributes=dict(person.attributes or {}),
-    )
+    roles = tuple(row.role for row in rows if row.role is not None)
+    return UserView.from_columns(rows[0], roles)
 
 
 def update_user(
