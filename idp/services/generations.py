@@ -44,6 +44,9 @@ TTL = 86400.0
 # of on every request; short enough that a write, which waits it out, is not slowed.
 TRUSTED_FOR = 0.01
 MAX_TENANTS = 10_000  # bounds memory
+# How long a copy vouched for only by its generation may serve (`vouches_for`): bounds what a
+# row changed behind the product's back (SQL by hand, no generation published) can outlive.
+VOUCHED_MAX_AGE = 300.0
 CHANGED = "idp.changed_generations"
 
 # What a kind of generation covers: the tenant an ORM instance belongs to, or None if not covered.
@@ -94,6 +97,14 @@ class TenantGenerations:
             return self.current(tenant_id)
         except StoreUnavailable:
             return None
+
+    def vouches_for(self, tenant_id: int, generation: str | None, age: float, ttl: float) -> bool:
+        """Whether a copy read `age` seconds ago under `generation` may still serve: while that
+        generation is current (at most VOUCHED_MAX_AGE), or for `ttl` seconds when it was read
+        without one (the store unreachable, a first read)."""
+        if generation is None:
+            return age < ttl
+        return age < VOUCHED_MAX_AGE and self.current_or_none(tenant_id) == generation
 
     def _current_overall(self, started: float) -> _Seen:
         seen = self._overall

@@ -129,9 +129,6 @@ def list_tenants(uow: UnitOfWork) -> list[TenantView]:
 # The generation of a tenant's settings and signing keys (services/generations.py), published
 # by every commit that writes either (`tenant_of_settings`).
 SETTINGS_GENERATIONS = "tenant-settings"
-# How long a copy checked only by its generation may serve: bounds what a change made behind
-# the product's back (SQL by hand, no generation published) can outlive.
-MAX_AGE = 300.0
 MAX_ENTRIES = 10_000  # bounds memory against slug scanning
 
 
@@ -156,7 +153,7 @@ class TenantCache:
     """Tenant lookups by slug, so discovery and tokens skip the query.
 
     A copy read under the tenant's settings generation serves while that generation is current
-    (at most MAX_AGE): a change made through the product applies on every worker to every
+    (at most 5 minutes): a change made through the product applies on every worker to every
     request after it returned, and with traffic spread over thousands of tenants a request does
     not re-read its tenant (bench/RESULTS.md, the tenants row). A tenant first seen is read
     twice, before and after its generation. An unknown slug, and any read while the store
@@ -212,11 +209,11 @@ class TenantCache:
         return again, generation if again is not None and again.id == view.id else None
 
     def _fresh(self, entry: _Entry, now: float) -> bool:
-        age = now - entry.loaded
-        if entry.generation is None or entry.view is None:
-            return age < self._ttl
-        current = self._generations.current_or_none(entry.view.id)
-        return age < MAX_AGE and current == entry.generation
+        if entry.view is None:  # an unknown slug
+            return now - entry.loaded < self._ttl
+        return self._generations.vouches_for(
+            entry.view.id, entry.generation, now - entry.loaded, self._ttl
+        )
 
     def _read(self, slug: str) -> TenantView | None:
         row = self._lookup.by_slug(slug)

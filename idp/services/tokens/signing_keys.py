@@ -108,11 +108,6 @@ def _info(key: SigningKey) -> KeyInfo:
     return KeyInfo(key.kid, key.alg, key.created_at, key.activates_at, key.retires_at)
 
 
-# How long a ring checked only by its tenant's settings generation may serve (as
-# tenancy/tenants.MAX_AGE): bounds what a key written behind the product's back can outlive.
-MAX_AGE = 300.0
-
-
 @dataclass(frozen=True)
 class _Entry:
     checked: float
@@ -126,7 +121,7 @@ class KeyCache:
 
     A ring read under the tenant's settings generation (tenancy/tenants.SETTINGS_GENERATIONS,
     published by every commit that writes a key) serves while that generation is current, at
-    most MAX_AGE; otherwise it is trusted for `ttl` seconds. Then one cheap query (the newest
+    most 5 minutes; otherwise it is trusted for `ttl` seconds. Then one cheap query (the newest
     key id) tells whether the key set changed, and only then are keys decrypted again (each is
     parsed on first use). While the database cannot be reached, the last ring read keeps being
     used (and the database is tried again every `ttl` seconds): the JWKS is served from memory
@@ -171,11 +166,9 @@ class KeyCache:
             return ring
 
     def _fresh(self, entry: _Entry, tenant_id: int, now: float) -> bool:
-        age = now - entry.checked
-        if entry.generation is None:
-            return age < self._ttl
-        current = self._generations.current_or_none(tenant_id)
-        return age < MAX_AGE and current == entry.generation
+        return self._generations.vouches_for(
+            tenant_id, entry.generation, now - entry.checked, self._ttl
+        )
 
     def _refresh(self, tenant_id: int, entry: _Entry | None) -> tuple[int | None, KeyRing]:
         """The newest key id and the ring: the cached one while that id has not changed."""
