@@ -18,6 +18,8 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from idp.crypto.passwords import cores_of_this_process
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -31,18 +33,10 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 1024 * 1024
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on. cpu_count() would also count those that taskset or a
-    container's cpuset keeps us off; sched_getaffinity exists on Linux only."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def workers(env: Mapping[str, str]) -> int:
     """Several by default (the embedded SQLite store is shared through the database file); two
     per usable CPU, since more processes per core only cost memory (bench/RESULTS.md)."""
-    return int(env.get("WEB_CONCURRENCY", min(4, 2 * usable_cpus())))
+    return int(env.get("WEB_CONCURRENCY", min(4, 2 * cores_of_this_process())))
 
 
 def threads(env: Mapping[str, str]) -> int:
