@@ -6,10 +6,11 @@ trips (psycopg's implicit BEGIN, the SELECT, the ROLLBACK when the session close
 Core SELECT built once, run on a pooled connection in autocommit mode: one round trip.
 bench/RESULTS.md has the measurement. Anything that writes still goes through the unit of work.
 
-The per-process tenant and key caches read a tenant by slug, and its newest key id, when a
-worker first serves the tenant and after each change to it (services/generations.py): with
-10,000 tenants sharing the traffic that is many reads while a worker warms up (bench/RESULTS.md,
-the tenants row), so those reads are made here too.
+The per-process tenant and key caches read a tenant by slug (its id alone first), its signing
+keys and its newest key id, when a worker first serves the tenant and after each change to it
+(services/generations.py): with 10,000 tenants sharing the traffic that is many reads while a
+worker warms up (bench/RESULTS.md, the tenants row), so those reads are made here too, and the
+key rows come back as plain rows, with no ORM objects built.
 
 Every code exchange and refresh reads its person (the claims of the tokens it issues): the
 row's columns and role names in one statement, as plain rows, with no objects built.
@@ -30,6 +31,7 @@ from idp.models.users import User
 
 ClientRow = Row[Any]  # attribute access by column name, like a Client
 TenantRow = Row[Any]  # attribute access by column name, like a Tenant
+KeyRow = Row[Any]  # a signing key's id, kid, alg, sealed private and public JWK, its times
 PersonRow = Row[Any]  # a person's columns and `role`: one of their role names, or None
 
 _clients = Client.__table__
@@ -41,8 +43,22 @@ _CLIENT_BY_ID = select(*_clients.columns).where(
 
 _tenants = Tenant.__table__
 _TENANT_BY_SLUG = select(*_tenants.columns).where(_tenants.c.slug == bindparam("slug"))
+_TENANT_ID_BY_SLUG = select(_tenants.c.id).where(_tenants.c.slug == bindparam("slug"))
 _keys = SigningKey.__table__
 _NEWEST_KEY_ID = select(func.max(_keys.c.id)).where(_keys.c.tenant_id == bindparam("tenant_id"))
+_SIGNING_KEYS = (
+    select(
+        _keys.c.id,
+        _keys.c.kid,
+        _keys.c.alg,
+        _keys.c.private_jwk_sealed,
+        _keys.c.public_jwk,
+        _keys.c.activates_at,
+        _keys.c.retires_at,
+    )
+    .where(_keys.c.tenant_id == bindparam("tenant_id"))
+    .order_by(_keys.c.activates_at.desc(), _keys.c.id.desc())
+)
 
 _users = User.__table__
 _roles = Role.__table__
@@ -98,7 +114,8 @@ class ClientLookup:
 
 
 class TenantLookup:
-    """Reads a tenant by slug, and the id of its newest signing key, for the per-process caches."""
+    """Reads a tenant by slug, its signing keys and the id of its newest one, for the
+    per-process caches."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = _reading(engine)
@@ -106,6 +123,17 @@ class TenantLookup:
     def by_slug(self, slug: str) -> TenantRow | None:
         with self._engine.connect() as connection:
             return connection.execute(_TENANT_BY_SLUG, {"slug": slug}).first()
+
+    def id_by_slug(self, slug: str) -> int | None:
+        """The tenant's id alone: what its generation is found by, before its row is read."""
+        with self._engine.connect() as connection:
+            found = connection.execute(_TENANT_ID_BY_SLUG, {"slug": slug}).scalar()
+            return None if found is None else int(found)
+
+    def signing_keys(self, tenant_id: int) -> Sequence[KeyRow]:
+        """Every signing key of the tenant, retired ones included, the newest active first."""
+        with self._engine.connect() as connection:
+            return connection.execute(_SIGNING_KEYS, {"tenant_id": tenant_id}).all()
 
     def newest_key_id(self, tenant_id: int) -> int | None:
         with self._engine.connect() as connection:

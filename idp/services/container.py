@@ -92,9 +92,7 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         {CLIENT_GENERATIONS: tenant_of_client, SETTINGS_GENERATIONS: tenant_of_settings},
     )
     settings_generations = TenantGenerations(store, SETTINGS_GENERATIONS)
-    key_cache = KeyCache(
-        session_factory, tenant_lookup, kek, settings.keys.cache_seconds, settings_generations
-    )
+    key_cache = KeyCache(tenant_lookup, kek, settings.keys.cache_seconds, settings_generations)
     jobs = JobQueue.from_settings(session_factory, settings.queue)
     return Services(
         settings=settings,

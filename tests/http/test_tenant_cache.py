@@ -15,6 +15,7 @@ import pytest
 from idp.models.lookups import TenantLookup, TenantRow
 from idp.services.container import Services, build_services
 from idp.services.generations import TRUSTED_FOR, TenantGenerations
+from idp.services.tenancy import tenants as tenants_module
 from idp.services.tenancy.tenants import (
     SETTINGS_GENERATIONS,
     TenantCache,
@@ -51,14 +52,30 @@ def test_a_checked_copy_serves_without_reading_the_tenant_again(make, services):
     lookup = CountingLookup(services.engine)
     cache = TenantCache(lookup, 0.0, generations(services))
     cache.get(tenant.slug)
-    assert lookup.reads == 2  # before its generation gave its id, and under it
+    assert lookup.reads == 1  # under the generation its id gave
 
     for _ in range(3):
         time.sleep(TRUSTED_FOR)
         view = cache.get(tenant.slug)
         assert view is not None and view.name == tenant.name
 
-    assert lookup.reads == 2
+    assert lookup.reads == 1
+
+
+def test_slug_scanning_does_not_push_tenants_out(make, services, monkeypatch):
+    """Unknown slugs are remembered in a bounded set of their own: made-up slugs never cost
+    the tenants that exist their cached copy."""
+    monkeypatch.setattr(tenants_module, "MAX_UNKNOWN", 5)
+    tenant = make.tenant()
+    lookup = CountingLookup(services.engine)
+    cache = TenantCache(lookup, 60.0, generations(services))
+    cache.get(tenant.slug)
+
+    for number in range(20):
+        assert cache.get(f"no-such-tenant-{number}") is None
+
+    assert cache.get(tenant.slug) is not None
+    assert lookup.reads == 1
 
 
 def test_settings_changed_elsewhere_apply_at_once(make, services, elsewhere):
@@ -85,7 +102,7 @@ def test_a_deleted_tenant_is_gone_at_once(make, services, elsewhere):
 def test_a_key_rotated_elsewhere_is_in_the_ring_at_once(make, services, elsewhere):
     tenant = make.tenant()
     lookup = TenantLookup(services.engine)
-    cache = KeyCache(services.session_factory, lookup, services.kek, 3600.0, generations(services))
+    cache = KeyCache(lookup, services.kek, 3600.0, generations(services))
     before = {key.kid for key in cache.ring(tenant.id).keys}
 
     created = rotate_keys(

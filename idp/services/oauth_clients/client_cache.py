@@ -31,7 +31,9 @@ from idp.stores import ShortLivedStore
 GENERATION_TRUSTED_FOR = TRUSTED_FOR
 GENERATIONS = "clients"
 MAX_AGE = 3600.0
-MAX_ENTRIES = 10_000  # bounds memory against client ids made up by strangers
+# Bounds memory. Only clients that exist are kept (an unknown id is not), so this is well above
+# any real number of clients served by one worker: clearing would send each to the database.
+MAX_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,10 @@ def list_tenants(uow: UnitOfWork) -> list[TenantView]:
 # The generation of a tenant's settings and signing keys (services/generations.py), published
 # by every commit that writes either (`tenant_of_settings`).
 SETTINGS_GENERATIONS = "tenant-settings"
-MAX_ENTRIES = 10_000  # bounds memory against slug scanning
+# Unknown slugs remembered (each for `ttl`) at most: bounds memory against slug scanning.
+# Tenants that exist are always kept: the database bounds them, and dropping them would send
+# each one's next request to the database.
+MAX_UNKNOWN = 10_000
 
 
 def tenant_of_settings(instance: object) -> int | None:
@@ -145,7 +148,7 @@ def tenant_of_settings(instance: object) -> int | None:
 @dataclass(frozen=True)
 class _Entry:
     loaded: float
-    view: TenantView | None
+    view: TenantView
     generation: str | None  # read before the row; None: trusted for `ttl` only
 
 
@@ -153,11 +156,12 @@ class TenantCache:
     """Tenant lookups by slug, so discovery and tokens skip the query.
 
     A copy read under the tenant's settings generation serves while that generation is current
-    (at most 5 minutes): a change made through the product applies on every worker to every
+    (at most an hour): a change made through the product applies on every worker to every
     request after it returned, and with traffic spread over thousands of tenants a request does
-    not re-read its tenant (bench/RESULTS.md, the tenants row). A tenant first seen is read
-    twice, before and after its generation. An unknown slug, and any read while the store
-    cannot be reached, are trusted for `ttl` seconds, as all reads were before generations.
+    not re-read its tenant (bench/RESULTS.md, the tenants row). A tenant first seen is read in
+    two steps: its id alone, which gives its generation, then its row under that generation.
+    An unknown slug, and any read while the store cannot be reached, are trusted for `ttl`
+    seconds, as all reads were before generations.
     While the database cannot be reached, the last copy read keeps being served (and the
     database is tried again every `ttl` seconds), so discovery and the JWKS answer from memory.
     """
@@ -167,6 +171,7 @@ class TenantCache:
         self._ttl = ttl
         self._generations = generations
         self._entries: dict[str, _Entry] = {}
+        self._unknown: dict[str, float] = {}  # slugs that named no tenant, and when
         self._lock = threading.Lock()
 
     def get(self, slug: str) -> TenantView | None:
@@ -174,6 +179,8 @@ class TenantCache:
         entry = self._entries.get(slug)
         if entry and self._fresh(entry, now):
             return entry.view
+        if entry is None and now - self._unknown.get(slug, -self._ttl) < self._ttl:
+            return None
         if not SLUG.match(slug):
             return None
         try:
@@ -184,9 +191,14 @@ class TenantCache:
             log.warning("database unreachable: tenant %r served from this process's copy", slug)
             view, generation = entry.view, None
         with self._lock:
-            if len(self._entries) > MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[slug] = _Entry(now, view, generation)
+            if view is None:
+                self._entries.pop(slug, None)
+                if len(self._unknown) >= MAX_UNKNOWN:
+                    self._unknown.clear()
+                self._unknown[slug] = now
+            else:
+                self._unknown.pop(slug, None)
+                self._entries[slug] = _Entry(now, view, generation)
         return view
 
     def _load(self, slug: str, known: TenantView | None) -> tuple[TenantView | None, str | None]:
@@ -197,20 +209,19 @@ class TenantCache:
             view = self._read(slug)
             if view is None or view.id == known.id:
                 return view, generation if view else None
+            tenant_id: int | None = view.id  # the slug names another tenant now
         else:
-            view = self._read(slug)
-            if view is None:
+            tenant_id = self._lookup.id_by_slug(slug)
+            if tenant_id is None:
                 return None, None
         # A tenant first seen: its id gives its generation, then the row is read under it.
-        generation = self._generations.current_or_none(view.id)
-        if generation is None:
+        generation = self._generations.current_or_none(tenant_id)
+        view = self._read(slug)
+        if view is None or view.id != tenant_id or generation is None:
             return view, None
-        again = self._read(slug)
-        return again, generation if again is not None and again.id == view.id else None
+        return view, generation
 
     def _fresh(self, entry: _Entry, now: float) -> bool:
-        if entry.view is None:  # an unknown slug
-            return now - entry.loaded < self._ttl
         return self._generations.vouches_for(
             entry.view.id, entry.generation, now - entry.loaded, self._ttl
         )
@@ -223,6 +234,7 @@ class TenantCache:
         """Drop this process's copy after a change made here."""
         with self._lock:
             self._entries.pop(slug, None)
+            self._unknown.pop(slug, None)
 
 
 def update_tenant(uow: UnitOfWork, slug: str, changes: dict[str, object]) -> TenantView:

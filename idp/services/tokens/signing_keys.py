@@ -14,9 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
 from idp.crypto.kek import Kek
 from idp.crypto.keys import (
     KeyRing,
@@ -121,7 +118,7 @@ class KeyCache:
 
     A ring read under the tenant's settings generation (tenancy/tenants.SETTINGS_GENERATIONS,
     published by every commit that writes a key) serves while that generation is current, at
-    most 5 minutes; otherwise it is trusted for `ttl` seconds. Then one cheap query (the newest
+    most an hour; otherwise it is trusted for `ttl` seconds. Then one cheap query (the newest
     key id) tells whether the key set changed, and only then are keys decrypted again (each is
     parsed on first use). While the database cannot be reached, the last ring read keeps being
     used (and the database is tried again every `ttl` seconds): the JWKS is served from memory
@@ -130,13 +127,11 @@ class KeyCache:
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
         lookup: TenantLookup,
         kek: Kek,
         ttl: float,
         generations: TenantGenerations,
     ) -> None:
-        self._session_factory = session_factory
         self._lookup = lookup
         self._kek = kek
         self._ttl = ttl
@@ -171,19 +166,13 @@ class KeyCache:
         )
 
     def _refresh(self, tenant_id: int, entry: _Entry | None) -> tuple[int | None, KeyRing]:
-        """The newest key id and the ring: the cached one while that id has not changed."""
-        newest = self._lookup.newest_key_id(tenant_id)
-        if entry is not None and entry.newest == newest:
-            return newest, entry.ring
-        with self._session_factory() as session:
-            return newest, self._load(session, tenant_id)
-
-    def _load(self, session: Session, tenant_id: int) -> KeyRing:
-        rows = session.scalars(
-            select(SigningKey)
-            .where(SigningKey.tenant_id == tenant_id)
-            .order_by(SigningKey.activates_at.desc(), SigningKey.id.desc())
-        ).all()
+        """The newest key id and the ring: the cached one while that id has not changed. A ring
+        read for the first time needs no such check: its rows give the newest id."""
+        if entry is not None:
+            newest = self._lookup.newest_key_id(tenant_id)
+            if entry.newest == newest:
+                return newest, entry.ring
+        rows = self._lookup.signing_keys(tenant_id)
         now = datetime.now(UTC)
         keys = tuple(
             RingKey(
@@ -197,4 +186,4 @@ class KeyCache:
             for row in rows
             if row.retires_at is None or row.retires_at > now
         )
-        return KeyRing(keys)
+        return max((row.id for row in rows), default=None), KeyRing(keys)
