@@ -10,7 +10,6 @@ leaves one file. Files are the owner's alone: their links sign people in.
 from __future__ import annotations
 
 import email
-import email.policy
 import hashlib
 import logging
 import os
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from types import ModuleType
 
 from idp.mail.base import TemporaryFailure
 from idp.mail.message import OutgoingMail
@@ -58,7 +58,7 @@ class OutboxSender:
             partial = self._directory / f".{name}.{secrets.token_hex(4)}.tmp"
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(mail.to_email().as_bytes(policy=email.policy.SMTP))
+                handle.write(mail.to_email().as_bytes(policy=_policies().SMTP))
             os.replace(partial, self._directory / f"{name}{SUFFIX}")
         except OSError as error:
             raise TemporaryFailure(f"outbox not writable: {type(error).__name__}") from None
@@ -88,7 +88,7 @@ class Outbox:
 
     def _read(self, name: str) -> OutboxEntry:
         raw = (self._directory / f"{name}{SUFFIX}").read_bytes()
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = email.message_from_bytes(raw, policy=_policies().default)
         assert isinstance(message, EmailMessage)
         part = message.get_body(preferencelist=("plain",))
         text = part.get_content() if part is not None else ""
@@ -106,3 +106,11 @@ class Outbox:
 def _valid(name: str) -> bool:
     """Only names we write: `idp mail show ../../etc/passwd` reads nothing."""
     return MESSAGE_NAME.fullmatch(name) is not None
+
+
+def _policies() -> ModuleType:
+    """email.policy, imported when a message is first written or read: with the header
+    parsers it loads, it costs each worker 0.5 MB that most of them never need."""
+    import email.policy
+
+    return email.policy

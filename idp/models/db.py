@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,25 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def upsert_insert(dialect_name: str) -> Callable[..., Any]:
+    """The `insert()` of the engine's dialect, whose statements have `on_conflict_do_update`
+    (both dialects spell the upsert `INSERT ... ON CONFLICT`, SQLite since 3.24; SQLAlchemy has
+    it per dialect, not in the generic insert()).
+
+    Imported here, not at module level: only the dialect in use is loaded, since the other one
+    costs each worker 0.7 MB (SQLite's) or 2 MB (PostgreSQL's) for nothing.
+    """
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise RuntimeError(f"no upsert for database dialect {dialect_name}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

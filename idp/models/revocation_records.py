@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from idp.models.db import upsert_insert
 from idp.models.raw_reads import CompiledRead
 from idp.models.revocations import RevokedAccessToken, SubjectRevocation, UsedClientAssertion
 
@@ -71,7 +71,7 @@ class RevocationRecords:
     def __init__(self, engine: Engine, purge_one_in: int = PURGE_ONE_IN) -> None:
         self._engine = engine
         self._purge_one_in = purge_one_in
-        self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+        self._insert = upsert_insert(engine.dialect.name)
         self._state = CompiledRead(engine, _STATE)
 
     def state(self, tenant_id: int, jti: str, subject: str | None, now: float) -> RevocationState:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from idp.models.db import upsert_insert
 from idp.models.tenants import Tenant
 from idp.models.usage import ActiveUser, UsageCount
 from idp.models.users import User
@@ -40,7 +39,7 @@ class UsageCounts:
             # One statement executed for every row: compiled once and cached, where a VALUES
             # list of hundreds of rows was compiled afresh by every flush (with traffic spread
             # over 10,000 tenants, ~0.5 s of a worker's CPU every flush: bench/RESULTS.md).
-            insert = self._insert_for_dialect()(UsageCount)
+            insert = upsert_insert(self._session.get_bind().dialect.name)(UsageCount)
             statement = insert.on_conflict_do_update(
                 index_elements=["tenant_id", "day", "client_id", "metric"],
                 set_={"count": UsageCount.count + insert.excluded.count},
@@ -51,7 +50,7 @@ class UsageCounts:
         """Mark users active on a day; a user already marked stays counted once."""
         rows = [{"tenant_id": t, "day": d, "user_id": u} for t, d, u in sorted(keys)]
         if rows:
-            insert = self._insert_for_dialect()(ActiveUser)
+            insert = upsert_insert(self._session.get_bind().dialect.name)(ActiveUser)
             self._session.execute(insert.on_conflict_do_nothing(), rows)
 
     def existing_tenants(self, tenant_ids: Iterable[int]) -> set[int]:
@@ -96,13 +95,3 @@ class UsageCounts:
             ActiveUser.tenant_id == tenant_id, ActiveUser.day.between(start, end)
         )
         return int(self._session.scalar(statement) or 0)
-
-    def _insert_for_dialect(self) -> Any:
-        # Both dialects spell the upsert `INSERT ... ON CONFLICT (...) DO UPDATE` (SQLite since
-        # 3.24); SQLAlchemy has it per dialect, not in the generic insert().
-        name = self._session.get_bind().dialect.name
-        if name == "postgresql":
-            return postgresql.insert
-        if name == "sqlite":
-            return sqlite.insert
-        raise RuntimeError(f"usage counters need an upsert, unknown for dialect {name}")

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, bindparam, case, delete, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from idp.models.db import upsert_insert
 from idp.models.failures import DATABASE_ERRORS, DatabaseUnreachable, database_unreachable
 from idp.models.raw_reads import CompiledRead
 from idp.models.store_entries import StoreEntry
@@ -76,7 +76,7 @@ class SqlStore:
     def __init__(self, engine: Engine, purge_one_in: int = PURGE_ONE_IN) -> None:
         self._engine = engine
         self._purge_one_in = purge_one_in
-        self._insert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+        self._insert = upsert_insert(engine.dialect.name)
         # `get` is on the hot path (the client cache's generation, rate limits).
         self._get = CompiledRead(engine, _GET)
         # One `put` per refresh (the retry copy): its statement built once, not per call.
