@@ -56,6 +56,15 @@ class Row:
 
 
 @dataclass(frozen=True)
+class WarmUp:
+    """The load a server took to become warm (bench/run.py `warm`)."""
+
+    requests: int
+    seconds: float
+    cpu_seconds: float  # the server's
+
+
+@dataclass(frozen=True)
 class TenantsRow:
     """ES256 client credentials tokens: the 1-tenant database against the grown one, served
     alternately in one run (bench/tenants.py)."""
@@ -65,6 +74,7 @@ class TenantsRow:
     tenants: int  # in the grown database
     spread: int  # how many of them the load cycles through
     many_rss_mb: list[float]  # the grown database's server's workers, after the load
+    warm_up: WarmUp  # the grown side's, before the measured runs: its cold start
 
     @property
     def ratio(self) -> float:
@@ -216,7 +226,10 @@ def tenants_lines(row: TenantsRow | None) -> list[str]:
         f"{many.p50_ms:.2f} ms, p99 {many.p99_ms:.2f} ms, runs {many.runs_text}; non-200 "
         f"{one.not_200 + one.socket_errors + many.not_200 + many.socket_errors}; ratio "
         f"{row.ratio:.2f}: {verdict}. Worker RSS of the {row.tenants:,}-tenant server after "
-        f"the load: {rss} MB.",
+        f"the load: {rss} MB. Its warm-up before the measured runs (a cold start: each "
+        f"worker's first requests for each tenant read it, its client and its key ring): "
+        f"{row.warm_up.requests:,} requests in {row.warm_up.seconds:.0f} s, "
+        f"{row.warm_up.cpu_seconds:.1f} server CPU-seconds.",
         "",
     ]
 
