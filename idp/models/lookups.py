@@ -12,8 +12,10 @@ keys and its newest key id, when a worker first serves the tenant and after each
 worker warms up (bench/RESULTS.md, the tenants row), so those reads are made here too, and the
 key rows come back as plain rows, with no ORM objects built.
 
-Every code exchange and refresh reads its person (the claims of the tokens it issues): the
-row's columns and role names in one statement, as plain rows, with no objects built.
+Every refresh first reads the token it was given, to decide what to do with it (the rotation
+itself is one guarded UPDATE in the unit of work, which the read only informs), and every code
+exchange and refresh reads its person (the claims of the tokens it issues): the row's columns
+and role names in one statement, as plain rows, with no objects built.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import Engine, Row, bindparam, func, select
 
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
+from idp.models.refresh_tokens import RefreshTokenState, read_state
 from idp.models.roles import Role, user_roles
 from idp.models.tenants import Tenant
 from idp.models.users import User
@@ -152,3 +155,14 @@ class PersonLookup:
         with self._engine.connect() as connection:
             params = {"tenant_id": tenant_id, "subject": subject}
             return connection.execute(_PERSON_BY_SUBJECT, params).all()
+
+
+class RefreshTokenLookup:
+    """Reads a refresh token's state by (tenant, digest) before the grant decides on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = _reading(engine)
+
+    def state(self, tenant_id: int, token_digest: str) -> RefreshTokenState | None:
+        with self._engine.connect() as connection:
+            return read_state(connection, tenant_id, token_digest)

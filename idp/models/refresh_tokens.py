@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    ForeignKey,
+    String,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.models.base import Base, utcnow
@@ -134,6 +144,37 @@ class RefreshTokenState:
     revoked_at: datetime | None
 
 
+def read_state(
+    connection: Connection, tenant_id: int, token_digest: str
+) -> RefreshTokenState | None:
+    """The token and the state of the person it was issued to, as read on `connection`."""
+    token = connection.execute(
+        _STATE, {"tenant_id": tenant_id, "token_digest": token_digest}
+    ).first()
+    if token is None:
+        return None
+    return RefreshTokenState(
+        token_digest=token.token_digest,
+        family_id=token.family_id,
+        client_id=token.client_id,
+        user_id=token.user_id,
+        subject=token.subject,
+        user_active=token.user_active,
+        scopes=tuple(token.scopes),
+        sid=token.sid,
+        auth_time=token.auth_time,
+        amr=tuple(token.amr),
+        claims=dict(token.claims),
+        offline=token.offline,
+        issued_at=token.issued_at,
+        family_expires_at=token.family_expires_at,
+        expires_at=min(token.expires_at, token.family_expires_at),
+        used_at=token.used_at,
+        successor_digest=token.successor_digest,
+        revoked_at=token.revoked_at,
+    )
+
+
 class RefreshTokens:
     """Refresh token rows, always within one tenant (DESIGN §2)."""
 
@@ -146,33 +187,7 @@ class RefreshTokens:
 
     def state(self, tenant_id: int, token_digest: str) -> RefreshTokenState | None:
         """The token and the state of the person it was issued to, detached from the session."""
-        token = (
-            self._session.connection()
-            .execute(_STATE, {"tenant_id": tenant_id, "token_digest": token_digest})
-            .first()
-        )
-        if token is None:
-            return None
-        return RefreshTokenState(
-            token_digest=token.token_digest,
-            family_id=token.family_id,
-            client_id=token.client_id,
-            user_id=token.user_id,
-            subject=token.subject,
-            user_active=token.user_active,
-            scopes=tuple(token.scopes),
-            sid=token.sid,
-            auth_time=token.auth_time,
-            amr=tuple(token.amr),
-            claims=dict(token.claims),
-            offline=token.offline,
-            issued_at=token.issued_at,
-            family_expires_at=token.family_expires_at,
-            expires_at=min(token.expires_at, token.family_expires_at),
-            used_at=token.used_at,
-            successor_digest=token.successor_digest,
-            revoked_at=token.revoked_at,
-        )
+        return read_state(self._session.connection(), tenant_id, token_digest)
 
     def by_digest(self, tenant_id: int, token_digest: str) -> RefreshToken | None:
         return self._session.scalar(

@@ -289,6 +289,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         try:
             body = rotate(
                 container.uow(),
+                container.refresh_token_lookup,
                 container.store,
                 container.revocations,
                 tenant,

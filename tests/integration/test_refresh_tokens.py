@@ -76,6 +76,7 @@ def test_only_digests_in_the_database_and_a_sealed_copy_in_the_store(
 
     body: dict[str, Any] = rotate(
         services.uow(),
+        services.refresh_token_lookup,
         services.store,
         services.revocations,
         tenant,

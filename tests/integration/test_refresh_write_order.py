@@ -64,6 +64,7 @@ def test_a_failure_between_the_two_writes_leaves_the_token_unspent(
     def refresh() -> dict:
         return rotate(
             services.uow(),
+            services.refresh_token_lookup,
             services.store,
             services.revocations,
             tenant,

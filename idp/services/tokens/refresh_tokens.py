@@ -24,6 +24,7 @@ from typing import Any
 
 from idp.crypto.kek import Kek, KekError
 from idp.crypto.secrets import digest, new_identifier, new_secret
+from idp.models.lookups import RefreshTokenLookup
 from idp.models.refresh_tokens import RefreshTokens, RefreshTokenState
 from idp.models.uow import UnitOfWork
 from idp.services.audit import DENIED, AuditEntry, record_event
@@ -175,6 +176,7 @@ def purge_expired_families(uow: UnitOfWork, tenant: TenantView) -> int:
 
 def rotate(
     uow: UnitOfWork,
+    lookup: RefreshTokenLookup,
     store: ShortLivedStore,
     revocations: Revocations,
     tenant: TenantView,
@@ -194,14 +196,14 @@ def rotate(
     if not looks_like_refresh_token(presented):
         raise RefreshRefused("The refresh token is invalid.")
     token_digest = digest(presented)
-    token = _presented(uow, tenant, client_id, token_digest)
+    token = _presented(lookup, tenant, client_id, token_digest)
     if token.used_at is None:
         body = _rotate_unused(
             uow, store, tenant, presented, token, asked_scopes, respond, grace_seconds
         )
         if body is not None:
             return body
-        token = _presented(uow, tenant, client_id, token_digest)  # lost the race
+        token = _presented(lookup, tenant, client_id, token_digest)  # lost the race
     return _spent(uow, store, revocations, tenant, presented, token, grace_seconds, origin)
 
 
@@ -274,11 +276,11 @@ def revoke_session_refresh_tokens(
 
 
 def _presented(
-    uow: UnitOfWork, tenant: TenantView, client_id: str, token_digest: str
+    lookup: RefreshTokenLookup, tenant: TenantView, client_id: str, token_digest: str
 ) -> RefreshTokenState:
-    """The token, if it may be presented by this client at all."""
-    with uow:
-        token = RefreshTokens(uow.session).state(tenant.id, token_digest)
+    """The token, if it may be presented by this client at all: read outside the unit of work,
+    since what follows is decided by the guarded UPDATE of `_rotate_unused`, not by this read."""
+    token = lookup.state(tenant.id, token_digest)
     # One answer for unknown and another client's token: it tells the caller nothing.
     if token is None or token.client_id != client_id:
         raise RefreshRefused("The refresh token is invalid.")
