@@ -76,9 +76,9 @@ def tune_malloc(env: Mapping[str, str]) -> None:
     raises its mmap threshold to the size of the first large block freed, after which such
     blocks come from that heap and stay in the worker for good (40-60 MB after the bench's
     sign-ins). A fixed threshold keeps every block over MMAP_THRESHOLD in a mapping of its own,
-    returned when freed: the worker's memory after a sign-in is what it was before. It costs
-    the kernel zeroing the block's pages at each verification (~6 ms of a ~30 ms verification
-    here), about what hashing one at a time saves (crypto/passwords.py). Called in each worker
+    returned when freed: the worker's memory after hashing a new password is what it was
+    before. (Verifications, the frequent case, take their block from crypto/argon2_blocks.py in
+    huge pages, which costs the kernel a third of what malloc's fresh mapping does.) Called in each worker
     before its request threads start, so no thread has an arena of its own yet. The GIL
     already serialises most allocations, so the shared arena's lock costs nothing measurable.
     """

@@ -17,7 +17,9 @@ import os
 import threading
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+
+from idp.crypto import argon2_blocks
+from idp.crypto.argon2_blocks import MalformedHash
 
 
 class Passwords:
@@ -34,10 +36,11 @@ class Passwords:
             return self._hasher.hash(password)
 
     def verify(self, stored_hash: str, password: str) -> bool:
+        """Through `argon2_blocks`, whose block costs the kernel a third of malloc's."""
         try:
             with self._turns:
-                return self._hasher.verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
+                return argon2_blocks.verify(stored_hash, password.encode())
+        except MalformedHash:
             return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
