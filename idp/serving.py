@@ -77,10 +77,11 @@ def tune_malloc(env: Mapping[str, str]) -> None:
     blocks come from that heap and stay in the worker for good (40-60 MB after the bench's
     sign-ins). A fixed threshold keeps every block over MMAP_THRESHOLD in a mapping of its own,
     returned when freed: the worker's memory after hashing a new password is what it was
-    before. (Verifications, the frequent case, take their block from crypto/argon2_blocks.py in
-    huge pages, which costs the kernel a third of what malloc's fresh mapping does.) Called in each worker
-    before its request threads start, so no thread has an arena of its own yet. The GIL
-    already serialises most allocations, so the shared arena's lock costs nothing measurable.
+    before. (Verifications, the frequent case, take their block from crypto/argon2_blocks.py
+    in huge pages, which costs the kernel a third of what malloc's fresh mapping does.) Called
+    in each worker before its request threads start, so no thread has an arena of its own yet.
+    The GIL already serialises most allocations, so the shared arena's lock costs nothing
+    measurable.
     """
     if not sys.platform.startswith("linux"):
         return
