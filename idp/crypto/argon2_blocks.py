@@ -22,9 +22,9 @@ import mmap
 import threading
 from typing import Any
 
-from argon2.low_level import ARGON2_VERSION, Type, core, error_to_str, ffi, lib
+from argon2 import Parameters, extract_parameters
+from argon2.low_level import ARGON2_VERSION, core, error_to_str, ffi, lib
 
-_TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
 # Bounds what a stored hash may ask of us: far above any cost we ship or accept.
 MAX_MEMORY_KIB = 4 * 1024 * 1024
 MAX_TIME_COST = 64
@@ -43,7 +43,7 @@ def verify(stored_hash: str, password: bytes) -> bool:
 
     Raises MalformedHash when the stored value cannot be read.
     """
-    kind, version, memory_kib, time_cost, parallelism, salt, expected = _parse(stored_hash)
+    parameters, salt, expected = _parse(stored_hash)
     out = ffi.new("uint8_t[]", len(expected))
     context = ffi.new(
         "argon2_context *",
@@ -58,17 +58,17 @@ def verify(stored_hash: str, password: bytes) -> bool:
             "secretlen": 0,
             "ad": ffi.NULL,
             "adlen": 0,
-            "t_cost": time_cost,
-            "m_cost": memory_kib,
-            "lanes": parallelism,
-            "threads": parallelism,
-            "version": version,
+            "t_cost": parameters.time_cost,
+            "m_cost": parameters.memory_cost,
+            "lanes": parameters.parallelism,
+            "threads": parameters.parallelism,
+            "version": parameters.version,
             "allocate_cbk": _allocate,
             "free_cbk": _free,
             "flags": lib.ARGON2_DEFAULT_FLAGS,
         },
     )
-    result = core(context, kind.value)
+    result = core(context, parameters.type.value)
     if result != lib.ARGON2_OK:
         raise RuntimeError(f"argon2 verification failed: {error_to_str(result)}")
     return hmac.compare_digest(bytes(ffi.buffer(out)), expected)
@@ -99,29 +99,24 @@ def _free(memory: Any, size: int) -> None:
     block.close()
 
 
-def _parse(stored_hash: str) -> tuple[Type, int, int, int, int, bytes, bytes]:
-    """`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (unpadded base64), within bounds."""
-    parts = stored_hash.split("$")
-    if len(parts) != 6 or parts[0] or parts[1] not in _TYPES:
-        raise MalformedHash("not an argon2 hash")
+def _parse(stored_hash: str) -> tuple[Parameters, bytes, bytes]:
+    """The parameters (argon2-cffi reads them), salt and hash of a stored hash, within bounds."""
     try:
-        version = int(parts[2].removeprefix("v="))
-        costs = dict(item.split("=", 1) for item in parts[3].split(","))
-        memory_kib, time_cost, parallelism = int(costs["m"]), int(costs["t"]), int(costs["p"])
-        salt, expected = _unpadded_b64(parts[4]), _unpadded_b64(parts[5])
-    except (ValueError, KeyError) as error:
-        raise MalformedHash("unreadable argon2 parameters") from error
+        parameters = extract_parameters(stored_hash)
+        salt_text, hash_text = stored_hash.rsplit("$", 2)[1:]
+        salt, expected = _unpadded_b64(salt_text), _unpadded_b64(hash_text)
+    except ValueError as error:  # InvalidHashError is one, as is a base64 error
+        raise MalformedHash("not a readable argon2 hash") from error
     if (
-        not parts[2].startswith("v=")
-        or version != ARGON2_VERSION
-        or not 0 < memory_kib <= MAX_MEMORY_KIB
-        or not 0 < time_cost <= MAX_TIME_COST
-        or not 0 < parallelism <= MAX_PARALLELISM
+        parameters.version != ARGON2_VERSION
+        or not 0 < parameters.memory_cost <= MAX_MEMORY_KIB
+        or not 0 < parameters.time_cost <= MAX_TIME_COST
+        or not 0 < parameters.parallelism <= MAX_PARALLELISM
         or not 0 < len(salt) <= MAX_BYTES
         or not 0 < len(expected) <= MAX_BYTES
     ):
         raise MalformedHash("argon2 parameters out of bounds")
-    return _TYPES[parts[1]], version, memory_kib, time_cost, parallelism, salt, expected
+    return parameters, salt, expected
 
 
 def _unpadded_b64(text: str) -> bytes:
