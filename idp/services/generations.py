@@ -48,7 +48,7 @@ TRUSTED_FOR = 0.01
 MAX_TENANTS = 100_000
 # How long a copy vouched for only by its generation may serve (`vouches_for`): bounds what a
 # row changed behind the product's back (SQL by hand, no generation published) can outlive.
-# An hour, as for clients: with copies read again every 5 minutes, two workers serving 10,000
+# An hour: with copies read again every 5 minutes, two workers serving 10,000
 # tenants re-read ~67 tenants a second between them, by estimate a tenth of their core's CPU.
 VOUCHED_MAX_AGE = 3600.0
 CHANGED = "idp.changed_generations"

@@ -12,7 +12,8 @@ whenever one of the tenant's clients is written (generations.publish_on_commit h
 commit, whatever made it: the management API, the `idp` command, dynamic registration). Reading
 it on every request was a fifth of a client credentials request's CPU on Redis (bench/RESULTS.md),
 which is why a worker trusts the generation it read for GENERATION_TRUSTED_FOR seconds and a
-writer waits that long after publishing. A cached client lives at most MAX_AGE in any case.
+writer waits that long after publishing. A cached client lives at most VOUCHED_MAX_AGE in any
+case, as every copy vouched for by a generation.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from dataclasses import dataclass
 
 from idp.models.clients import Client
 from idp.models.lookups import ClientLookup
-from idp.services.generations import TRUSTED_FOR, TenantGenerations
+from idp.services.generations import TRUSTED_FOR, VOUCHED_MAX_AGE, TenantGenerations
 from idp.services.generations import generation_key as shared_generation_key
 from idp.services.oauth_clients.clients import ClientView, lookup_client
 from idp.stores import ShortLivedStore
 
 GENERATION_TRUSTED_FOR = TRUSTED_FOR
 GENERATIONS = "clients"
-MAX_AGE = 3600.0
 # Bounds memory. Only clients that exist are kept (an unknown id is not), so this is well above
 # any real number of clients served by one worker: clearing would send each to the database.
 MAX_ENTRIES = 100_000
@@ -57,7 +57,7 @@ class ClientCache:
         key = (tenant_id, client_id)
         entry = self._entries.get(key)
         now = time.monotonic()
-        if entry and entry.generation == generation and now - entry.loaded < MAX_AGE:
+        if entry and entry.generation == generation and now - entry.loaded < VOUCHED_MAX_AGE:
             return entry.view
         view = lookup_client(self._lookup, tenant_id, client_id)
         with self._lock:

@@ -179,7 +179,8 @@ class TenantCache:
         entry = self._entries.get(slug)
         if entry and self._fresh(entry, now):
             return entry.view
-        if entry is None and now - self._unknown.get(slug, -self._ttl) < self._ttl:
+        unknown_since = self._unknown.get(slug)
+        if entry is None and unknown_since is not None and now - unknown_since < self._ttl:
             return None
         if not SLUG.match(slug):
             return None
