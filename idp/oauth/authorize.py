@@ -5,7 +5,9 @@ known good, every error is shown on our own page and nobody is redirected anywhe
 errors go back to the client with `state` and `iss` (RFC 9207) in the requested response mode.
 
 A request that needs the person (account chooser, sign-in, consent) is parked as a transaction
-in the store and resumed at `{issuer}/authorize/resume?txn=...` once the hosted pages are done.
+in the store and resumed once the hosted pages are done: by the page's own answer when it knows
+the session (a sign-in or a consent goes straight on to the next step or to the client), or at
+`{issuer}/authorize/resume?txn=...`.
 
 Decisions on the OIDC Core §3.1.2.1 parameters:
 - `login_hint` is an e-mail address: it fills in the login form, and a session of somebody else
@@ -327,10 +329,18 @@ class AuthorizationEndpoint:
         return self._proceed(authz, session, after, None)
 
     def resume(self, cookie: str | None, transaction_id: str) -> Response:
+        return self.resume_as(
+            current_session(services().uow(), current_tenant(), cookie), transaction_id
+        )
+
+    def resume_as(self, session: SessionView | None, transaction_id: str) -> Response:
+        """The parked request goes on as `session`. A page that has just signed the person in
+        or recorded their consent knows the session (a new one's cookie is on its answer, not
+        yet on the request), so the person goes on without a round trip through
+        `/authorize/resume`."""
         transaction = Transactions(services().store).find(current_tenant().id, transaction_id)
         if transaction is None:
             return error_page(PageError(EXPIRED))
-        session = current_session(services().uow(), current_tenant(), cookie)
         return self._proceed(transaction.request, session, transaction.login_after, transaction)
 
     def _proceed(

@@ -257,7 +257,7 @@ def test_login_and_consent_posts_without_csrf_token_are_refused(browser, rp, per
 
     # Forged from another site: the attacker's own token does not match the victim's cookie.
     signed_in = browser.sign_in(login_url, person.email, PASSWORD)
-    consent_url = browser.follow(signed_in).headers["Location"]
+    consent_url = signed_in.headers["Location"]
     form = hidden_fields(browser.get(consent_url).text) | {"decision": "allow"}
     form["csrf_token"] = "forged"
     refused = http.post(f"{browser.issuer}/consent", data=form, allow_redirects=False)
@@ -368,9 +368,9 @@ def test_max_age_re_authentication_gives_a_newer_auth_time(browser, rp, person, 
 def test_denied_consent_returns_access_denied(browser, rp, person):
     _, challenge = pkce_pair()
     started = browser.authorize(**code_request(rp.client.client_id, challenge))
-    consent_url = browser.follow(
-        browser.sign_in(started.headers["Location"], person.email, PASSWORD)
-    ).headers["Location"]
+    consent_url = browser.sign_in(started.headers["Location"], person.email, PASSWORD).headers[
+        "Location"
+    ]
     assert error_of(browser.consent(consent_url, decision="deny"))[0] == "access_denied"
 
 

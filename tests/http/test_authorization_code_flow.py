@@ -48,14 +48,13 @@ def test_person_signs_in_consents_and_the_client_gets_verified_tokens(
     cookie = next(c for c in signed_in.cookies if c.name.startswith("idp_session_"))
     assert cookie.has_nonstandard_attr("HttpOnly")
     assert "samesite=lax" in signed_in.headers["Set-Cookie"].lower()
-    consent_redirect = browser.follow(signed_in)
-    consent_url = consent_redirect.headers["Location"]
+    consent_url = signed_in.headers["Location"]
     assert consent_url.startswith(f"{issuer}/consent?txn=")
     consent_page = browser.get(consent_url)
     assert "Test client" in consent_page.text
     assert "See your e-mail address" in consent_page.text
     assert '<label for="remember">Remember this decision</label>' in consent_page.text
-    back = browser.follow(browser.consent(consent_url))
+    back = browser.consent(consent_url)
     assert back.status_code == 303
     assert back.headers["Location"].startswith(REDIRECT + "?")
     result = query_of(back.headers["Location"])
@@ -129,8 +128,8 @@ def test_public_client_with_pkce_and_form_post(browser, person, make, module_ten
     }
     started = browser.authorize(**params)
     signed_in = browser.sign_in(started.headers["Location"], person.email, PASSWORD)
-    consent_url = browser.follow(signed_in).headers["Location"]
-    page = browser.follow(browser.consent(consent_url))
+    consent_url = signed_in.headers["Location"]
+    page = browser.consent(consent_url)
     assert page.status_code == 200
     assert "form-action 'self' http://127.0.0.1:51234" in page.headers["Content-Security-Policy"]
     assert 'action="http://127.0.0.1:51234/cb"' in page.text

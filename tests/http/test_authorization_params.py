@@ -84,9 +84,9 @@ def test_using_another_account_signs_in_and_replaces_the_session(
     chosen = signed_in.follow(signed_in.choose_account(started.headers["Location"], "another"))
     login = chosen.headers["Location"]
     assert login.startswith(f"{signed_in.issuer}/login?txn=")  # a fresh sign-in is required
-    consent = signed_in.follow(signed_in.sign_in(login, other.email, PASSWORD)).headers["Location"]
+    consent = signed_in.sign_in(login, other.email, PASSWORD).headers["Location"]
     assert consent.startswith(f"{signed_in.issuer}/consent?")  # no second chooser
-    params = query_of(signed_in.follow(signed_in.consent(consent)).headers["Location"])
+    params = query_of(signed_in.consent(consent).headers["Location"])
     assert subject_of(http, signed_in.issuer, rp, params, verifier) == other.subject
     # The session now belongs to the other account.
     again, verifier = start(signed_in, rp, prompt="none")
@@ -99,7 +99,7 @@ def test_without_a_session_select_account_goes_straight_to_login(browser, rp, pe
     started, _ = start(browser, rp, prompt="select_account")
     login = started.headers["Location"]
     assert login.startswith(f"{browser.issuer}/login?txn=")
-    after = browser.follow(browser.sign_in(login, person.email, PASSWORD))
+    after = browser.sign_in(login, person.email, PASSWORD)
     assert after.headers["Location"].startswith(f"{browser.issuer}/consent?")
 
 
@@ -185,7 +185,7 @@ def test_an_id_token_hint_for_another_person(signed_in, rp, person, make, module
     started, _ = start(signed_in, rp, id_token_hint=hint)
     login = started.headers["Location"]
     assert login.startswith(f"{signed_in.issuer}/login?txn=")
-    refused = signed_in.follow(signed_in.sign_in(login, person.email, PASSWORD))
+    refused = signed_in.sign_in(login, person.email, PASSWORD)
     assert redirected_error(refused) == "login_required"
 
 

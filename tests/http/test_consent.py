@@ -42,9 +42,7 @@ def offline_rp(make, module_tenant):
 def consent_url(browser, issued, person, **extra):
     _, challenge = pkce_pair()
     started = browser.authorize(**code_request(issued.client.client_id, challenge, **extra))
-    after_login = browser.follow(
-        browser.sign_in(started.headers["Location"], person.email, PASSWORD)
-    )
+    after_login = browser.sign_in(started.headers["Location"], person.email, PASSWORD)
     location = after_login.headers["Location"]
     assert location.startswith(f"{browser.issuer}/consent?txn="), location
     return location
@@ -125,7 +123,7 @@ def test_offline_access_is_dropped_without_interactive_consent(browser, http, of
         browser, offline_rp, person, scope="openid profile offline_access", prompt="login"
     )
     assert "Keep access while you are not using it" in browser.get(url).text
-    back = browser.follow(browser.consent(url, remember=False))
+    back = browser.consent(url, remember=False)
     assert "code" in query_of(back.headers["Location"])
     # Not remembered: a silent request still goes without it.
     again = granted_scope(

@@ -102,7 +102,7 @@ def start_flow(browser: Browser, issued: IssuedClient) -> tuple[str, str]:
 
 
 def to_client(browser: Browser, response: requests.Response) -> dict[str, str]:
-    """Follow a signed-in browser from /authorize/resume through consent to the client."""
+    """Follow a signed-in browser through consent to the client."""
     for _ in range(4):
         location = response.headers.get("Location", "")
         assert response.status_code in (302, 303), (response.status_code, response.text)
@@ -130,7 +130,7 @@ def test_the_link_in_the_browser_that_asked_resumes_the_client_flow(mailed: Mail
         assert mail["Subject"] == "Sign in to Test tenant"
         opened = browser.get(magic_link(mail))
         assert opened.status_code == 303, opened.text
-        assert opened.headers["Location"] == f"{issuer}/authorize/resume?txn={txn}"
+        assert opened.headers["Location"] == f"{issuer}/consent?txn={txn}"
         assert opened.headers["Referrer-Policy"] == "no-referrer"
         query = to_client(browser, opened)
         assert query["state"] == "st-123"
@@ -420,8 +420,8 @@ def test_a_link_is_a_first_factor_and_an_enrolled_person_still_gives_the_second(
         txn, verifier = start_flow(browser, issued)
         ask(http, issuer, person.email, txn)
         [mail] = mailed.mails_to(person.email, 1)
-        resumed = browser.follow(browser.get(magic_link(mail)))
-        mfa = resumed.headers["Location"]
+        opened = browser.get(magic_link(mail))
+        mfa = opened.headers["Location"]
         assert mfa.startswith(f"{issuer}/mfa?txn="), mfa
         query = to_client(browser, type_second_code(browser, mfa, enrolled.code(1)))
         tokens = redeem(

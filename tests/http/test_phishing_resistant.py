@@ -103,12 +103,12 @@ class Person:
         for _ in range(10):
             location = response.headers.get("Location", "")
             if location.startswith(f"{self.issuer}/login"):
-                response = browser.follow(browser.sign_in(location, self.user.email, PASSWORD))
+                response = browser.sign_in(location, self.user.email, PASSWORD)
             elif location.startswith(f"{self.issuer}/mfa"):
                 assert pending, f"an unexpected second step: {location}"
                 response = pending.pop(0)(browser, location)
             elif location.startswith(f"{self.issuer}/consent"):
-                response = browser.follow(browser.consent(location))
+                response = browser.consent(location)
             elif location.startswith(self.issuer):
                 response = browser.follow(response)
             else:
@@ -144,7 +144,7 @@ class Person:
             if location.startswith(f"{self.issuer}/mfa"):
                 return location
             if location.startswith(f"{self.issuer}/login"):
-                response = browser.follow(browser.sign_in(location, self.user.email, PASSWORD))
+                response = browser.sign_in(location, self.user.email, PASSWORD)
             else:
                 response = browser.follow(response)
         raise AssertionError("no second step")

@@ -87,7 +87,7 @@ class Person:
             if location.startswith(f"{self.issuer}/mfa"):
                 return location
             if location.startswith(f"{self.issuer}/login"):
-                response = browser.follow(browser.sign_in(location, self.user.email, PASSWORD))
+                response = browser.sign_in(location, self.user.email, PASSWORD)
             else:
                 response = browser.follow(response)
         raise AssertionError("no second step")
@@ -227,7 +227,7 @@ def test_mfa_required_makes_people_enrol_inside_the_flow(
     verifier, challenge = pkce_pair()
     start = browser.authorize(**code_request(rp.client.client_id, challenge, scope="openid"))
     at_mfa = browser.sign_in(browser.follow(start).url, user.email, PASSWORD)
-    at_mfa = browser.follow(at_mfa)  # resume: the flow stops at the second step
+    # Signed in, the flow goes on to its next step: the second factor.
     assert at_mfa.headers["Location"].startswith(f"{issuer}/mfa?txn=")
     page = browser.follow(at_mfa)
     secret = secret_on(page.text)
@@ -237,7 +237,7 @@ def test_mfa_required_makes_people_enrol_inside_the_flow(
     onwards = shown.text.split('class="button" href="')[1].split('"')[0]
     consent = browser.get(onwards.replace("&amp;", "&"))
     assert consent.headers["Location"].startswith(f"{issuer}/consent")  # after the factors
-    done = browser.follow(browser.consent(consent.headers["Location"]))
+    done = browser.consent(consent.headers["Location"])
     assert done.headers["Location"].startswith(REDIRECT)
     code = query_of(done.headers["Location"])["code"]
     body = redeem(fresh, issuer, rp.client.client_id, rp.secret or "", code, verifier)
@@ -259,7 +259,7 @@ def test_a_client_demanding_mfa_has_a_person_without_one_enrol(
     start = browser.authorize(
         **code_request(rp.client.client_id, challenge, scope="openid", acr_values="2")
     )
-    at_mfa = browser.follow(browser.sign_in(browser.follow(start).url, user.email, PASSWORD))
+    at_mfa = browser.sign_in(browser.follow(start).url, user.email, PASSWORD)
     page = browser.follow(at_mfa)
     assert page.status_code == 200 and secret_on(page.text)
     assert page.headers["Cache-Control"] == "no-store"

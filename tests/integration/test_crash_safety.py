@@ -181,10 +181,11 @@ def test_sigterm_lets_every_sign_in_in_flight_finish(site, tenant, person, two_w
     assert code == 0
     assert stopped_in < GRACEFUL_TIMEOUT
     assert len(answers) == SIGN_INS_IN_FLIGHT  # none was cut off
-    # The normal answer: signed in, on to the authorization request that brought them.
+    # The normal answer: signed in, and (a first-party client) on to it with a code.
     assert {(status, location.split("?")[0]) for _, status, location in answers} == {
-        (303, f"{issuer}/authorize/resume")
+        (303, REDIRECT)
     }
+    assert all("code=" in location for _, _, location in answers)
     finished_after = sum(1 for at, _, _ in answers if at > terminated_at)
     assert finished_after >= 2, "too few requests were still in flight at SIGTERM"
 

@@ -33,7 +33,7 @@ def open_account(
             return response
         location = response.headers["Location"]
         if urlsplit(location).path.endswith("/login"):
-            response = browser.follow(browser.sign_in(location, email, password))
+            response = browser.sign_in(location, email, password)
         else:
             response = browser.get(location if "://" in location else _absolute(issuer, location))
     raise AssertionError("the account page was never reached")

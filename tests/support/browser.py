@@ -132,9 +132,9 @@ class Browser:
         for _ in range(6):
             location = response.headers.get("Location", "")
             if location.startswith(f"{self.issuer}/login"):
-                response = self.follow(self.sign_in(location, email, password))
+                response = self.sign_in(location, email, password)
             elif location.startswith(f"{self.issuer}/consent") and consent:
-                response = self.follow(self.consent(location))
+                response = self.consent(location)
             elif location.startswith(self.issuer):
                 response = self.follow(response)
             else:

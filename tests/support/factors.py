@@ -74,13 +74,13 @@ def run_with_factor(
     for _ in range(8):
         location = response.headers.get("Location", "")
         if location.startswith(f"{browser.issuer}/login"):
-            response = browser.follow(browser.sign_in(location, email, password))
+            response = browser.sign_in(location, email, password)
         elif location.startswith(f"{browser.issuer}/mfa"):
             answered = type_code(browser, location, code())
             assert answered.status_code == 303, answered.text
             response = browser.follow(answered)
         elif location.startswith(f"{browser.issuer}/consent"):
-            response = browser.follow(browser.consent(location))
+            response = browser.consent(location)
         elif location.startswith(browser.issuer):
             response = browser.follow(response)
         else:
@@ -100,7 +100,7 @@ def open_account_with_factor(
             return response
         location = response.headers["Location"]
         if location.startswith(f"{issuer}/login"):
-            response = browser.follow(browser.sign_in(location, email, PASSWORD))
+            response = browser.sign_in(location, email, PASSWORD)
         elif location.startswith(f"{issuer}/mfa"):
             response = browser.follow(type_code(browser, location, code()))
         else:

@@ -3,7 +3,7 @@ the person first proves the account the upstream's address names, then confirms 
 
 - `GET {issuer}/federation/link`: without a session, the proof page (the account's password
   here, or any other way in through the login page: a passkey, a mailed link, another provider
-  already linked to it; routes.resume_after_sign_in brings every sign-in back here while a link
+  already linked to it; routes.pending_link brings every sign-in back here while a link
   waits, and "forgot your password" mails a reset link); with a session of that account, the
   confirmation page; with someone else's, the pending link is dropped and their sign-in goes on;
 - `POST {issuer}/federation/link/proof`: the password, through the same sign-in (and lockout)
@@ -135,7 +135,7 @@ def link_page() -> Response:
 
 def _resume(txn: str) -> Response:
     """On with the authorization request as the signed-in person (after the pending link was
-    spent, so routes.resume_after_sign_in no longer points here)."""
+    spent, so routes.pending_link no longer points here)."""
     resume = resume_after_sign_in(find_transaction(txn))
     response = redirect(resume, 303) if resume else render_page("pages/signed_in.html")
     clear_pending_link_cookie(response)

@@ -176,30 +176,47 @@ def login_submit() -> Any:
 
 
 def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> BaseResponse:
-    """Where a sign-in by any method leads, with the new session's cookie: back into its
-    authorization request through `/authorize/resume`, so each later step (another factor,
-    consent) applies whatever the method; or the signed-in page when none brought the person."""
-    resume = resume_after_sign_in(transaction)
-    response = redirect(resume, 303) if resume else render_page("pages/signed_in.html")
+    """Where a sign-in by any method leads, with the new session's cookie: on into its
+    authorization request as that session, so each later step (another factor, consent)
+    applies whatever the method, with no round trip through `/authorize/resume`; to a link
+    waiting for its owner's proof; or the signed-in page when no request brought the person."""
+    link = pending_link(transaction)
+    if link is not None:
+        response: BaseResponse = redirect(link, 303)
+    elif transaction is None:
+        response = render_page("pages/signed_in.html")
+    else:
+        _signing_in_chose_the_account(transaction)
+        response = authorization_endpoint.resume_as(signed_in.session, transaction.id)
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
     return response
 
 
 def resume_after_sign_in(transaction: Transaction | None) -> str | None:
-    """The URL of the authorization request a sign-in continues (None: no request brought the
-    person), for views that answer with a redirect and for the passkey script alike."""
+    """The URL a sign-in continues at (None: no request brought the person), for the passkey
+    script, which navigates there itself, and the link page once the link is settled."""
+    link = pending_link(transaction)
+    if link is not None or transaction is None:
+        return link
+    _signing_in_chose_the_account(transaction)
+    return f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
+
+
+def pending_link(transaction: Transaction | None) -> str | None:
+    """The link page when an upstream identity waits for its owner's proof
+    (pages/federation_link.py): this sign-in, by whatever method, may be it; that page decides
+    and then resumes."""
     if PendingLinks(services().store).find(current_tenant().id, pending_link_cookie()):
-        # An upstream identity waits for its owner's proof (pages/federation_link.py): this
-        # sign-in, by whatever method, may be it; that page decides and then resumes.
         return pending_link_page(transaction.id if transaction else "")
-    if transaction is None:
-        return None
+    return None
+
+
+def _signing_in_chose_the_account(transaction: Transaction) -> None:
+    """Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1)."""
     if "select_account" in transaction.request.prompt and not transaction.account_chosen:
-        # Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1).
         Transactions(services().store).choose_account(
             current_tenant().id, transaction, another=False
         )
-    return f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}"
 
 
 def pending_link_page(txn: str) -> str:
@@ -276,7 +293,7 @@ def consent_submit() -> Any:
             list(transaction.request.scopes),
         )
     Transactions(services().store).consented(tenant.id, transaction, session.sid)
-    return redirect(f"{issuer()}/authorize/resume?{urlencode({'txn': transaction.id})}", 303)
+    return authorization_endpoint.resume_as(session, transaction.id)
 
 
 def _select_account_page(
