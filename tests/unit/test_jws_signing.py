@@ -22,7 +22,7 @@ def ring_key(alg: str, key_alg: str | None = None) -> RingKey:
     return RingKey(
         kid=private["kid"],
         alg=alg,
-        private_jwk=private,
+        open_private=lambda: private,
         public_jwk=public_part(private),
         activates_at=NOW - timedelta(days=1),
         retires_at=None,

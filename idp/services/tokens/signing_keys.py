@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from idp.crypto.kek import Kek
 from idp.crypto.keys import (
@@ -178,7 +179,7 @@ class KeyCache:
             RingKey(
                 kid=row.kid,
                 alg=row.alg,
-                private_jwk=open_jwk(self._kek, row.private_jwk_sealed, row.kid),
+                open_private=partial(open_jwk, self._kek, row.private_jwk_sealed, row.kid),
                 public_jwk=row.public_jwk,
                 activates_at=row.activates_at,
                 retires_at=row.retires_at,
