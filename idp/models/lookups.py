@@ -16,19 +16,25 @@ Every refresh first reads the token it was given, to decide what to do with it (
 itself is one guarded UPDATE in the unit of work, which the read only informs), and every code
 exchange and refresh reads its person (the claims of the tokens it issues): the row's columns
 and role names in one statement, as plain rows, with no objects built.
+
+Every hosted page and every authorization request a browser with a session cookie makes reads
+that session, and at most once a minute records that it is in use: each is one statement on
+its own, with no unit of work around it (three round trips fewer on PostgreSQL per page).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Row, bindparam, func, select
+from sqlalchemy import Engine, Row, bindparam, func, select, update
 
 from idp.models.clients import Client
 from idp.models.keys import SigningKey
 from idp.models.refresh_tokens import RefreshTokenState, read_state
 from idp.models.roles import Role, user_roles
+from idp.models.sessions import LoginSession
 from idp.models.tenants import Tenant
 from idp.models.users import User
 
@@ -91,6 +97,48 @@ _PERSON_BY_SUBJECT = (
     .where(_users.c.tenant_id == bindparam("tenant_id"), _users.c.subject == bindparam("subject"))
     .order_by(_roles.c.name)
 )
+
+
+# The session's columns a page needs and the two things of its person it needs (not the person
+# with roles), on the tables: nothing is loaded as an object.
+_sessions = LoginSession.__table__
+_LIVE_SESSION = (
+    select(
+        _sessions.c.id,
+        _sessions.c.sid,
+        _sessions.c.user_id,
+        _sessions.c.auth_time,
+        _sessions.c.amr,
+        _sessions.c.last_seen_at,
+        _users.c.subject,
+        _users.c.active,
+    )
+    .join(_users, _users.c.id == _sessions.c.user_id)
+    .where(
+        _sessions.c.tenant_id == bindparam("tenant"),
+        _sessions.c.cookie_digest == bindparam("cookie"),
+        _sessions.c.expires_at > bindparam("now"),
+        _users.c.tenant_id == bindparam("tenant"),
+    )
+)
+_SESSION_SEEN = (
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("seen_at"))
+)
+
+
+class LiveSession(NamedTuple):
+    """An unexpired session as a page reads it, with its person's `sub` and active flag."""
+
+    id: int
+    sid: str
+    user_id: int
+    auth_time: datetime
+    amr: list[str]
+    last_seen_at: datetime | None
+    subject: str
+    active: bool
 
 
 def _reading(engine: Engine) -> Engine:
@@ -166,3 +214,23 @@ class RefreshTokenLookup:
     def state(self, tenant_id: int, token_digest: str) -> RefreshTokenState | None:
         with self._engine.connect() as connection:
             return read_state(connection, tenant_id, token_digest)
+
+
+class SessionLookup:
+    """Reads the session a browser's cookie names, and records when it was last in use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = _reading(engine)
+
+    def live(self, tenant_id: int, cookie_digest: str, now: datetime) -> LiveSession | None:
+        """The unexpired session, with its person's `sub` and whether they are active."""
+        with self._engine.connect() as connection:
+            params = {"tenant": tenant_id, "cookie": cookie_digest, "now": now}
+            row = connection.execute(_LIVE_SESSION, params).first()
+        return None if row is None else LiveSession(*row)
+
+    def seen(self, session_id: int, now: datetime) -> None:
+        """One UPDATE, committed on its own: a session ended meanwhile matches no row, which is
+        no error here."""
+        with self._engine.begin() as connection:
+            connection.execute(_SESSION_SEEN, {"session_id": session_id, "seen_at": now})

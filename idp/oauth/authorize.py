@@ -320,7 +320,7 @@ class AuthorizationEndpoint:
             return error_page(error)
         except RedirectError as error:
             return deliver_error(error)
-        session = current_session(services().uow(), current_tenant(), cookie)
+        session = current_session(services().session_lookup, current_tenant(), cookie)
         auth_time = session.auth_time.timestamp() if session else None
         now = time.time()
         after = authorization.login_after(authz, auth_time, now)
@@ -330,7 +330,7 @@ class AuthorizationEndpoint:
 
     def resume(self, cookie: str | None, transaction_id: str) -> Response:
         return self.resume_as(
-            current_session(services().uow(), current_tenant(), cookie), transaction_id
+            current_session(services().session_lookup, current_tenant(), cookie), transaction_id
         )
 
     def resume_as(self, session: SessionView | None, transaction_id: str) -> Response:

@@ -13,7 +13,13 @@ from idp.crypto.kek import Kek, load_kek
 from idp.crypto.passwords import Passwords
 from idp.mail import make_sender
 from idp.models.db import make_engine, make_session_factory
-from idp.models.lookups import ClientLookup, PersonLookup, RefreshTokenLookup, TenantLookup
+from idp.models.lookups import (
+    ClientLookup,
+    PersonLookup,
+    RefreshTokenLookup,
+    SessionLookup,
+    TenantLookup,
+)
 from idp.models.revocation_records import RevocationRecords
 from idp.models.uow import UnitOfWork
 from idp.services.generations import TenantGenerations, publish_on_commit
@@ -46,6 +52,7 @@ class Services:
     client_lookup: ClientLookup
     person_lookup: PersonLookup
     refresh_token_lookup: RefreshTokenLookup
+    session_lookup: SessionLookup
     clients: ClientCache
     usage: UsageRecorder
     jobs: JobQueue
@@ -119,6 +126,7 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         client_lookup=client_lookup,
         person_lookup=PersonLookup(engine),
         refresh_token_lookup=RefreshTokenLookup(engine),
+        session_lookup=SessionLookup(engine),
         clients=ClientCache(client_lookup, store),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),
         jobs=jobs,

@@ -40,7 +40,7 @@ def signed_in() -> SessionView | None:
     """The browser's session, unless it still owes a second factor (issue 10 §4): then the
     account page too goes through the account client's sign-in, which asks for it."""
     tenant = current_tenant()
-    session = current_session(services().uow(), tenant, session_cookie())
+    session = current_session(services().session_lookup, tenant, session_cookie())
     if session is None or second_factor_pending(
         services().uow(), tenant.id, tenant.mfa_policy, session
     ):

@@ -207,7 +207,7 @@ def _sign_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> 
 def _link_for_signed_in(flow: Flow, provider: ProviderView, identity: UpstreamIdentity) -> Response:
     """The account page's "link another provider": only for the person who started it."""
     tenant, container = current_tenant(), services()
-    session = current_session(container.uow(), tenant, session_cookie())
+    session = current_session(container.session_lookup, tenant, session_cookie())
     if session is None or session.user_id != flow.user_id:
         return _account_page("expired")
     try:

@@ -113,7 +113,7 @@ def _confirm_page(pending: PendingLink, status: int = 200, message: str | None =
 
 
 def _owner_signed_in(pending: PendingLink) -> bool:
-    session = current_session(services().uow(), current_tenant(), session_cookie())
+    session = current_session(services().session_lookup, current_tenant(), session_cookie())
     return session is not None and session.user_id == pending.user_id
 
 
@@ -122,7 +122,7 @@ def link_page() -> Response:
     pending = _pending()
     if pending is None:
         return back_to_login(request.args.get("txn", "")[:MAX_FIELD], "expired")
-    session = current_session(services().uow(), current_tenant(), session_cookie())
+    session = current_session(services().session_lookup, current_tenant(), session_cookie())
     if session is None:
         return _proof_page(pending)
     if session.user_id == pending.user_id:

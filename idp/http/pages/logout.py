@@ -71,7 +71,7 @@ def _answer(source: MultiDict[str, str]) -> Response:
         checked = _checked(source)
     except LogoutRefused as refused:
         return _refused(refused)
-    session = current_session(services().uow(), current_tenant(), session_cookie())
+    session = current_session(services().session_lookup, current_tenant(), session_cookie())
     if session is None or checked.proves_session(session.sid):
         return _sign_out(checked)
     return _confirm_page(checked)

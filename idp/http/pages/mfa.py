@@ -54,7 +54,9 @@ def _context(txn: str) -> tuple[Transaction, SessionView | None] | Response:
     transaction = find_transaction(txn[:MAX_FIELD])
     if transaction is None:
         return error_page(PageError(EXPIRED))
-    return transaction, current_session(services().uow(), current_tenant(), session_cookie())
+    return transaction, current_session(
+        services().session_lookup, current_tenant(), session_cookie()
+    )
 
 
 def _passkey_demanded(transaction: Transaction) -> bool:
@@ -70,7 +72,7 @@ def _code_page(transaction: Transaction, status: int = 200, message: str | None 
     if passkey_only and message is None:
         message = PASSKEY_ONLY
     uow, tenant = services().uow(), current_tenant()
-    session = current_session(uow, tenant, session_cookie())
+    session = current_session(services().session_lookup, tenant, session_cookie())
     user_id = session.user_id if session else 0
     return render_page(
         "pages/mfa.html",

@@ -70,7 +70,7 @@ def _problem(message: str, status: int = 400) -> Response:
 
 
 def _session() -> SessionView | None:
-    return current_session(services().uow(), current_tenant(), session_cookie())
+    return current_session(services().session_lookup, current_tenant(), session_cookie())
 
 
 def _bound_to(purpose: str, txn: str) -> tuple[str, SessionView | None] | None:

@@ -266,7 +266,7 @@ def consent_page() -> Any:
     transaction = find_transaction(request.args.get("txn", "")[:MAX_FIELD])
     if transaction is None:
         return error_page(PageError(EXPIRED))
-    if current_session(services().uow(), current_tenant(), session_cookie()) is None:
+    if current_session(services().session_lookup, current_tenant(), session_cookie()) is None:
         return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
     return _consent_page(transaction)
 
@@ -279,7 +279,7 @@ def consent_submit() -> Any:
     if not csrf_ok():
         return _consent_page(transaction, 400, FORM_EXPIRED)
     tenant = current_tenant()
-    session = current_session(services().uow(), tenant, session_cookie())
+    session = current_session(services().session_lookup, tenant, session_cookie())
     if session is None:
         return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
     if request.form.get("decision") != "allow":
@@ -326,7 +326,7 @@ def select_account_page() -> Any:
     transaction = find_transaction(request.args.get("txn", "")[:MAX_FIELD])
     if transaction is None:
         return error_page(PageError(EXPIRED))
-    session = current_session(services().uow(), current_tenant(), session_cookie())
+    session = current_session(services().session_lookup, current_tenant(), session_cookie())
     email = _signed_in_email(session.subject) if session else None
     if email is None:
         return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)
@@ -338,7 +338,7 @@ def select_account_submit() -> Any:
     transaction = find_transaction(request.form.get("txn", "")[:MAX_FIELD])
     if transaction is None:
         return error_page(PageError(EXPIRED))
-    session = current_session(services().uow(), current_tenant(), session_cookie())
+    session = current_session(services().session_lookup, current_tenant(), session_cookie())
     email = _signed_in_email(session.subject) if session else None
     if email is None:  # signed out meanwhile: signing in is choosing
         return redirect(f"{issuer()}/login?{urlencode({'txn': transaction.id})}", 303)

@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import update
-
 from idp.crypto.passwords import Passwords
 from idp.crypto.secrets import digest, new_identifier
-from idp.models.session_repository import LiveSession
-from idp.models.sessions import LoginSession
+from idp.models.lookups import SessionLookup
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.accounts.users import MAX_PASSWORD, normalise_email
@@ -237,30 +234,20 @@ def audit_sign_in(
     )
 
 
-def current_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> SessionView | None:
-    """The live session the cookie names at this tenant, of a user who is still active."""
+def current_session(
+    lookup: SessionLookup, tenant: TenantView, cookie: str | None
+) -> SessionView | None:
+    """The live session the cookie names at this tenant, of a user who is still active; its use
+    is recorded at most once per LAST_SEEN_EVERY."""
     if not cookie or len(cookie) > MAX_COOKIE:
         return None
-    with uow:
-        login = uow.login_sessions.live(tenant.id, digest(cookie), datetime.now(UTC))
-        if login is None or not login.active:
-            return None
-        view = SessionView(
-            login.sid, login.user_id, login.subject, login.auth_time, tuple(login.amr)
-        )
-        _touch(uow, login)
-        return view
-
-
-def _touch(uow: UnitOfWork, login: LiveSession) -> None:
-    """Record that the session is in use, at most once per LAST_SEEN_EVERY. A Core UPDATE,
-    not an ORM flush: a session ended meanwhile matches no row, which is no error here."""
     now = datetime.now(UTC)
+    login = lookup.live(tenant.id, digest(cookie), now)
+    if login is None or not login.active:
+        return None
     if login.last_seen_at is None or now - login.last_seen_at >= LAST_SEEN_EVERY:
-        uow.session.execute(
-            update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now)
-        )
-        uow.commit()
+        lookup.seen(login.id, now)
+    return SessionView(login.sid, login.user_id, login.subject, login.auth_time, tuple(login.amr))
 
 
 def end_session(uow: UnitOfWork, tenant: TenantView, cookie: str | None) -> None:
