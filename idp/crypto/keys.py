@@ -82,9 +82,9 @@ class RingKey:
     algorithm, and parsing an RSA one costs ~40 ms, so a worker's first ES256 token for a tenant
     does not pay for its two RSA keys (with 10,000 tenants that was ~14 minutes of CPU per
     worker before it had served each once: bench/RESULTS.md). Until then the private material
-    stays sealed (`open_private` unseals it): a key that never signs in this worker is never
-    in its memory in clear, and a sealed key takes less room than its decoded JWK (~4 KB a
-    tenant less with 10,000 tenants cached)."""
+    stays sealed (`open_private` unseals it): a key that never signs or checks a token in this
+    worker is never in its memory in clear, and a sealed key takes less room than its decoded
+    JWK (~2 KB a tenant less with 10,000 tenants cached)."""
 
     kid: str
     alg: str
