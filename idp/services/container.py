@@ -16,6 +16,7 @@ from idp.models.db import make_engine, make_session_factory
 from idp.models.lookups import (
     ClientLookup,
     PersonLookup,
+    ProviderLookup,
     RefreshTokenLookup,
     SessionLookup,
     TenantLookup,
@@ -51,6 +52,7 @@ class Services:
     tenant_cache: TenantCache
     client_lookup: ClientLookup
     person_lookup: PersonLookup
+    provider_lookup: ProviderLookup
     refresh_token_lookup: RefreshTokenLookup
     session_lookup: SessionLookup
     clients: ClientCache
@@ -125,6 +127,7 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         ),
         client_lookup=client_lookup,
         person_lookup=PersonLookup(engine),
+        provider_lookup=ProviderLookup(engine),
         refresh_token_lookup=RefreshTokenLookup(engine),
         session_lookup=SessionLookup(engine),
         clients=ClientCache(client_lookup, store),

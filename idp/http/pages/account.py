@@ -94,7 +94,7 @@ def account_page(
         factors_offered=tenant.mfa_policy != POLICY_OFF,
         passkeys=list_passkeys(container.uow(), tenant.id, session.user_id),
         identities=list_identities(container.uow(), tenant, session.user_id),
-        link_providers=enabled_providers(container.uow(), tenant),
+        link_providers=enabled_providers(container.provider_lookup, tenant),
         base=issuer(),
     )
 

@@ -78,7 +78,7 @@ def _provider_name(slug: str) -> str:
 def _proof_page(pending: PendingLink, status: int = 200, message: str | None = None) -> Response:
     others = [
         button
-        for button in enabled_providers(services().uow(), current_tenant())
+        for button in enabled_providers(services().provider_lookup, current_tenant())
         if button.slug != pending.provider
     ]
     return no_referrer(

@@ -89,7 +89,7 @@ def _login_page(
         transaction = find_transaction(txn)
     if not email and transaction is not None:
         email = transaction.request.login_hint or ""  # autoescaped into the value attribute
-    providers = enabled_providers(services().uow(), current_tenant())
+    providers = enabled_providers(services().provider_lookup, current_tenant())
     return render_page(
         "pages/login.html",
         transaction=transaction,
@@ -132,7 +132,9 @@ def _idp_hint(transaction: Transaction | None) -> str | None:
     hint = transaction.request.idp_hint if transaction is not None else None
     if not hint or transaction is None:
         return None
-    slugs = {button.slug for button in enabled_providers(services().uow(), current_tenant())}
+    slugs = {
+        button.slug for button in enabled_providers(services().provider_lookup, current_tenant())
+    }
     if hint not in slugs:
         return None
     return f"{issuer()}/federation/{hint}/start?{urlencode({'txn': transaction.id})}"

@@ -86,7 +86,7 @@ def _signup_page(
     errors: Any = (),
 ) -> Response:
     tenant = current_tenant()
-    providers = enabled_providers(services().uow(), tenant)
+    providers = enabled_providers(services().provider_lookup, tenant)
     return render_page(
         "pages/signup.html",
         transaction=find_transaction(txn),

@@ -25,7 +25,7 @@ from idp.models.uow import UnitOfWork
 from idp.services.errors import NotFound
 from idp.services.tenancy.providers import (
     ProviderView,
-    enabled_providers,
+    list_providers,
     upstream_config,
 )
 from idp.services.tenancy.tenants import TenantView
@@ -88,7 +88,7 @@ def verify_subject_token(config: UpstreamConfig, subject: SubjectToken) -> Upstr
 
 def _provider_slug(uow: UnitOfWork, tenant: TenantView, subject: SubjectToken) -> str:
     kinds = KINDS[subject.token_type]
-    candidates = [p.slug for p in enabled_providers(uow, tenant) if p.kind in kinds]
+    candidates = [p.slug for p in list_providers(uow, tenant) if p.enabled and p.kind in kinds]
     if subject.subject_issuer is not None:
         if subject.subject_issuer not in candidates:
             raise NoProvider("subject_issuer names no provider that takes this token type")

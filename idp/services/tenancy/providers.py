@@ -25,6 +25,7 @@ from idp.federation.github import (
     GITHUB_TOKEN_ENDPOINT,
 )
 from idp.federation.google import GOOGLE_ISSUER
+from idp.models.lookups import ProviderLookup, ProviderRow
 from idp.models.providers import PROVIDER_KINDS, UpstreamProvider
 from idp.models.uow import UnitOfWork
 from idp.services.errors import Conflict, InvalidInput, NotFound
@@ -81,7 +82,7 @@ class ProviderView:
     icon_uri: str | None
 
     @classmethod
-    def of(cls, row: UpstreamProvider) -> ProviderView:
+    def of(cls, row: UpstreamProvider | ProviderRow) -> ProviderView:
         github = row.kind == "github"
         return cls(
             slug=row.slug,
@@ -202,9 +203,9 @@ def get_provider(uow: UnitOfWork, tenant: TenantView, slug: str) -> ProviderView
         return ProviderView.of(_require(uow, tenant.id, slug))
 
 
-def enabled_providers(uow: UnitOfWork, tenant: TenantView) -> list[ProviderView]:
+def enabled_providers(lookup: ProviderLookup, tenant: TenantView) -> list[ProviderView]:
     """The tenant's enabled providers, in creation order: the login page's buttons."""
-    return [provider for provider in list_providers(uow, tenant) if provider.enabled]
+    return [ProviderView.of(row) for row in lookup.of_tenant(tenant.id) if row.enabled]
 
 
 def upstream_config(

@@ -151,7 +151,8 @@ def test_upstream_config_unseals_the_secret_of_enabled_providers_only(services, 
     for hidden in ("github", "nope"):
         with pytest.raises(NotFound):
             upstream_config(services.uow(), services.kek, tenant, hidden)
-    assert [p.slug for p in enabled_providers(services.uow(), tenant)] == ["google", "corp"]
+    enabled = enabled_providers(services.provider_lookup, tenant)
+    assert [p.slug for p in enabled] == ["google", "corp"]
 
 
 def test_github_upstream_config_carries_the_endpoints_in_force(services, admin) -> None:
@@ -167,7 +168,7 @@ def test_providers_of_one_tenant_are_not_another_tenants(services, admin, make) 
     other = make.tenant()
     with pytest.raises(NotFound):
         upstream_config(services.uow(), services.kek, other, "google")
-    assert enabled_providers(services.uow(), other) == []
+    assert enabled_providers(services.provider_lookup, other) == []
 
 
 @pytest.mark.parametrize(
