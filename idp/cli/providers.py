@@ -136,7 +136,7 @@ def providers_update(
 def providers_list(slug: str, as_json: bool) -> None:
     container = open_services()
     tenant = tenant_of(container, slug)
-    found = provider_service.list_providers(container.uow(), tenant)
+    found = provider_service.list_providers(container.provider_lookup, tenant)
     emit([_shown(container, tenant, provider) for provider in found], as_json)
 
 

@@ -143,7 +143,9 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             raise TooManyExchanges(wait)
         subject: SubjectToken = self.request.subject
         try:
-            provider, config = choose_provider(container.uow(), container.kek, tenant, subject)
+            provider, config = choose_provider(
+                container.uow(), container.provider_lookup, container.kek, tenant, subject
+            )
         except NoProvider as error:
             raise InvalidRequestError(f"{error}.") from error
         try:

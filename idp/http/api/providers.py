@@ -50,7 +50,7 @@ def create_provider(slug: str) -> Response:
 @bp.get("/tenants/<slug>/providers")
 def list_providers(slug: str) -> Response:
     tenant = reachable_tenant(slug, "tenants:read")
-    found = provider_service.list_providers(services().uow(), tenant)
+    found = provider_service.list_providers(services().provider_lookup, tenant)
     issuer = issuer_of(tenant)
     return jsonify(single_page(provider.public_dict(issuer) for provider in found))
 

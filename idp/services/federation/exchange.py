@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from idp.crypto.kek import Kek
 from idp.federation import UpstreamConfig, UpstreamIdentity, provider_for
+from idp.models.lookups import ProviderLookup
 from idp.models.uow import UnitOfWork
 from idp.services.errors import NotFound
 from idp.services.tenancy.providers import (
     ProviderView,
-    list_providers,
+    enabled_providers,
     upstream_config,
 )
 from idp.services.tenancy.tenants import TenantView
@@ -59,11 +60,15 @@ class SubjectToken:
 
 
 def choose_provider(
-    uow: UnitOfWork, kek: Kek, tenant: TenantView, subject: SubjectToken
+    uow: UnitOfWork,
+    lookup: ProviderLookup,
+    kek: Kek,
+    tenant: TenantView,
+    subject: SubjectToken,
 ) -> tuple[ProviderView, UpstreamConfig]:
     """The enabled provider that vouches for this subject token, with its settings. Raises
     NoProvider."""
-    slug = _provider_slug(uow, tenant, subject)
+    slug = _provider_slug(lookup, tenant, subject)
     try:
         return upstream_config(uow, kek, tenant, slug)
     except NotFound as error:  # disabled or deleted meanwhile
@@ -86,9 +91,9 @@ def verify_subject_token(config: UpstreamConfig, subject: SubjectToken) -> Upstr
     )
 
 
-def _provider_slug(uow: UnitOfWork, tenant: TenantView, subject: SubjectToken) -> str:
+def _provider_slug(lookup: ProviderLookup, tenant: TenantView, subject: SubjectToken) -> str:
     kinds = KINDS[subject.token_type]
-    candidates = [p.slug for p in list_providers(uow, tenant) if p.enabled and p.kind in kinds]
+    candidates = [p.slug for p in enabled_providers(lookup, tenant) if p.kind in kinds]
     if subject.subject_issuer is not None:
         if subject.subject_issuer not in candidates:
             raise NoProvider("subject_issuer names no provider that takes this token type")

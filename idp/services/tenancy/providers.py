@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from idp.crypto.kek import Kek
@@ -184,18 +184,9 @@ def update_provider(
         return ProviderView.of(row)
 
 
-# Every login page lists the tenant's providers: the statement is built once.
-_OF_TENANT = (
-    select(UpstreamProvider)
-    .where(UpstreamProvider.tenant_id == bindparam("tenant"))
-    .order_by(UpstreamProvider.id)
-)
-
-
-def list_providers(uow: UnitOfWork, tenant: TenantView) -> list[ProviderView]:
-    with uow:
-        rows = uow.session.scalars(_OF_TENANT, {"tenant": tenant.id})
-        return [ProviderView.of(row) for row in rows]
+def list_providers(lookup: ProviderLookup, tenant: TenantView) -> list[ProviderView]:
+    """Every provider of the tenant, enabled or not, in creation order."""
+    return [ProviderView.of(row) for row in lookup.of_tenant(tenant.id)]
 
 
 def get_provider(uow: UnitOfWork, tenant: TenantView, slug: str) -> ProviderView:
@@ -205,7 +196,7 @@ def get_provider(uow: UnitOfWork, tenant: TenantView, slug: str) -> ProviderView
 
 def enabled_providers(lookup: ProviderLookup, tenant: TenantView) -> list[ProviderView]:
     """The tenant's enabled providers, in creation order: the login page's buttons."""
-    return [ProviderView.of(row) for row in lookup.of_tenant(tenant.id) if row.enabled]
+    return [provider for provider in list_providers(lookup, tenant) if provider.enabled]
 
 
 def upstream_config(
