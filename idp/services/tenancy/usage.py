@@ -172,12 +172,10 @@ class UsageRecorder:
     def _write(self, counts: Counter[CountKey], active: set[ActiveKey]) -> None:
         with self._session_factory() as session:
             repository = UsageCounts(session)
-            tenants = repository.existing_tenants(
-                {key[0] for key in counts} | {a[0] for a in active}
-            )
+            repository.add(counts)
+            # A person's rows go with their tenant's: one who still exists has a tenant too.
             users = repository.existing_users({a[2] for a in active})
-            repository.add({key: n for key, n in counts.items() if key[0] in tenants})
-            repository.add_active_users(a for a in active if a[0] in tenants and a[2] in users)
+            repository.add_active_users(a for a in active if a[2] in users)
             session.commit()
 
 
