@@ -104,21 +104,27 @@ class AuditFilter:
 
 def record_event(uow: UnitOfWork, entry: AuditEntry) -> None:
     """Append one event in its own transaction."""
+    with uow:
+        add_event(uow, entry)
+        uow.commit()
+
+
+def add_event(uow: UnitOfWork, entry: AuditEntry) -> None:
+    """Append one event to the caller's open transaction: it is recorded if and only if the
+    change it describes commits, and costs no transaction of its own."""
     if entry.outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {entry.outcome!r}")
-    with uow:
-        AuditEvents(uow.session).add(
-            tenant_id=entry.tenant_id,
-            actor=_clip(entry.actor) or "unknown",
-            action=_clip(entry.action, 100) or "unknown",
-            target_type=_clip(entry.target_type, 50),
-            target_id=_clip(_clean_text(entry.target_id)),
-            outcome=entry.outcome,
-            client_ip=_clip(entry.client_ip, 64),
-            request_id=_clip(entry.request_id, 64),
-            details=scrub(entry.details),
-        )
-        uow.commit()
+    AuditEvents(uow.session).add(
+        tenant_id=entry.tenant_id,
+        actor=_clip(entry.actor) or "unknown",
+        action=_clip(entry.action, 100) or "unknown",
+        target_type=_clip(entry.target_type, 50),
+        target_id=_clip(_clean_text(entry.target_id)),
+        outcome=entry.outcome,
+        client_ip=_clip(entry.client_ip, 64),
+        request_id=_clip(entry.request_id, 64),
+        details=scrub(entry.details),
+    )
 
 
 def page_events(

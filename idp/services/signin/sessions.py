@@ -20,7 +20,7 @@ from idp.models.lookups import SessionLookup
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
 from idp.services.accounts.users import MAX_PASSWORD, normalise_email
-from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
+from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, add_event, record_event
 from idp.services.errors import InvalidInput
 from idp.services.signin.lockout import LoginThrottle
 from idp.services.tenancy.tenants import TenantView
@@ -132,6 +132,10 @@ class SignIn:
             elif not user.email_verified and not tenant.unverified_sign_in:
                 refusal, unverified = (user.subject, "e-mail address not verified"), True
             else:
+                # Committed with the session: a sign-in is never recorded without it, nor
+                # the other way round, and the event costs no transaction of its own.
+                success = sign_in_event(tenant, attempt, user.subject, SUCCESS, None, "password")
+                add_event(uow, success)
                 cookie, view = self._open_session(
                     uow, tenant, user, password, previous_cookie, attempt
                 )
@@ -139,7 +143,6 @@ class SignIn:
             self._audit(uow, tenant, attempt, refusal[0], FAILED, refusal[1])
             raise SignInRefused(unverified=unverified)
         self._throttle.record_success(tenant, email)
-        self._audit(uow, tenant, attempt, view.subject, SUCCESS, None)
         if self._usage is not None:
             self._usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
         return SignedIn(cookie, view, tenant.session_lifetime)
@@ -212,25 +215,34 @@ def audit_sign_in(
     reason: str | None,
     method: str,
 ) -> None:
-    """`user.sign_in` for every method: one action to search the audit trail for."""
+    """`user.sign_in` for every method, in a transaction of its own."""
+    record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, method))
+
+
+def sign_in_event(
+    tenant: TenantView,
+    attempt: Attempt,
+    subject: str | None,
+    outcome: str,
+    reason: str | None,
+    method: str,
+) -> AuditEntry:
+    """`user.sign_in`: one action to search the audit trail for, whatever the method."""
     details = {"method": method, "client_id": attempt.client_id}
     if reason:
         details["reason"] = reason
     if attempt.via:
         details["via"] = attempt.via
-    record_event(
-        uow,
-        AuditEntry(
-            action="user.sign_in",
-            actor=f"user:{subject}" if outcome == SUCCESS and subject else "anonymous",
-            tenant_id=tenant.id,
-            target_type="user" if subject else None,
-            target_id=subject,
-            outcome=outcome,
-            client_ip=attempt.ip,
-            request_id=attempt.request_id,
-            details=details,
-        ),
+    return AuditEntry(
+        action="user.sign_in",
+        actor=f"user:{subject}" if outcome == SUCCESS and subject else "anonymous",
+        tenant_id=tenant.id,
+        target_type="user" if subject else None,
+        target_id=subject,
+        outcome=outcome,
+        client_ip=attempt.ip,
+        request_id=attempt.request_id,
+        details=details,
     )
 
 
