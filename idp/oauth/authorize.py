@@ -329,18 +329,20 @@ class AuthorizationEndpoint:
         return self._proceed(authz, session, after, None)
 
     def resume(self, cookie: str | None, transaction_id: str) -> Response:
-        return self.resume_as(
-            current_session(services().session_lookup, current_tenant(), cookie), transaction_id
-        )
-
-    def resume_as(self, session: SessionView | None, transaction_id: str) -> Response:
-        """The parked request goes on as `session`. A page that has just signed the person in
-        or recorded their consent knows the session (a new one's cookie is on its answer, not
-        yet on the request), so the person goes on without a round trip through
-        `/authorize/resume`."""
-        transaction = Transactions(services().store).find(current_tenant().id, transaction_id)
+        tenant = current_tenant()
+        transaction = Transactions(services().store).find(tenant.id, transaction_id)
         if transaction is None:
             return error_page(PageError(EXPIRED))
+        session = current_session(services().session_lookup, tenant, cookie)
+        return self.resume_as(session, transaction)
+
+    def resume_as(self, session: SessionView | None, transaction: Transaction) -> Response:
+        """The parked request goes on as `session`. A page that has just signed the person in
+        or recorded their consent knows the session (a new one's cookie is on its answer, not
+        yet on the request) and holds the transaction as it saved it, so the person goes on
+        without a round trip through `/authorize/resume` and the store is not read again. A
+        second submit racing this one is settled where the code is issued: only one caller
+        can spend the transaction (`Transactions.finish`)."""
         return self._proceed(transaction.request, session, transaction.login_after, transaction)
 
     def _proceed(

@@ -188,8 +188,8 @@ def continue_signed_in(transaction: Transaction | None, signed_in: SignedIn) -> 
     elif transaction is None:
         response = render_page("pages/signed_in.html")
     else:
-        _signing_in_chose_the_account(transaction)
-        response = authorization_endpoint.resume_as(signed_in.session, transaction.id)
+        chosen = _signing_in_chose_the_account(transaction)
+        response = authorization_endpoint.resume_as(signed_in.session, chosen)
     set_session_cookie(response, signed_in.cookie, signed_in.max_age)
     return response
 
@@ -213,12 +213,14 @@ def pending_link(transaction: Transaction | None) -> str | None:
     return None
 
 
-def _signing_in_chose_the_account(transaction: Transaction) -> None:
-    """Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1)."""
+def _signing_in_chose_the_account(transaction: Transaction) -> Transaction:
+    """Signing in is choosing the account: no chooser after it (OIDC Core §3.1.2.1). The
+    transaction as it now stands."""
     if "select_account" in transaction.request.prompt and not transaction.account_chosen:
-        Transactions(services().store).choose_account(
+        return Transactions(services().store).choose_account(
             current_tenant().id, transaction, another=False
         )
+    return transaction
 
 
 def pending_link_page(txn: str) -> str:
@@ -294,8 +296,8 @@ def consent_submit() -> Any:
             transaction.request.client_id,
             list(transaction.request.scopes),
         )
-    Transactions(services().store).consented(tenant.id, transaction, session.sid)
-    return authorization_endpoint.resume_as(session, transaction.id)
+    consented = Transactions(services().store).consented(tenant.id, transaction, session.sid)
+    return authorization_endpoint.resume_as(session, consented)
 
 
 def _select_account_page(

@@ -104,9 +104,7 @@ class Transactions:
     def begin(
         self, tenant_id: int, request: AuthorizationRequest, login_after: float | None
     ) -> Transaction:
-        transaction = Transaction(secrets.token_urlsafe(24), request, login_after)
-        self._save(tenant_id, transaction)
-        return transaction
+        return self._save(tenant_id, Transaction(secrets.token_urlsafe(24), request, login_after))
 
     def find(self, tenant_id: int, transaction_id: str) -> Transaction | None:
         if not transaction_id or len(transaction_id) > MAX_TRANSACTION_ID:
@@ -123,22 +121,28 @@ class Transactions:
             data.get("account_chosen", False),
         )
 
-    def consented(self, tenant_id: int, transaction: Transaction, sid: str) -> None:
-        self._save(tenant_id, replace(transaction, consented_sid=sid))
+    def consented(self, tenant_id: int, transaction: Transaction, sid: str) -> Transaction:
+        """The transaction as saved, with the consent of the session `sid` recorded."""
+        return self._save(tenant_id, replace(transaction, consented_sid=sid))
 
-    def choose_account(self, tenant_id: int, transaction: Transaction, another: bool) -> None:
+    def choose_account(
+        self, tenant_id: int, transaction: Transaction, another: bool
+    ) -> Transaction:
         """The account chooser was answered, or made moot by a sign-in; `another` ("Use another
-        account") asks for a sign-in newer than now, which replaces the browser's session."""
+        account") asks for a sign-in newer than now, which replaces the browser's session.
+        Returns the transaction as saved."""
         login_after = time.time() if another else transaction.login_after
-        self._save(tenant_id, replace(transaction, account_chosen=True, login_after=login_after))
+        chosen = replace(transaction, account_chosen=True, login_after=login_after)
+        return self._save(tenant_id, chosen)
 
     def finish(self, tenant_id: int, transaction_id: str) -> bool:
         """Spend the transaction: True for the one caller that did (a double submit loses)."""
         return self._store.take(self._key(tenant_id, transaction_id)) is not None
 
-    def _save(self, tenant_id: int, transaction: Transaction) -> None:
+    def _save(self, tenant_id: int, transaction: Transaction) -> Transaction:
         raw = json.dumps(asdict(transaction), separators=(",", ":"))
         self._store.put(self._key(tenant_id, transaction.id), raw, TRANSACTION_LIFETIME)
+        return transaction
 
 
 class Codes:
