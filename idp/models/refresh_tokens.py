@@ -115,6 +115,24 @@ _CLAIM = (
 # A Core INSERT: the successor is never read back through the session, so the unit of work's
 # flush (identity map, events, the primary key fetched) is work for nothing.
 _INSERT = insert(RefreshToken.__table__)
+# The first token of a family, with its person's row id read by the same statement (INSERT ...
+# SELECT): no row is written when the person is gone, and no round trip is spent reading the id.
+_FAMILY_COLUMNS = [
+    column.name for column in RefreshToken.__table__.columns if column.name not in ("id", "user_id")
+]
+# RETURNING says whether a row was written: psycopg reports no row count for INSERT ... SELECT.
+_INSERT_FIRST = (
+    insert(RefreshToken.__table__)
+    .from_select(
+        [*_FAMILY_COLUMNS, "user_id"],
+        select(
+            *(bindparam(name, type_=_tokens[name].type) for name in _FAMILY_COLUMNS), _people.id
+        ).where(
+            _people.tenant_id == bindparam("tenant_id"), _people.subject == bindparam("subject")
+        ),
+    )
+    .returning(_tokens.id)
+)
 
 
 @dataclass(frozen=True)
@@ -184,6 +202,12 @@ class RefreshTokens:
     def insert(self, **values: Any) -> None:
         """A row written without the unit of work (see _INSERT): the caller keeps no object."""
         self._session.connection().execute(_INSERT, values)
+
+    def insert_first(self, subject: str, **values: Any) -> bool:
+        """A family's first token, for the person `subject` names at the row's tenant (see
+        _INSERT_FIRST); False, and nothing written, when there is no such person."""
+        written = self._session.connection().execute(_INSERT_FIRST, {**values, "subject": subject})
+        return written.first() is not None
 
     def state(self, tenant_id: int, token_digest: str) -> RefreshTokenState | None:
         """The token and the state of the person it was issued to, detached from the session."""

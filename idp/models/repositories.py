@@ -23,12 +23,6 @@ _USER_BY_SUBJECT = _WITH_ROLES.where(
 _USER_BY_EMAIL = _WITH_ROLES.where(
     User.tenant_id == bindparam("tenant"), User.email == bindparam("email")
 )
-# A new refresh token family needs only the person's row id, not the person: a Core SELECT
-# on the table, which skips the ORM's execution path.
-_USER_COLUMNS = User.__table__.c
-_USER_ID_BY_SUBJECT = select(_USER_COLUMNS.id).where(
-    _USER_COLUMNS.tenant_id == bindparam("tenant"), _USER_COLUMNS.subject == bindparam("subject")
-)
 
 
 class Tenants:
@@ -85,10 +79,6 @@ class Users:
     def by_subject(self, tenant_id: int, subject: str) -> User | None:
         params = {"tenant": tenant_id, "subject": subject}
         return self._session.execute(_USER_BY_SUBJECT, params).unique().scalar_one_or_none()
-
-    def id_by_subject(self, tenant_id: int, subject: str) -> int | None:
-        params = {"tenant": tenant_id, "subject": subject}
-        return self._session.execute(_USER_ID_BY_SUBJECT, params).scalar_one_or_none()
 
     def list(self, tenant_id: int) -> Sequence[User]:
         query = select(User).where(User.tenant_id == tenant_id).order_by(User.id)

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from idp.crypto.secrets import digest
 from idp.models.refresh_tokens import RefreshToken
+from idp.services.accounts.users import delete_user
 from idp.services.container import Services
 from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
@@ -20,6 +21,7 @@ from idp.services.tokens.refresh_tokens import (
     FamilyGrant,
     IssuedRefreshToken,
     Origin,
+    RefreshRefused,
     TokenResponse,
     find_refresh_token,
     purge_expired_families,
@@ -125,6 +127,28 @@ def test_revoking_a_family_revokes_the_access_tokens_issued_with_it(services, ma
         read_access_token(ring, services.revocations, ISSUER, tenant, issued_access.token) is None
     )
     assert find_refresh_token(services.uow(), tenant, issued.token) is None
+
+
+def test_no_family_starts_for_a_person_deleted_or_of_another_tenant(services, make, tenant, client):
+    """The family's first row reads its person's id from `sub` at this tenant in the INSERT
+    itself: a person deleted after their code was issued, or another tenant's, gets none."""
+    deleted = make.user(tenant).subject
+    delete_user(services.uow(), tenant, deleted)
+    elsewhere = make.user(make.tenant()).subject
+    for subject in (deleted, elsewhere):
+        grant = FamilyGrant(
+            client_id=client.client.client_id,
+            subject=subject,
+            scopes=("openid", "offline_access"),
+            sid="sid-gone",
+            auth_time=1_700_000_000,
+            amr=("pwd",),
+        )
+        with pytest.raises(RefreshRefused):
+            start_family(services.uow(), tenant, grant, access_token(services, tenant, client))
+    with services.uow() as uow:
+        written = uow.session.scalars(select(RefreshToken).where(RefreshToken.sid == "sid-gone"))
+        assert written.all() == []
 
 
 def test_purging_removes_only_this_tenants_families_past_their_absolute_lifetime(

@@ -125,25 +125,22 @@ def start_family(
 ) -> IssuedRefreshToken:
     """The first refresh token of a new family.
 
-    Only the person's row id is read (the token endpoint has just read the person), and the row
-    is written by a Core INSERT, as a rotation writes its successor: the ORM's flush of a new
-    object was most of this function's CPU. The read and the insert share one transaction, so a
-    person deleted a moment ago still gets no family.
+    One INSERT ... SELECT writes the row with the person's row id read from their `sub` (the
+    token endpoint has just read the person), as a Core statement, as a rotation writes its
+    successor: the ORM's flush of a new object was most of this function's CPU. A person
+    deleted a moment ago matches no row, so still gets no family.
     """
     now = _now()
     token = new_secret(REFRESH_TOKEN_PREFIX)
     family_id = new_identifier(24)
     family_expires_at = now + timedelta(seconds=tenant.refresh_token_absolute_lifetime)
     with uow:
-        user_id = uow.users.id_by_subject(tenant.id, grant.subject)
-        if user_id is None:
-            raise RefreshRefused("The person this grant was issued for no longer exists.")
-        RefreshTokens(uow.session).insert(
+        written = RefreshTokens(uow.session).insert_first(
+            grant.subject,
             tenant_id=tenant.id,
             family_id=family_id,
             token_digest=digest(token),
             client_id=grant.client_id,
-            user_id=user_id,
             scopes=list(grant.scopes),
             sid=grant.sid,
             auth_time=datetime.fromtimestamp(grant.auth_time, UTC),
@@ -159,6 +156,8 @@ def start_family(
             access_token_jti=access_token.jti,
             access_token_expires_at=datetime.fromtimestamp(access_token.exp, UTC),
         )
+        if not written:
+            raise RefreshRefused("The person this grant was issued for no longer exists.")
         uow.commit()
     issued = IssuedRefreshToken(token, family_id, family_expires_at)
     if random.randrange(PURGE_ONE_IN) == 0:  # noqa: S311 - housekeeping, not security
