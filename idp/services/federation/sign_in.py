@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
-from idp.services.audit import FAILED, SUCCESS
+from idp.services.audit import FAILED, SUCCESS, record_event
 from idp.services.errors import NotFound
 from idp.services.federation.linking import FederatedSignIn
-from idp.services.signin.sessions import Attempt, SignedIn, audit_sign_in, open_session
+from idp.services.signin.sessions import Attempt, SignedIn, open_session, sign_in_event
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tenancy.usage import FEDERATED_SIGN_INS, UsageRecorder
 
@@ -35,7 +35,7 @@ def open_federated_session(
         if user is None or user.tenant_id != tenant.id:
             raise NotFound("the account is gone")
         cookie, view = open_session(uow, tenant, user, (FEDERATION_AMR,), previous_cookie, attempt)
-    audit_sign_in(uow, tenant, attempt, view.subject, SUCCESS, None, METHOD)
+    record_event(uow, sign_in_event(tenant, attempt, view.subject, SUCCESS, None, METHOD))
     if usage is not None:
         usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
         usage.record_federation(tenant.id, attempt.client_id, FEDERATED_SIGN_INS)
@@ -48,4 +48,4 @@ def audit_federation_failure(
     """A round trip that ended without a sign-in on the upstream's side (cancelled, an OAuth
     error, unreachable, an answer we could not trust): `user.sign_in`, failed, with the
     UpstreamError reason (federation/base.py). Nothing the upstream sent is recorded."""
-    audit_sign_in(uow, tenant, attempt, None, FAILED, f"{provider}: {reason}", METHOD)
+    record_event(uow, sign_in_event(tenant, attempt, None, FAILED, f"{provider}: {reason}", METHOD))

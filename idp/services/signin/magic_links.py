@@ -64,7 +64,7 @@ from idp.services.audit import FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.mail import Mailer
 from idp.services.rate_limits import AddressThrottle
 from idp.services.signin.lockout import Lockout
-from idp.services.signin.sessions import Attempt, SignedIn, audit_sign_in, open_session
+from idp.services.signin.sessions import Attempt, SignedIn, open_session, sign_in_event
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tenancy.usage import UsageRecorder
 from idp.settings import RateLimitSettings
@@ -252,7 +252,7 @@ class MagicLinks:
                 take_link_by_digest(uow, tenant.id, MAGIC_LINK, link_digest)
                 uow.commit()
             self._store.delete(pending_key)
-        audit_sign_in(uow, tenant, attempt, None, FAILED, "wrong code", METHOD)
+        record_event(uow, sign_in_event(tenant, attempt, None, FAILED, "wrong code", METHOD))
         raise CodeRefused(tries_left)
 
     def _complete(
@@ -277,7 +277,7 @@ class MagicLinks:
             attempt = replace(attempt, client_id=link.payload.get("client_id"))
         self._store.delete(self._pending_key(tenant, binding))
         self._store.delete(self._tries_key(tenant, binding))
-        audit_sign_in(uow, tenant, attempt, view.subject, SUCCESS, None, METHOD)
+        record_event(uow, sign_in_event(tenant, attempt, view.subject, SUCCESS, None, METHOD))
         if self._usage is not None:
             self._usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
         return MagicSignIn(SignedIn(cookie, view, tenant.session_lifetime), txn)

@@ -170,7 +170,7 @@ class SignIn:
         outcome: str,
         reason: str | None,
     ) -> None:
-        audit_sign_in(uow, tenant, attempt, subject, outcome, reason, "password")
+        record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, "password"))
 
 
 def open_session(
@@ -204,19 +204,6 @@ def open_session(
     )
     uow.commit()
     return cookie, SessionView(sid, user.id, user.subject, now, amr)
-
-
-def audit_sign_in(
-    uow: UnitOfWork,
-    tenant: TenantView,
-    attempt: Attempt,
-    subject: str | None,
-    outcome: str,
-    reason: str | None,
-    method: str,
-) -> None:
-    """`user.sign_in` for every method, in a transaction of its own."""
-    record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, method))
 
 
 def sign_in_event(
