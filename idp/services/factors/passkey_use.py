@@ -70,12 +70,11 @@ def sign_in_with_passkey(
             if not user.email_verified and not tenant.unverified_sign_in:
                 raise PasskeyRefused("e-mail address not verified")
             methods = reduce(amr_with, asserted.amr, ())
-            view = open_session(uow, tenant, user, methods, previous_cookie, attempt)
+            view = open_session(uow, tenant, user, methods, previous_cookie, attempt, PASSKEY)
     except PasskeyRefused as refused:
         throttle.record_failure(tenant, NO_ACCOUNT + attempt.ip, attempt.ip, PASSKEY)
         _audit(uow, tenant.id, "user.sign_in", attempt, None, FAILED, str(refused)[:200])
         raise
-    _audit(uow, tenant.id, "user.sign_in", attempt, view[1].subject, SUCCESS, None)
     return SignedIn(view[0], view[1], tenant.session_lifetime)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
-from idp.services.audit import FAILED, SUCCESS, record_event
+from idp.services.audit import FAILED, record_event
 from idp.services.errors import NotFound
 from idp.services.federation.linking import FederatedSignIn
 from idp.services.signin.sessions import Attempt, SignedIn, open_session, sign_in_event
@@ -34,8 +34,9 @@ def open_federated_session(
         user = uow.session.get(User, signed.user_id)
         if user is None or user.tenant_id != tenant.id:
             raise NotFound("the account is gone")
-        cookie, view = open_session(uow, tenant, user, (FEDERATION_AMR,), previous_cookie, attempt)
-    record_event(uow, sign_in_event(tenant, attempt, view.subject, SUCCESS, None, METHOD))
+        cookie, view = open_session(
+            uow, tenant, user, (FEDERATION_AMR,), previous_cookie, attempt, METHOD
+        )
     if usage is not None:
         usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
         usage.record_federation(tenant.id, attempt.client_id, FEDERATED_SIGN_INS)

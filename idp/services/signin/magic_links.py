@@ -272,12 +272,13 @@ class MagicLinks:
             if link is None or user is None or user.tenant_id != tenant.id or not user.active:
                 raise LinkGone()
             user.email_verified = True  # what a verification link proves was just proven
-            cookie, view = open_session(uow, tenant, user, (MAILBOX_AMR,), previous_cookie, attempt)
-            txn = str(link.payload.get("txn", ""))
             attempt = replace(attempt, client_id=link.payload.get("client_id"))
+            cookie, view = open_session(
+                uow, tenant, user, (MAILBOX_AMR,), previous_cookie, attempt, METHOD
+            )
+            txn = str(link.payload.get("txn", ""))
         self._store.delete(self._pending_key(tenant, binding))
         self._store.delete(self._tries_key(tenant, binding))
-        record_event(uow, sign_in_event(tenant, attempt, view.subject, SUCCESS, None, METHOD))
         if self._usage is not None:
             self._usage.record_sign_in(tenant.id, view.user_id, attempt.client_id)
         return MagicSignIn(SignedIn(cookie, view, tenant.session_lifetime), txn)

@@ -132,10 +132,6 @@ class SignIn:
             elif not user.email_verified and not tenant.unverified_sign_in:
                 refusal, unverified = (user.subject, "e-mail address not verified"), True
             else:
-                # Committed with the session: a sign-in is never recorded without it, nor
-                # the other way round, and the event costs no transaction of its own.
-                success = sign_in_event(tenant, attempt, user.subject, SUCCESS, None, "password")
-                add_event(uow, success)
                 cookie, view = self._open_session(
                     uow, tenant, user, password, previous_cookie, attempt
                 )
@@ -159,7 +155,8 @@ class SignIn:
         assert user.password_hash is not None
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)  # DESIGN §6
-        return open_session(uow, tenant, user, ("pwd",), previous_cookie, attempt)  # RFC 8176 §2
+        amr = ("pwd",)  # RFC 8176 §2
+        return open_session(uow, tenant, user, amr, previous_cookie, attempt, "password")
 
     @staticmethod
     def _audit(
@@ -180,11 +177,15 @@ def open_session(
     amr: tuple[str, ...],
     previous_cookie: str | None,
     attempt: Attempt,
+    method: str,
 ) -> tuple[str, SessionView]:
     """A new session for `user` (the only time its id exists in clear), replacing any session
     the browser had, committed with the caller's transaction. Every sign-in method ends here,
     so each one gets the same fresh id (session fixation) and the same lifetime; `amr` says
-    how the person proved who they are."""
+    how the person proved who they are. Its `user.sign_in` event (`method`) commits with it:
+    never a session without its event, nor an event without the session, and no transaction
+    of the event's own."""
+    add_event(uow, sign_in_event(tenant, attempt, user.subject, SUCCESS, None, method))
     if previous_cookie:
         uow.login_sessions.remove(tenant.id, digest(previous_cookie))
     now = datetime.now(UTC)
