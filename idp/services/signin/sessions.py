@@ -29,6 +29,7 @@ from idp.services.tenancy.usage import UsageRecorder
 MAX_COOKIE = 128
 USER_AGENT_MAX = 300
 IP_MAX = 64
+METHOD = "password"  # the audit's method, like the other sign-in methods' METHOD
 # How stale "last seen" may be on the account page: a session is written at most once per
 # interval, not on every page it opens.
 LAST_SEEN_EVERY = timedelta(minutes=1)
@@ -156,7 +157,7 @@ class SignIn:
         if self._passwords.needs_rehash(user.password_hash):
             user.password_hash = self._passwords.hash(password)  # DESIGN §6
         amr = ("pwd",)  # RFC 8176 §2
-        return open_session(uow, tenant, user, amr, previous_cookie, attempt, "password")
+        return open_session(uow, tenant, user, amr, previous_cookie, attempt, METHOD)
 
     @staticmethod
     def _audit(
@@ -167,7 +168,7 @@ class SignIn:
         outcome: str,
         reason: str | None,
     ) -> None:
-        record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, "password"))
+        record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, METHOD))
 
 
 def open_session(
