@@ -316,6 +316,7 @@ def test_discovery_lists_the_endpoint(app: App) -> None:
     assert metadata["authorization_challenge_endpoint"] == f"{app.issuer}/authorize-challenge"
 
 
+@pytest.mark.in_process  # reads the usage counters of the app in this process
 def test_sign_ins_are_audited_as_native(app: App, services: Services) -> None:
     app.sign_in(password="wrong")
     assert app.sign_in().status_code == 200

@@ -239,6 +239,7 @@ def test_mfa_still_required_after_federation(scene: Scene, http: requests.Sessio
     assert trip.response.status_code == 200
 
 
+@pytest.mark.in_process  # reads the usage counters of the app in this process
 def test_usage_and_audit_count_federation(
     scene: Scene, github: FakeGitHub, http: requests.Session
 ) -> None:
