@@ -4,6 +4,7 @@ revocation refused at the key's very next call, every attempt audited, never a s
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 import pytest
 
@@ -124,7 +125,8 @@ def test_an_unknown_id_is_a_clean_404_and_audited_as_denied(api, platform, make,
         .json()["items"][0]["id"]
     )
 
-    for unknown in ("no-such-key", tenant_key_id):  # a tenant's key is no platform key
+    never_issued = f"no-such-key-{secrets.token_hex(4)}"  # platform events outlive one test
+    for unknown in (never_issued, tenant_key_id):  # a tenant's key is no platform key
         missing = api(admin).delete(f"{KEYS}/{unknown}", ONE)
         assert missing.status_code == 404
         assert missing.headers["Content-Type"] == "application/problem+json"
