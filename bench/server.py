@@ -30,11 +30,14 @@ SERVERS = ("gunicorn", "granian")
 GRANIAN_APP = "idp.serving:granian_app"
 FLOOR_APP = "bench.floor:app"
 FLOOR_FACTORY = "bench.floor:factory"
-# granian's command line resolved in the pinned process, as `idp serve --server granian` does:
-# the default worker count follows the CPUs the process may run on.
+# granian's command line and its workers' lean bytecode resolved in the pinned process, as
+# `idp serve --server granian` does: the default worker count follows the CPUs the process may
+# run on.
 GRANIAN_EXEC = (
     "import os, sys; from idp.serving import granian_argv; "
-    "argv = granian_argv(sys.argv[1], os.environ, sys.argv[2]); os.execv(argv[0], argv)"
+    "from idp.bytecode import lean_worker_environ; "
+    "env = {**os.environ, **lean_worker_environ(os.environ)}; "
+    "argv = granian_argv(sys.argv[1], env, sys.argv[2]); os.execve(argv[0], argv, env)"
 )
 
 

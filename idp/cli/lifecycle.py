@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from idp.bytecode import lean_worker_environ
 from idp.cli.base import emit, handles_errors, json_option, open_services
 from idp.crypto.secrets import matches
 from idp.models.schema import ensure_current, upgrade
@@ -72,6 +73,7 @@ def serve(port: int, workers: int | None, server: str, control_socket: str | Non
     """Serve with gunicorn, as the Procfile does, or with granian."""
     open_services()  # fails here, in one clear line, on bad settings or an unmigrated database
     env = {**os.environ, "PORT": str(port)}
+    env.update(lean_worker_environ(env))
     if workers:
         env["WEB_CONCURRENCY"] = str(workers)
     if server == "granian":

@@ -15,6 +15,7 @@ import requests
 
 from tests.support.cli import IDP, Installation
 from tests.support.ports import free_port
+from tests.support.processes import children, environ
 
 BOOT_TIMEOUT = 60.0
 
@@ -47,6 +48,10 @@ def test_idp_serve_granian_serves_tokens_and_stops_gracefully(tmp_path: Path) ->
         assert token.status_code == 200, token.text
         metadata = requests.get(demo["discovery"], timeout=10).json()
         assert metadata["issuer"] == demo["issuer"]
+        workers = children(process.pid)
+        assert len(workers) == 2
+        for worker in workers:  # on lean bytecode (idp/bytecode.py)
+            assert environ(worker)["PYTHONOPTIMIZE"] == "2"
     finally:
         process.terminate()
         try:

@@ -22,6 +22,7 @@ from tests.support.backends import Backend, backend_for
 from tests.support.cli import Installation
 from tests.support.gunicorn import start
 from tests.support.ports import free_port
+from tests.support.processes import environ
 
 WORKERS = 3
 # Concurrent introspections per round, and rounds at most, to reach more than one worker.
@@ -177,5 +178,7 @@ def test_idp_serve_runs_gunicorn_from_any_directory(tmp_path: Path) -> None:
     server = start(install, port, workers=2, access_log=False, idp_serve=True)
     try:
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
+        for worker in server.workers():  # on lean bytecode (idp/bytecode.py)
+            assert environ(worker)["PYTHONOPTIMIZE"] == "2"
     finally:
         server.stop()

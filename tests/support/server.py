@@ -21,6 +21,7 @@ import requests
 from werkzeug.serving import make_server
 
 from idp import create_app
+from idp.bytecode import lean_worker_environ
 from idp.services.container import Services
 from idp.serving import granian_argv
 from tests.support.cli import BIN, REPO, clean_environ
@@ -65,6 +66,7 @@ def start_granian(services: Services, port: int, directory: Path) -> LiveServer:
         PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         **{SETTINGS_VARIABLE: str(settings_file)},
     )
+    environ.update(lean_worker_environ(environ))  # as `idp serve` starts its workers
     command = granian_argv(str(BIN / "granian"), environ, "tests.support.granian_app:app")
     log = directory / f"granian-{port}.log"
     with log.open("w") as output:
