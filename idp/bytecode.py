@@ -7,7 +7,8 @@ the type checker. But `-OO` reads `.opt-2.pyc` files, which no installer writes:
 worker compiles every module from source at each start, and grows by 5 MB instead. So the
 command that starts the server first compiles the code it has loaded (the standard library's
 included) into a cache of this installation's own, and points the workers at it with
-PYTHONPYCACHEPREFIX; a module a worker loads later is compiled there on first use.
+PYTHONPYCACHEPREFIX. A module a worker loads later (a passkey library on the first passkey
+sign-in) is compiled on first use, and kept there unless PYTHONDONTWRITEBYTECODE is set.
 """
 
 from __future__ import annotations
