@@ -16,10 +16,14 @@ from __future__ import annotations
 import compileall
 import contextlib
 import importlib
+import logging
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
+
+log = logging.getLogger(__name__)
 
 OPTIMIZE = 2  # -OO: no docstrings, no asserts
 # Beside the virtualenv's own packages (sys.prefix), whose versions it follows.
@@ -52,6 +56,7 @@ def lean_worker_environ(env: Mapping[str, str], cache: Path = CACHE) -> dict[str
         with contextlib.suppress(ImportError):  # a server or driver this install goes without
             importlib.import_module(name)
     if not compile_modules(list(sys.modules.values()), cache):
+        log.warning("%s cannot be written: the workers start on ordinary bytecode", cache)
         return {}
     return {"PYTHONOPTIMIZE": str(OPTIMIZE), "PYTHONPYCACHEPREFIX": str(cache)}
 
@@ -63,9 +68,13 @@ def compile_modules(modules: Iterable[ModuleType], cache: Path) -> bool:
     previous = sys.pycache_prefix
     sys.pycache_prefix = str(cache)  # where importlib.util.cache_from_source puts each file
     try:
-        return all(
-            compileall.compile_file(source, quiet=2, optimize=OPTIMIZE)
-            for source in sorted(s for s in sources if s and s.endswith(".py"))
-        )
+        with warnings.catch_warnings():
+            # A library's invalid escape sequences warn when compiled: theirs to fix, not the
+            # operator's to read when the server starts.
+            warnings.simplefilter("ignore")
+            return all(
+                compileall.compile_file(source, quiet=2, optimize=OPTIMIZE)
+                for source in sorted(s for s in sources if s and s.endswith(".py"))
+            )
     finally:
         sys.pycache_prefix = previous

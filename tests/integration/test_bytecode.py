@@ -24,7 +24,7 @@ PROBE = (
 )
 
 
-def python(*args: str, **env: str) -> str:
+def python(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args],
         cwd=REPO,
@@ -32,12 +32,12 @@ def python(*args: str, **env: str) -> str:
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
+    )
 
 
 def lean(cache: Path, **operator: str) -> dict[str, str]:
     """lean_worker_environ as a fresh `idp serve` process calls it."""
-    return json.loads(python("-c", LEAN, str(cache), json.dumps(operator)))
+    return json.loads(python("-c", LEAN, str(cache), json.dumps(operator)).stdout)
 
 
 def test_workers_load_their_code_compiled_without_docstrings(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_workers_load_their_code_compiled_without_docstrings(tmp_path: Path) -> 
 
     # PYTHONDONTWRITEBYTECODE: the worker only reads what was compiled before it started.
     optimize, ours, stdlib, doc = json.loads(
-        python("-c", PROBE, PYTHONDONTWRITEBYTECODE="1", **variables)
+        python("-c", PROBE, PYTHONDONTWRITEBYTECODE="1", **variables).stdout
     )
     assert (optimize, doc) == (2, None)
     for cached in (ours, stdlib):
@@ -65,4 +65,6 @@ def test_no_lean_bytecode_where_the_cache_cannot_be_written(tmp_path: Path) -> N
     """`-OO` without its compiled files would cost each worker more memory than it saves."""
     blocked = tmp_path / "a-file"
     blocked.write_text("not a directory")
-    assert lean(blocked / "bytecode") == {}
+    started = python("-c", LEAN, str(blocked / "bytecode"), "{}")
+    assert json.loads(started.stdout) == {}
+    assert f"{blocked / 'bytecode'} cannot be written" in started.stderr
