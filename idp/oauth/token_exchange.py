@@ -47,7 +47,7 @@ from idp.oauth.grants import (
 )
 from idp.oauth.waits import RetryLater
 from idp.services.accounts.users import read_user
-from idp.services.audit import FAILED, record_event
+from idp.services.audit import FAILED
 from idp.services.factors.second_step import second_factor_pending
 from idp.services.federation.exchange import (
     ACCESS_TOKEN_TYPE,
@@ -70,7 +70,7 @@ from idp.services.federation.sign_in import (
 )
 from idp.services.oauth_clients.clients import TOKEN_EXCHANGE
 from idp.services.signin.session_clients import record_session_client
-from idp.services.signin.sessions import Attempt, SessionView, sign_in_event
+from idp.services.signin.sessions import Attempt, SessionView, audit_refused_sign_in
 from idp.services.tenancy.usage import FEDERATION_FAILURES
 from idp.services.tokens.refresh_tokens import FamilyGrant
 
@@ -165,8 +165,8 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
                 container.uow(), tenant, provider, identity, attempt=attempt, usage=container.usage
             )
         except LinkProofNeeded as error:
-            record_event(
-                container.uow(), sign_in_event(tenant, attempt, None, FAILED, "link proof", METHOD)
+            audit_refused_sign_in(
+                container.uow(), tenant, attempt, None, FAILED, "link proof", METHOD
             )
             raise InvalidGrantError(LINK_FIRST) from error
         except FederationRefused as error:
@@ -175,9 +175,8 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         signing_in = SessionView("", signed.user_id, signed.subject, datetime.now(UTC), (FED,))
         if second_factor_pending(container.uow(), tenant.id, tenant.mfa_policy, signing_in):
             reason = "second factor due"
-            record_event(
-                container.uow(),
-                sign_in_event(tenant, attempt, signed.subject, FAILED, reason, METHOD),
+            audit_refused_sign_in(
+                container.uow(), tenant, attempt, signed.subject, FAILED, reason, METHOD
             )
             raise InvalidGrantError(SECOND_FACTOR_DUE)
         session = open_federated_session(

@@ -23,6 +23,7 @@ from idp.services.signin.sessions import (
     LoginThrottle,
     SessionView,
     SignedIn,
+    audit_refused_sign_in,
     open_session,
 )
 from idp.services.tenancy.tenants import TenantView
@@ -57,7 +58,7 @@ def sign_in_with_passkey(
 ) -> SignedIn:
     """A new session for the passkey's owner, replacing the browser's; PasskeyRefused."""
     if throttle.blocked(tenant, NO_ACCOUNT + attempt.ip, attempt.ip):
-        _audit(uow, tenant.id, "user.sign_in", attempt, None, DENIED, "throttled")
+        audit_refused_sign_in(uow, tenant, attempt, None, DENIED, "throttled", PASSKEY)
         raise Throttled("throttled")
     try:
         asserted = verify_assertion(
@@ -73,7 +74,8 @@ def sign_in_with_passkey(
             view = open_session(uow, tenant, user, methods, previous_cookie, attempt, PASSKEY)
     except PasskeyRefused as refused:
         throttle.record_failure(tenant, NO_ACCOUNT + attempt.ip, attempt.ip, PASSKEY)
-        _audit(uow, tenant.id, "user.sign_in", attempt, None, FAILED, str(refused)[:200])
+        reason = str(refused)[:200]
+        audit_refused_sign_in(uow, tenant, attempt, None, FAILED, reason, PASSKEY)
         raise
     return SignedIn(view[0], view[1], tenant.session_lifetime)
 
@@ -95,7 +97,7 @@ def second_factor_with_passkey(
     if verifier.throttle.wait(tenant_id, session.user_id) or verifier.lockout.blocked(
         tenant, account, attempt.ip
     ):
-        _audit(uow, tenant_id, "user.second_factor", attempt, session.subject, DENIED, "throttled")
+        _audit_second_factor(uow, tenant_id, attempt, session.subject, DENIED, "throttled")
         raise Throttled("throttled")
     try:
         asserted = verify_assertion(
@@ -105,21 +107,20 @@ def second_factor_with_passkey(
         verifier.throttle.record_failure(tenant_id, session.user_id)
         verifier.lockout.record_failure(tenant, account, attempt.ip, PASSKEY)
         reason = str(refused)[:200]
-        _audit(uow, tenant_id, "user.second_factor", attempt, session.subject, FAILED, reason)
+        _audit_second_factor(uow, tenant_id, attempt, session.subject, FAILED, reason)
         raise
     verifier.throttle.clear(tenant_id, session.user_id)
     verifier.lockout.record_success(tenant, account)
     stepped = None
     for method in asserted.amr:
         stepped = record_method(uow, tenant_id, session.sid, method)
-    _audit(uow, tenant_id, "user.second_factor", attempt, session.subject, SUCCESS, None)
+    _audit_second_factor(uow, tenant_id, attempt, session.subject, SUCCESS, None)
     return stepped
 
 
-def _audit(
+def _audit_second_factor(
     uow: UnitOfWork,
     tenant_id: int,
-    action: str,
     attempt: Attempt,
     subject: str | None,
     outcome: str,
@@ -131,7 +132,7 @@ def _audit(
     record_event(
         uow,
         AuditEntry(
-            action=action,
+            action="user.second_factor",
             actor=f"user:{subject}" if subject else "anonymous",
             tenant_id=tenant_id,
             target_type="user" if subject else None,

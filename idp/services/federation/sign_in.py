@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from idp.models.uow import UnitOfWork
 from idp.models.users import User
-from idp.services.audit import FAILED, record_event
+from idp.services.audit import FAILED
 from idp.services.errors import NotFound
 from idp.services.federation.linking import FederatedSignIn
-from idp.services.signin.sessions import Attempt, SignedIn, open_session, sign_in_event
+from idp.services.signin.sessions import (
+    Attempt,
+    SignedIn,
+    audit_refused_sign_in,
+    open_session,
+)
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tenancy.usage import FEDERATED_SIGN_INS, UsageRecorder
 
@@ -49,4 +54,4 @@ def audit_federation_failure(
     """A round trip that ended without a sign-in on the upstream's side (cancelled, an OAuth
     error, unreachable, an answer we could not trust): `user.sign_in`, failed, with the
     UpstreamError reason (federation/base.py). Nothing the upstream sent is recorded."""
-    record_event(uow, sign_in_event(tenant, attempt, None, FAILED, f"{provider}: {reason}", METHOD))
+    audit_refused_sign_in(uow, tenant, attempt, None, FAILED, f"{provider}: {reason}", METHOD)

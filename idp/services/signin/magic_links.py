@@ -64,7 +64,12 @@ from idp.services.audit import FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.mail import Mailer
 from idp.services.rate_limits import AddressThrottle
 from idp.services.signin.lockout import Lockout
-from idp.services.signin.sessions import Attempt, SignedIn, open_session, sign_in_event
+from idp.services.signin.sessions import (
+    Attempt,
+    SignedIn,
+    audit_refused_sign_in,
+    open_session,
+)
 from idp.services.tenancy.tenants import TenantView
 from idp.services.tenancy.usage import UsageRecorder
 from idp.settings import RateLimitSettings
@@ -252,7 +257,7 @@ class MagicLinks:
                 take_link_by_digest(uow, tenant.id, MAGIC_LINK, link_digest)
                 uow.commit()
             self._store.delete(pending_key)
-        record_event(uow, sign_in_event(tenant, attempt, None, FAILED, "wrong code", METHOD))
+        audit_refused_sign_in(uow, tenant, attempt, None, FAILED, "wrong code", METHOD)
         raise CodeRefused(tries_left)
 
     def _complete(

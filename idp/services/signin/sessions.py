@@ -119,7 +119,7 @@ class SignIn:
             email = email.strip().lower()[:320]
         retry_after = self._throttle.retry_after(tenant, email, ip)
         if retry_after is not None:
-            self._audit(uow, tenant, attempt, None, DENIED, "throttled")
+            audit_refused_sign_in(uow, tenant, attempt, None, DENIED, "throttled", METHOD)
             raise SignInRefused(throttled=True, retry_after=retry_after)
         refusal: tuple[str | None, str] | None = None
         unverified = False
@@ -137,7 +137,8 @@ class SignIn:
                     uow, tenant, user, password, previous_cookie, attempt
                 )
         if refusal is not None:
-            self._audit(uow, tenant, attempt, refusal[0], FAILED, refusal[1])
+            subject, reason = refusal
+            audit_refused_sign_in(uow, tenant, attempt, subject, FAILED, reason, METHOD)
             raise SignInRefused(unverified=unverified)
         self._throttle.record_success(tenant, email)
         if self._usage is not None:
@@ -158,17 +159,6 @@ class SignIn:
             user.password_hash = self._passwords.hash(password)  # DESIGN §6
         amr = ("pwd",)  # RFC 8176 §2
         return open_session(uow, tenant, user, amr, previous_cookie, attempt, METHOD)
-
-    @staticmethod
-    def _audit(
-        uow: UnitOfWork,
-        tenant: TenantView,
-        attempt: Attempt,
-        subject: str | None,
-        outcome: str,
-        reason: str | None,
-    ) -> None:
-        record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, METHOD))
 
 
 def open_session(
@@ -206,6 +196,21 @@ def open_session(
     )
     uow.commit()
     return cookie, SessionView(sid, user.id, user.subject, now, amr)
+
+
+def audit_refused_sign_in(
+    uow: UnitOfWork,
+    tenant: TenantView,
+    attempt: Attempt,
+    subject: str | None,
+    outcome: str,
+    reason: str,
+    method: str,
+) -> None:
+    """A sign-in that did not happen (failed or denied), whatever the method: `user.sign_in` in
+    a transaction of its own. A sign-in that did commits its event with its session
+    (`open_session`)."""
+    record_event(uow, sign_in_event(tenant, attempt, subject, outcome, reason, method))
 
 
 def sign_in_event(
