@@ -8,6 +8,7 @@ server behaves the same.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import subprocess
@@ -54,6 +55,13 @@ def start_server(services: Services, port: int) -> LiveServer:
     return LiveServer(f"http://127.0.0.1:{port}", services, stop)
 
 
+@functools.cache
+def lean_bytecode() -> dict[str, str]:
+    """The workers' lean bytecode (idp/bytecode.py), compiled once a test session: this process
+    has loaded every module a worker loads, and far more, so each check would repeat it."""
+    return lean_worker_environ(os.environ)
+
+
 def start_granian(services: Services, port: int, directory: Path) -> LiveServer:
     """granian with the command line `idp serve --server granian` uses, serving the app built
     from `services.settings` in each worker; waits until it answers /healthz."""
@@ -66,7 +74,7 @@ def start_granian(services: Services, port: int, directory: Path) -> LiveServer:
         PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         **{SETTINGS_VARIABLE: str(settings_file)},
     )
-    environ.update(lean_worker_environ(environ))  # as `idp serve` starts its workers
+    environ.update(lean_bytecode())  # as `idp serve` starts its workers
     command = granian_argv(str(BIN / "granian"), environ, "tests.support.granian_app:app")
     log = directory / f"granian-{port}.log"
     with log.open("w") as output:
