@@ -12,7 +12,6 @@ from base64 import urlsafe_b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -26,6 +25,7 @@ from idp.crypto.kek import Kek
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
 
 PrivateKey = RSAKey | ECKey | OKPKey
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 def generate_private_jwk(alg: str, kid: str) -> dict[str, Any]:
@@ -76,7 +76,7 @@ PSS_SHA256 = padding.PSS(mgf=padding.MGF1(SHA256()), salt_length=32)
 ES256_BYTES = 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RingKey:
     """One key of a ring, unsealed and parsed on first use: a tenant's ring holds a key per
     algorithm, and parsing an RSA one costs ~40 ms, so a worker's first ES256 token for a tenant
@@ -96,6 +96,8 @@ class RingKey:
     _headers: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     # The parsed key once asked for; two threads racing may both parse it, to the same key.
     _parsed: list[PrivateKey] = field(default_factory=list, compare=False, repr=False)
+    # Its `cryptography` key once checked for signing (`_private`).
+    _signing: list[SigningKey] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def key(self) -> PrivateKey:
@@ -123,12 +125,15 @@ class RingKey:
             return r.to_bytes(ES256_BYTES, "big") + s.to_bytes(ES256_BYTES, "big")
         return private.sign(signing_input)
 
-    @cached_property
-    def _private(
-        self,
-    ) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey:
+    @property
+    def _private(self) -> SigningKey:
         """The `cryptography` key behind the JWK, checked against the algorithm it signs for, so
         a key can never sign with another family's algorithm."""
+        if not self._signing:
+            self._signing.append(self._checked_private())
+        return self._signing[0]
+
+    def _checked_private(self) -> SigningKey:
         private = self.key.private_key
         expected = {
             "RS256": rsa.RSAPrivateKey,
@@ -143,7 +148,7 @@ class RingKey:
         return private
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyRing:
     """One tenant's parsed keys, newest first."""
 

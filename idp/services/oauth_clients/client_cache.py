@@ -36,7 +36,7 @@ GENERATIONS = "clients"
 MAX_ENTRIES = 100_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     view: ClientView
     generation: str | None

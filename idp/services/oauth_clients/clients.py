@@ -142,7 +142,7 @@ class ClientSpec:
             check_origin(origin)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientView:
     """An immutable copy of a client, safe to hand to the protocol layer and to cache."""
 

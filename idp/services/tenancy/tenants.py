@@ -35,7 +35,7 @@ def issuer_url(public_url: str, slug: str) -> str:
     return f"{public_url}/t/{slug}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TenantView:
     """An immutable copy of a tenant's settings, safe to cache and share between threads."""
 
@@ -145,7 +145,7 @@ def tenant_of_settings(instance: object) -> int | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     loaded: float
     view: TenantView

@@ -106,7 +106,7 @@ def _info(key: SigningKey) -> KeyInfo:
     return KeyInfo(key.kid, key.alg, key.created_at, key.activates_at, key.retires_at)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     checked: float
     newest: int | None
