@@ -24,8 +24,8 @@ from idp.crypto.kek import Kek
 # "EdDSA" is what relying parties support today; RFC 9864's "Ed25519" name is not yet widespread.
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
 
-PrivateKey = RSAKey | ECKey | OKPKey
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = RSAKey | ECKey | OKPKey  # joserfc's
+CryptographyPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 def generate_private_jwk(alg: str, kid: str) -> dict[str, Any]:
@@ -97,7 +97,7 @@ class RingKey:
     # The parsed key once asked for; two threads racing may both parse it, to the same key.
     _parsed: list[PrivateKey] = field(default_factory=list, compare=False, repr=False)
     # Its `cryptography` key once checked for signing (`_private`).
-    _signing: list[SigningKey] = field(default_factory=list, compare=False, repr=False)
+    _signing: list[CryptographyPrivateKey] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def key(self) -> PrivateKey:
@@ -126,14 +126,14 @@ class RingKey:
         return private.sign(signing_input)
 
     @property
-    def _private(self) -> SigningKey:
+    def _private(self) -> CryptographyPrivateKey:
         """The `cryptography` key behind the JWK, checked against the algorithm it signs for, so
         a key can never sign with another family's algorithm."""
         if not self._signing:
             self._signing.append(self._checked_private())
         return self._signing[0]
 
-    def _checked_private(self) -> SigningKey:
+    def _checked_private(self) -> CryptographyPrivateKey:
         private = self.key.private_key
         expected = {
             "RS256": rsa.RSAPrivateKey,
