@@ -4,9 +4,10 @@ gunicorn (gthread workers, `gunicorn.conf.py`) is the default, as DESIGN §9 nam
 (a Rust HTTP server with a WSGI interface) is the supported alternative where a core must serve
 more: its HTTP handling costs a fraction of gunicorn's, which bounds the JWKS and discovery
 documents (bench/RESULTS.md). Both get the same settings from the same variables: HOST and PORT,
-WEB_CONCURRENCY workers (default two per usable CPU, at most four), GUNICORN_THREADS request
-threads per worker, IDP_ACCESS_LOG, a 20-second graceful shutdown on SIGTERM, and a worker that
-dies is replaced. The app is the same `create_app()` behind either.
+WEB_CONCURRENCY workers (by default, per usable CPU, two under gunicorn and one under granian;
+at most four), GUNICORN_THREADS request threads per worker, IDP_ACCESS_LOG, a 20-second
+graceful shutdown on SIGTERM, and a worker that dies is replaced. The app is the same
+`create_app()` behind either.
 """
 
 from __future__ import annotations
@@ -33,10 +34,16 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 1024 * 1024
 
 
-def workers(env: Mapping[str, str]) -> int:
-    """Several by default (the embedded SQLite store is shared through the database file); two
-    per usable CPU, since more processes per core only cost memory (bench/RESULTS.md)."""
-    return int(env.get("WEB_CONCURRENCY", min(4, 2 * cores_of_this_process())))
+def workers(env: Mapping[str, str], server: str = "gunicorn") -> int:
+    """WEB_CONCURRENCY, else a default per server, at most four (the embedded SQLite store is
+    shared through the database file). gunicorn: two per usable CPU, since more processes per
+    core only cost memory. granian: one per usable CPU. Its HTTP handling runs on Rust threads
+    outside the GIL, so a second worker on the same core adds no capacity, only a second copy
+    of every cache for the core's caches to hold: one worker per core served 5-22% more
+    tokens, sign-ins and refreshes per CPU-second than two, and kept more of its rate with
+    10,000 tenants (bench/RESULTS.md)."""
+    per_cpu = 1 if server == "granian" else 2
+    return int(env.get("WEB_CONCURRENCY", min(4, per_cpu * cores_of_this_process())))
 
 
 def threads(env: Mapping[str, str]) -> int:
@@ -57,7 +64,7 @@ def granian_argv(
         "--port", env.get("PORT", "5000"),
         "--http", "1",  # HTTP/1.1 only, as gunicorn
         "--no-ws",
-        "--workers", str(workers(env)),
+        "--workers", str(workers(env, "granian")),
         "--blocking-threads", str(threads(env)),
         "--respawn-failed-workers",
         "--workers-kill-timeout", str(GRACEFUL_SECONDS),

@@ -53,7 +53,10 @@ def migrate(new_revision: str | None) -> None:
 @click.command()
 @click.option("--port", type=int, envvar="PORT", default=5000, show_default=True)
 @click.option(
-    "--workers", type=int, envvar="WEB_CONCURRENCY", help="Default: 2 per CPU, at most 4."
+    "--workers",
+    type=int,
+    envvar="WEB_CONCURRENCY",
+    help="Default: 2 per CPU under gunicorn, 1 under granian; at most 4.",
 )
 @click.option(
     "--server",
