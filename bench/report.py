@@ -157,7 +157,8 @@ def table(result: SetupResult) -> list[str]:
     lines = [
         f"### {result.title}",
         "",
-        f"Ours: {result.workers} {result.server} workers x {result.threads} threads, all on "
+        f"Ours: {result.workers} {result.server} worker{'s' if result.workers != 1 else ''} x "
+        f"{result.threads} threads, all on "
         f"CPU 0; node-oidc-provider: one node process on CPU 0; wrk on CPU 1 with "
         f"{result.connections} keep-alive connections for {result.seconds} s per run, "
         f"{result.runs} runs per row and server after a warm-up run, alternately ours and the "

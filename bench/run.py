@@ -119,7 +119,7 @@ def server_settings(backend: Backend, kind: str, tuning: dict[str, str]) -> tupl
 
 SERVING_SETTINGS = (
     "import os; from idp import serving; "
-    "print(serving.workers(os.environ), serving.threads(os.environ))"
+    "print(serving.workers(os.environ, 'granian'), serving.threads(os.environ))"
 )
 
 
