@@ -17,7 +17,7 @@ control_socket_disable = not control_socket
 
 
 # Worker count and threads: idp/serving.py, shared with `idp serve --server granian`.
-workers = serving.workers(os.environ)
+workers = serving.workers(os.environ, "gunicorn")
 # Threads give keep-alive connections and overlap database waits without more processes.
 worker_class = "gthread"
 threads = serving.threads(os.environ)

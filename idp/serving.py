@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 SERVERS = ("gunicorn", "granian")
+WORKERS_PER_CPU = {"gunicorn": 2, "granian": 1}  # by default (`workers`)
 THREADS = 4
 GRACEFUL_SECONDS = 20
 M_ARENA_MAX = -8  # glibc's <malloc.h>
@@ -34,7 +35,7 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 1024 * 1024
 
 
-def workers(env: Mapping[str, str], server: str = "gunicorn") -> int:
+def workers(env: Mapping[str, str], server: str) -> int:
     """WEB_CONCURRENCY, else a default per server, at most four (the embedded SQLite store is
     shared through the database file). gunicorn: two per usable CPU, since more processes per
     core only cost memory. granian: one per usable CPU. Its HTTP handling runs on Rust threads
@@ -42,8 +43,8 @@ def workers(env: Mapping[str, str], server: str = "gunicorn") -> int:
     of every cache for the core's caches to hold: one worker per core served 5-22% more
     tokens, sign-ins and refreshes per CPU-second than two, and kept more of its rate with
     10,000 tenants (bench/RESULTS.md)."""
-    per_cpu = 1 if server == "granian" else 2
-    return int(env.get("WEB_CONCURRENCY", min(4, per_cpu * cores_of_this_process())))
+    default = min(4, WORKERS_PER_CPU[server] * cores_of_this_process())
+    return int(env.get("WEB_CONCURRENCY", default))
 
 
 def threads(env: Mapping[str, str]) -> int:

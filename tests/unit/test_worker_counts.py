@@ -14,7 +14,7 @@ REPORT = (
     "import json, sys; from idp.serving import granian_argv, workers; "
     "env = json.loads(sys.argv[1]); argv = granian_argv('granian', env); "
     "granian = int(argv[argv.index('--workers') + 1]); "
-    "print(json.dumps({'gunicorn': workers(env), 'granian': granian}))"
+    "print(json.dumps({'gunicorn': workers(env, 'gunicorn'), 'granian': granian}))"
 )
 
 
