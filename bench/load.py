@@ -54,11 +54,12 @@ class Measurement:
     not_200: int
     socket_errors: int
     cpu_seconds: float  # used by the server during the run: others may take part of CPU 0
-    run_rates: tuple[float, ...] = ()  # every run's req/s, when this is the median of several
+    # Every run's req per CPU-second, when this is the median of several.
+    run_rates: tuple[float, ...] = ()
 
     @property
     def runs_text(self) -> str:
-        return ", ".join(f"{rate:,.0f}" for rate in self.run_rates or (self.rate,))
+        return ", ".join(f"{rate:,.0f}" for rate in self.run_rates or (self.rate_per_cpu_second,))
 
     @property
     def rate(self) -> float:

@@ -162,17 +162,18 @@ def table(result: SetupResult) -> list[str]:
         f"CPU 0; node-oidc-provider: one node process on CPU 0; wrk on CPU 1 with "
         f"{result.connections} keep-alive connections for {result.seconds} s per run, "
         f"{result.runs} runs per row and server after a warm-up run, alternately ours and the "
-        "reference; each figure is the run with the median req/s, and *runs* lists every run's. "
+        "reference; each figure is the run with the median req per CPU-second, and *runs* lists "
+        "every run's req per CPU-second. "
         f"Load average before the run: {result.load_average}; one RSA-2048 signature on CPU 0 "
         f"took {result.rsa_sign_ms[0]:.2f} ms before and {result.rsa_sign_ms[1]:.2f} ms after "
         f"({result.rsa_limit:,.0f} signatures/s at the slower). The server's floor (a trivial "
         f"WSGI app under the same {result.server} settings, same run): "
         f"{result.floor.rate_per_cpu_second:,.0f} req per CPU-second "
-        f"(runs {result.floor.runs_text} req/s).",
+        f"(runs {result.floor.runs_text} per CPU-second).",
         "",
         "| Request | ours req/s | ours req per CPU-s | reference req/s | reference req per CPU-s "
         "| ratio | physical limit per CPU-s | share of limit | ours p50 / p99 ms | non-200 "
-        "| verdict | runs ours | runs reference |",
+        "| verdict | runs ours, per CPU-s | runs reference, per CPU-s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|---|",
     ]
     for row in result.rows:
@@ -222,10 +223,10 @@ def tenants_lines(row: TenantsRow | None) -> list[str]:
         f"alternately with the first; the load cycles through {row.spread:,} tenants' clients "
         f"and token URLs): 1 tenant {one.rate:,.0f} req/s, "
         f"{one.rate_per_cpu_second:,.0f} per server CPU-second, p50 {one.p50_ms:.2f} ms, p99 "
-        f"{one.p99_ms:.2f} ms, runs {one.runs_text}; {row.tenants:,} tenants "
+        f"{one.p99_ms:.2f} ms, runs per CPU-second {one.runs_text}; {row.tenants:,} tenants "
         f"{many.rate:,.0f} req/s, {many.rate_per_cpu_second:,.0f} per server CPU-second, p50 "
-        f"{many.p50_ms:.2f} ms, p99 {many.p99_ms:.2f} ms, runs {many.runs_text}; non-200 "
-        f"{one.not_200 + one.socket_errors + many.not_200 + many.socket_errors}; ratio "
+        f"{many.p50_ms:.2f} ms, p99 {many.p99_ms:.2f} ms, runs per CPU-second {many.runs_text}; "
+        f"non-200 {one.not_200 + one.socket_errors + many.not_200 + many.socket_errors}; ratio "
         f"{row.ratio:.2f}: {verdict}. Worker RSS of the {row.tenants:,}-tenant server after "
         f"the load: {rss} MB. Its warm-up before the measured runs (a cold start: each "
         f"worker's first requests for each tenant read it, its client and its key ring): "
@@ -257,7 +258,8 @@ def human_lines(result: SetupResult) -> list[str]:
         m, ref = refresh.ours, refresh.reference
         theirs = (
             f"node-oidc-provider {ref.rate:,.0f} req/s, {ref.rate_per_cpu_second:,.0f} per "
-            f"CPU-second (runs {ref.runs_text}, non-200 {ref.not_200 + ref.socket_errors}); "
+            f"CPU-second (runs per CPU-second {ref.runs_text}, non-200 "
+            f"{ref.not_200 + ref.socket_errors}); "
             f"ratio {refresh.ratio:.2f}: {row_verdict(refresh)}."
             if ref is not None and refresh.ratio is not None
             else "node-oidc-provider not measured."
@@ -269,7 +271,7 @@ def human_lines(result: SetupResult) -> list[str]:
             f"Refresh grant (rotation, each token sent once, wrk as above): ours "
             f"{m.rate:,.0f} req/s, {m.rate_per_cpu_second:,.0f} per server CPU-second, p50 "
             f"{m.p50_ms:.2f} ms, p99 {m.p99_ms:.2f} ms, non-200 "
-            f"{m.not_200 + m.socket_errors}, runs {m.runs_text}; physical limit "
+            f"{m.not_200 + m.socket_errors}, runs per CPU-second {m.runs_text}; physical limit "
             f"{limit:,.0f} per CPU-second (two RSA-2048 signatures a refresh: the access "
             f"token and the ID token), share {m.rate_per_cpu_second / limit:.0%}; {theirs}",
             "",

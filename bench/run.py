@@ -383,7 +383,8 @@ def print_row(row: report.Row) -> None:
         print(
             f"  {m.scenario.name:12} {who:9} {m.rate:8,.0f} req/s  "
             f"{m.rate_per_cpu_second:8,.0f}/CPU-s  p50 {m.p50_ms:6.2f} ms  "
-            f"p99 {m.p99_ms:6.2f} ms  non-200 {m.not_200 + m.socket_errors}  runs {m.runs_text}",
+            f"p99 {m.p99_ms:6.2f} ms  non-200 {m.not_200 + m.socket_errors}  "
+            f"runs/CPU-s {m.runs_text}",
             flush=True,
         )
     if row.ratio is not None:
@@ -391,16 +392,18 @@ def print_row(row: report.Row) -> None:
 
 
 def median_run(runs: list[Measurement]) -> Measurement:
-    """The run with the median rate, carrying every run's rate: this VM's speed drifts by
-    ±15 % between runs of the same build (bench/RESULTS.md), so one run proves little. Every
-    run's errors count: any non-200 in any run makes the row invalid."""
-    ordered = sorted(runs, key=lambda run: run.rate)
+    """The run with the median req per CPU-second (what the ratios and shares are made of),
+    carrying every run's: this VM's speed drifts by ±15 % between runs of the same build
+    (bench/RESULTS.md), so one run proves little, and another VM's load on the host moves req/s
+    more than it moves req per CPU-second. Every run's errors count: any non-200 in any run
+    makes the row invalid."""
+    ordered = sorted(runs, key=lambda run: run.rate_per_cpu_second)
     median = ordered[(len(ordered) - 1) // 2]
     return replace(
         median,
         not_200=sum(run.not_200 for run in runs),
         socket_errors=sum(run.socket_errors for run in runs),
-        run_rates=tuple(run.rate for run in runs),
+        run_rates=tuple(run.rate_per_cpu_second for run in runs),
     )
 
 
