@@ -54,12 +54,12 @@ class Measurement:
     not_200: int
     socket_errors: int
     cpu_seconds: float  # used by the server during the run: others may take part of CPU 0
-    # Every run's req per CPU-second, when this is the median of several.
-    run_rates: tuple[float, ...] = ()
+    per_cpu_second_runs: tuple[float, ...] = ()  # every run's, when this is the median of several
 
     @property
     def runs_text(self) -> str:
-        return ", ".join(f"{rate:,.0f}" for rate in self.run_rates or (self.rate_per_cpu_second,))
+        runs = self.per_cpu_second_runs or (self.rate_per_cpu_second,)
+        return ", ".join(f"{rate:,.0f}" for rate in runs)
 
     @property
     def rate(self) -> float:

@@ -403,7 +403,7 @@ def median_run(runs: list[Measurement]) -> Measurement:
         median,
         not_200=sum(run.not_200 for run in runs),
         socket_errors=sum(run.socket_errors for run in runs),
-        run_rates=tuple(run.rate_per_cpu_second for run in runs),
+        per_cpu_second_runs=tuple(run.rate_per_cpu_second for run in runs),
     )
 
 
