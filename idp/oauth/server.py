@@ -11,6 +11,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, JsonRequest
 from flask import Flask, Response, current_app, g
+from flask import request as http_request
 
 from idp.context import client_ip, current_tenant, services
 from idp.oauth.accounting import audit_client_auth_failure, count_failure, count_token_issued
@@ -34,8 +35,12 @@ from idp.oauth.registration import ClientConfiguration, ClientRegistration
 from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.oauth.waits import RetryLater
 from idp.services.rate_limits import FailureLimiter
+from idp.stores import StoreUnavailable
 
 MAX_CLIENT_ID = 64
+# Set in the WSGI environ by the token endpoint's rate limit (idp/http/oauth/token_limit.py):
+# the seconds to wait, or the StoreUnavailable that kept the request from being counted.
+OVER_TOKEN_LIMIT = "idp.token_rate_limit"
 
 
 class TooManyFailures(RetryLater):
@@ -43,6 +48,14 @@ class TooManyFailures(RetryLater):
 
     error = "invalid_client"
     waiting = "Too many failed client authentications; retry later."
+
+
+class TooManyTokenRequests(RetryLater):
+    """Past `rate_limits.token_per_minute` from this address at this tenant: 429 with
+    Retry-After, as `invalid_request` (RFC 6749 §5.2 has no code of its own for it)."""
+
+    error = "invalid_request"
+    waiting = "Too many token requests from this address; retry later."
 
 
 class TenantAuthorizationServer(AuthorizationServer):
@@ -111,6 +124,11 @@ class TenantAuthorizationServer(AuthorizationServer):
 
     def create_token_response(self, request: Any = None) -> Response:
         oauth_request = self.create_oauth2_request(request)
+        over_limit = http_request.environ.get(OVER_TOKEN_LIMIT)
+        if isinstance(over_limit, StoreUnavailable):
+            raise over_limit  # 503 with Retry-After (idp/http/errors.py)
+        if over_limit is not None:
+            return self.handle_error_response(oauth_request, TooManyTokenRequests(over_limit))
         if not oauth_request.payload.grant_type:
             return self.handle_error_response(
                 oauth_request, InvalidRequestError("Missing 'grant_type' parameter.")

@@ -1,5 +1,5 @@
-"""Rate limits shared via the store: failed attempts by strangers (RFC 9700 §4.x: brute force)
-and requests to the management API (`WindowLimiter`).
+"""Rate limits shared via the store: failed attempts by strangers (RFC 9700 §4.x: brute force),
+requests to the management API (`WindowLimiter`) and to the token endpoint (`BatchedLimiter`).
 
 Failures are counted in the short-lived store, so the count is shared by every worker and
 instance. Once a source is over the limit, each worker that sees it fail also remembers the block
@@ -14,7 +14,12 @@ import threading
 import time
 
 from idp.crypto.secrets import digest
-from idp.stores import ShortLivedStore
+from idp.stores import ShortLivedStore, StoreUnavailable
+
+# Sources a worker keeps in memory at most (blocked, or counted and not yet written): past it
+# they are forgotten, and one refused before is refused again once its count next reaches the
+# store, which still holds it (a spray of addresses cannot grow a worker without bound).
+MAX_SOURCES = 100_000
 
 
 class FailureLimiter:
@@ -46,7 +51,7 @@ class FailureLimiter:
             return None
         remaining = self._window - time.time() % self._window
         with self._lock:
-            if len(self._blocked) > 100_000:
+            if len(self._blocked) > MAX_SOURCES:
                 self._blocked.clear()
             self._blocked[source] = time.monotonic() + remaining
         return max(1, int(remaining))
@@ -77,6 +82,61 @@ class WindowLimiter:
         started = self._store.get(f"{key}:start")
         remaining = self._window if started is None else float(started) + self._window - time.time()
         return max(1, math.ceil(remaining))
+
+
+class BatchedLimiter:
+    """About `limit` requests per `window` seconds from one source, for a path as hot as the
+    token endpoint's.
+
+    A store round trip per request would cost a machine client's token more than its ES256
+    signature, so each worker counts a source's requests itself and adds them to the shared
+    counter in the store once per `batch` (a fiftieth of the limit; every request while the
+    limit is under 50). Every worker and instance still adds to one count per source and
+    window, and a source is refused within `batch` - 1 requests per worker of its limit. Windows
+    are fixed and aligned to the clock (as FailureLimiter's), so every worker counts into the
+    same key; a blocked source is refused here, without a round trip, until its window ends.
+    """
+
+    BATCHES_PER_LIMIT = 50
+
+    def __init__(self, store: ShortLivedStore, name: str, limit: int, window: int) -> None:
+        self._store = store
+        self._name = name
+        self._limit = limit
+        self._window = window
+        self.batch = max(1, limit // self.BATCHES_PER_LIMIT)
+        self._counted_window = 0
+        self._unwritten: dict[str, int] = {}  # this window's requests not yet in the store
+        self._blocked: dict[str, float] = {}  # until the end of this window (time.time())
+        self._lock = threading.Lock()
+
+    def hit(self, source: str) -> int | None:
+        """Count one request; the seconds to wait when `source` is over the limit, else None.
+        Raises StoreUnavailable when its batch cannot be written (the batch is kept)."""
+        now = time.time()
+        window = int(now) // self._window
+        until = self._blocked.get(source)
+        if until is not None and until > now:
+            return max(1, math.ceil(until - now))
+        with self._lock:
+            if window != self._counted_window or len(self._unwritten) > MAX_SOURCES:
+                # Every block ends with the window it was counted in.
+                self._counted_window, self._unwritten, self._blocked = window, {}, {}
+            count = self._unwritten.pop(source, 0) + 1
+            if count < self.batch:
+                self._unwritten[source] = count
+                return None
+        try:
+            total = self._store.incr(f"rate:{self._name}:{source}:{window}", self._window, count)
+        except StoreUnavailable:
+            with self._lock:
+                self._unwritten[source] = self._unwritten.get(source, 0) + count
+            raise
+        if total <= self._limit:
+            return None
+        until = (window + 1) * self._window
+        self._blocked[source] = until
+        return max(1, math.ceil(until - now))
 
 
 class AddressThrottle:

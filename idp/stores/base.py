@@ -41,8 +41,8 @@ class ShortLivedStore(Protocol):
     def delete(self, key: str) -> None:
         """Forget `key` (no error when absent)."""
 
-    def incr(self, key: str, ttl: float) -> int:
-        """Add one to a counter and return it; a new counter lives `ttl` seconds (fixed window)."""
+    def incr(self, key: str, ttl: float, by: int = 1) -> int:
+        """Add `by` to a counter and return it; a new counter lives `ttl` seconds (fixed window)."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable if the backend cannot be reached (readiness probe)."""

@@ -38,8 +38,8 @@ UNREACHABLE = (
 
 # INCR then set the window's expiry only when this call created the counter: one round trip.
 _INCR_WITH_TTL = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 # Compare and set: replace the value only while it is still the one the caller saw.
@@ -144,8 +144,8 @@ class RedisStore:
         self._redis.delete(self._prefix + key)
 
     @_unavailable_on_failure
-    def incr(self, key: str, ttl: float) -> int:
-        count = self._incr(keys=[self._prefix + key], args=[_ms(ttl)], client=self._redis)
+    def incr(self, key: str, ttl: float, by: int = 1) -> int:
+        count = self._incr(keys=[self._prefix + key], args=[_ms(ttl), by], client=self._redis)
         return int(count)  # type: ignore[arg-type]
 
     @_unavailable_on_failure

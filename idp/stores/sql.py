@@ -94,13 +94,16 @@ class SqlStore:
             where=StoreEntry.expires_at <= bindparam("now"),
         ).returning(StoreEntry.key)
         counter = self._insert(StoreEntry).values(
-            key=bindparam("k"), value=None, count=1, expires_at=bindparam("exp")
+            key=bindparam("k"), value=None, count=bindparam("by"), expires_at=bindparam("exp")
         )
         expired = StoreEntry.expires_at <= bindparam("now")
         self._incr = counter.on_conflict_do_update(
             index_elements=[StoreEntry.key],
             set_={
-                "count": case((expired, 1), else_=StoreEntry.count + 1),
+                "count": case(
+                    (expired, counter.excluded.count),
+                    else_=StoreEntry.count + counter.excluded.count,
+                ),
                 "expires_at": case(
                     (expired, counter.excluded.expires_at), else_=StoreEntry.expires_at
                 ),
@@ -169,9 +172,9 @@ class SqlStore:
         self._write(_DELETE, {"k": key})
 
     @_unavailable_on_failure
-    def incr(self, key: str, ttl: float) -> int:
+    def incr(self, key: str, ttl: float, by: int = 1) -> int:
         now = time.time()
-        result = self._write(self._incr, {"k": key, "exp": now + ttl, "now": now})
+        result = self._write(self._incr, {"k": key, "exp": now + ttl, "now": now, "by": by})
         assert result is not None
         return int(result)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
 from tests.support.browser import PASSWORD, REDIRECT, Browser
 from tests.support.factories import Factory
+from tests.support.redis_server import RedisServer
 from tests.support.server import LiveServer
 
 
@@ -27,6 +28,15 @@ def oauth_error(response: requests.Response) -> tuple[int, str]:
     body = response.json()
     assert isinstance(body.get("error"), str), body
     return response.status_code, body["error"]
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of the module's own, keeping nothing on disk, which its tests may stop."""
+    own = RedisServer(tmp_path_factory.mktemp("redis"))
+    own.start()
+    yield own
+    own.stop()
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from idp.services.signin.lockout import account_key
 from idp.services.tenancy.tenants import TenantView
 from tests.conftest import settings_for_tests
 from tests.http.api.conftest import Api
-from tests.support.backends import Backend, postgres_backend
+from tests.support.backends import Backend
 from tests.support.browser import PASSWORD, Browser, hidden_fields
 from tests.support.factories import Factory
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
-from tests.support.server import LiveServer, start_server
+from tests.support.server import LiveServer, served_on_own_redis, start_server
 
 THRESHOLD = 3
 BASE = 60
@@ -238,26 +238,13 @@ def test_unlock_needs_users_write_and_a_real_user(server, services, make, tenant
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    own = RedisServer(tmp_path_factory.mktemp("lockout-redis"))
-    own.start()
-    yield own
-    own.stop()
-
-
-@pytest.fixture(scope="module")
 def redis_backed(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """PostgreSQL and a Redis of this module's own, which a test stops."""
-    databases = postgres_backend()
-    shared = next(databases)
-    backend = Backend("postgres", shared.database_url, redis_server.url, "idp:")
-    live = _start(backend, tmp_path_factory.mktemp("lockout-store-loss"))
-    yield live
-    live.stop()
-    live.services.close()
-    databases.close()
+    directory = tmp_path_factory.mktemp("lockout-store-loss")
+    with served_on_own_redis(redis_server.url, directory, _start) as live:
+        yield live
 
 
 @pytest.mark.redis

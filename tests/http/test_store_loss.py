@@ -23,7 +23,7 @@ from idp.services.management.api_keys import OPERATOR, create_api_key
 from idp.services.tokens.revocations import WARM, WARM_KEY
 from tests.conftest import settings_for_tests
 from tests.http.test_client_auth import make_assertion, new_key, post_assertion, public_jwks
-from tests.support.backends import Backend, postgres_backend
+from tests.support.backends import postgres_with_redis
 from tests.support.browser import (
     PASSWORD,
     REDIRECT,
@@ -41,21 +41,12 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    own = RedisServer(tmp_path_factory.mktemp("redis"))
-    own.start()
-    yield own
-    own.stop()
-
-
-@pytest.fixture(scope="module")
 def server(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """This module's own server: PostgreSQL (own schema) and the module's own Redis."""
-    databases = postgres_backend()
-    shared = next(databases)
-    backend = Backend("postgres", shared.database_url, redis_server.url, "idp:")
+    databases = postgres_with_redis(redis_server.url)
+    backend = next(databases)
     port = free_port()
     directory: Path = tmp_path_factory.mktemp("store-loss")
     services = build_services(

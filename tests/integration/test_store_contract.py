@@ -181,11 +181,19 @@ def test_incr_counts_within_its_window(store: ShortLivedStore, key: str) -> None
     assert [store.incr(key, LONG_TTL) for _ in range(3)] == [1, 2, 3]
 
 
+def test_incr_adds_a_batch_at_once(store: ShortLivedStore, key: str) -> None:
+    """A worker adds the requests it counted itself in one step (services/rate_limits.py)."""
+    assert [store.incr(key, LONG_TTL, by=5), store.incr(key, LONG_TTL)] == [5, 6]
+    assert store.incr(key, LONG_TTL, by=3) == 9
+
+
 def test_incr_resets_after_its_window(store: ShortLivedStore, key: str) -> None:
     store.incr(key, SHORT_TTL)
     store.incr(key, SHORT_TTL)
     time.sleep(SHORT_TTL + 0.1)
     assert store.incr(key, SHORT_TTL) == 1
+    time.sleep(SHORT_TTL + 0.1)
+    assert store.incr(key, SHORT_TTL, by=4) == 4
 
 
 def test_incr_window_is_fixed_not_sliding(store: ShortLivedStore, key: str) -> None:

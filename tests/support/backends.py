@@ -78,3 +78,13 @@ def backend_for(
         yield sqlite_backend(tmp_path_factory.mktemp("sqlite"))
     else:
         yield from postgres_backend()
+
+
+def postgres_with_redis(redis_url: str) -> Iterator[Backend]:
+    """PostgreSQL (own schema) with a given Redis: a test's own, which it may stop or flush."""
+    databases = postgres_backend()
+    shared = next(databases)
+    try:
+        yield Backend("postgres", shared.database_url, redis_url, "idp:")
+    finally:
+        databases.close()

@@ -14,7 +14,8 @@ import pickle
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from idp import create_app
 from idp.bytecode import lean_worker_environ
 from idp.services.container import Services
 from idp.serving import granian_argv
+from tests.support.backends import Backend, postgres_with_redis
 from tests.support.cli import BIN, REPO, clean_environ
 from tests.support.granian_app import SETTINGS_VARIABLE
 
@@ -104,3 +106,19 @@ def start_granian(services: Services, port: int, directory: Path) -> LiveServer:
         time.sleep(0.05)
     stop()
     raise RuntimeError(f"granian did not serve:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def served_on_own_redis(
+    redis_url: str, directory: Path, start: Callable[[Backend, Path], LiveServer]
+) -> Iterator[LiveServer]:
+    """A server `start` builds on PostgreSQL (own schema) and a test's own Redis, which the
+    test may stop; stopped, closed and its schema dropped afterwards."""
+    databases = postgres_with_redis(redis_url)
+    live = start(next(databases), directory)
+    try:
+        yield live
+    finally:
+        live.stop()
+        live.services.close()
+        databases.close()

@@ -29,6 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.context import current_tenant, services
 from idp.crypto.jwt import InvalidToken, verify
+from idp.http.unavailable import is_unavailable
 from idp.oauth.client_auth import basic_credentials
 from idp.oauth.server import oauth_server
 from idp.oauth.userinfo import MAX_TOKEN, presented_token
@@ -124,6 +125,12 @@ def allow_origin(response: Response) -> Response:
     try:
         allowed = origin in _origins_for(endpoint)
     except RequestEntityTooLarge:  # refused for its size (413): its body names no client
+        allowed = False
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # The store or the database went away: the answer (a 503, most likely) stays what it
+        # is, unreadable to the page's script, rather than becoming a 500 here.
         allowed = False
     if allowed:
         response.headers["Access-Control-Allow-Origin"] = origin

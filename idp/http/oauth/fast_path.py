@@ -11,7 +11,8 @@ headers as the Flask route (idp/http/oauth/routes.py):
 - a form body with a Content-Length within the limit, in valid form encoding, each parameter
   once and none but those this path knows (no `resource`: RFC 8707 goes through Flask);
 - one client secret, by Basic or in the body, of a client registered for that method, correct,
-  from an address the failure limiter has not blocked; no `Origin` (CORS is Flask's).
+  from an address the failure limiter has not blocked; no `Origin` (CORS is Flask's);
+- a token request within its address's rate (idp/http/oauth/token_limit.py).
 
 Everything else falls through to Flask with the body intact: this path only ever answers 200,
 and only with what the Flask path would have answered. So every error, its audit event, the
@@ -43,7 +44,7 @@ from idp.oauth.client_auth import (
 from idp.oauth.clients import OAuthClient
 from idp.oauth.endpoints import LiveAccessToken
 from idp.oauth.grants import client_credentials_body, requested_audience, requested_scopes
-from idp.oauth.server import MAX_CLIENT_ID
+from idp.oauth.server import MAX_CLIENT_ID, OVER_TOKEN_LIMIT
 from idp.services.container import Services
 from idp.services.oauth_clients.clients import ClientView
 from idp.services.rate_limits import FailureLimiter
@@ -84,6 +85,7 @@ class FastPath:
             environ.get("REQUEST_METHOD") != "POST"
             or "HTTP_ORIGIN" in environ
             or environ.get("QUERY_STRING")
+            or OVER_TOKEN_LIMIT in environ
         ):
             return self._app(environ, start_response)
         path = environ.get("PATH_INFO", "")

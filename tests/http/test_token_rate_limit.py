@@ -1,0 +1,141 @@
+"""The token endpoint's rate limit (config.toml [rate_limits] `token_per_minute`) over real HTTP:
+per tenant and client address, whichever path answers (idp/http/oauth/fast_path.py or Flask),
+refused with 429, `Retry-After` and an RFC 6749 error, and never felt by another tenant."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from idp.models.schema import upgrade
+from idp.services.container import build_services
+from idp.services.oauth_clients.clients import IssuedClient
+from tests.conftest import settings_for_tests
+from tests.support.backends import Backend
+from tests.support.factories import Factory
+from tests.support.ports import free_port
+from tests.support.redis_server import RedisServer
+from tests.support.server import LiveServer, served_on_own_redis, start_granian, start_server
+
+LIMIT = 5
+WINDOW = 60
+# A request with `Origin` goes through Flask (CORS is Flask's); one without, the fast path.
+THROUGH_FLASK = {"Origin": "https://nobody.example.com"}
+
+
+def _start(backend: Backend, directory: Path, server_kind: str = "in-process") -> LiveServer:
+    """A server with a limit small enough to reach: every request is written to the store."""
+    port = free_port()
+    settings = settings_for_tests(backend, directory, f"http://127.0.0.1:{port}")
+    services = build_services(
+        settings.replace(rate_limits={"token_per_minute": LIMIT}), create_kek=True
+    )
+    upgrade(services.engine)
+    if server_kind == "granian":
+        return start_granian(services, port, directory)
+    return start_server(services, port)
+
+
+@pytest.fixture(scope="module")
+def server(
+    backend: Backend, server_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    live = _start(backend, tmp_path_factory.mktemp(f"token-limit-{backend.name}"), server_kind)
+    yield live
+    live.stop()
+    live.services.close()
+
+
+@pytest.fixture(autouse=True)
+def one_window() -> None:
+    """Counts start again with each minute: a test that needs LIMIT + 1 requests in one window
+    lets a nearly finished window end first (a few seconds at most)."""
+    left = WINDOW - time.time() % WINDOW
+    if left < 10:
+        time.sleep(left + 0.1)
+
+
+def _token(
+    http: requests.Session, issued: IssuedClient, tenant_issuer: str, **headers: str
+) -> requests.Response:
+    return http.post(
+        f"{tenant_issuer}/token",
+        data={"grant_type": "client_credentials"},
+        auth=(issued.client.client_id, issued.secret),
+        headers=headers,
+    )
+
+
+def test_past_the_limit_the_address_waits_on_both_paths(http, make):
+    tenant = make.tenant()
+    issued, issuer = make.client(tenant), make.issuer(tenant)
+    answers = [_token(http, issued, issuer) for _ in range(LIMIT - 2)]
+    answers += [_token(http, issued, issuer, **THROUGH_FLASK) for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [200] * LIMIT
+
+    for refused in (
+        _token(http, issued, issuer),
+        _token(http, issued, issuer, **THROUGH_FLASK),
+    ):
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= WINDOW
+        assert refused.headers["Content-Type"] == "application/json"
+        assert refused.headers["Cache-Control"] == "no-store"
+        assert refused.json() == {
+            "error": "invalid_request",
+            "error_description": "Too many token requests from this address; retry later.",
+        }
+
+
+def test_refused_and_failed_requests_count_too(http, make):
+    """A stranger's junk is limited like a client's tokens: each request counts, whatever its
+    answer."""
+    tenant = make.tenant()
+    issued, issuer = make.client(tenant), make.issuer(tenant)
+    junk = [http.post(f"{issuer}/token", data={"grant_type": "password"}) for _ in range(LIMIT - 1)]
+    assert {answer.status_code for answer in junk} <= {400, 401}
+    assert _token(http, issued, issuer).status_code == 200
+    assert _token(http, issued, issuer).status_code == 429
+
+
+def test_another_tenant_from_the_same_address_is_not_limited(http, make):
+    limited, other = make.tenant(), make.tenant()
+    issued, issuer = make.client(limited), make.issuer(limited)
+    for _ in range(LIMIT):
+        _token(http, issued, issuer)
+    assert _token(http, issued, issuer).status_code == 429
+
+    elsewhere = make.client(other)
+    assert _token(http, elsewhere, make.issuer(other)).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def redis_backed(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """PostgreSQL and a Redis of this module's own, which a test stops."""
+    directory = tmp_path_factory.mktemp("token-limit-store-loss")
+    with served_on_own_redis(redis_server.url, directory, _start) as live:
+        yield live
+
+
+@pytest.mark.redis
+def test_a_count_the_store_cannot_take_is_a_503_never_a_token(redis_backed, redis_server):
+    make = Factory(redis_backed.services, redis_backed.url)
+    tenant = make.tenant()
+    issued, issuer = make.client(tenant), make.issuer(tenant)
+    redis_server.stop()
+    try:
+        # Through Flask, the CORS headers' client lookup fails too: it must leave the 503 be.
+        for headers in ({}, THROUGH_FLASK):
+            refused = _token(requests.Session(), issued, issuer, **headers)
+            assert refused.status_code == 503, refused.text
+            assert int(refused.headers["Retry-After"]) > 0
+            assert refused.json()["error"] == "temporarily_unavailable"
+    finally:
+        redis_server.start()
+    assert _token(requests.Session(), issued, issuer).status_code == 200
