@@ -186,6 +186,8 @@ class RateLimitSettings:
     magic_links_per_address: int = 5
     magic_links_per_ip: int = 30
     magic_link_window_seconds: int = 3600
+    open_registrations_per_ip: int = 20
+    open_registration_window_seconds: int = 3600
 
     def validate(self) -> None:
         _positive("rate_limits.token_per_minute", self.token_per_minute)
@@ -218,6 +220,10 @@ class RateLimitSettings:
         _positive("rate_limits.magic_links_per_address", self.magic_links_per_address)
         _positive("rate_limits.magic_links_per_ip", self.magic_links_per_ip)
         _positive("rate_limits.magic_link_window_seconds", self.magic_link_window_seconds)
+        _positive("rate_limits.open_registrations_per_ip", self.open_registrations_per_ip)
+        _positive(
+            "rate_limits.open_registration_window_seconds", self.open_registration_window_seconds
+        )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from idp.services.oauth_clients.registration import (
     Registration,
     RegistrationClosed,
 )
-from idp.services.rate_limits import FailureLimiter
+from idp.services.rate_limits import FailureLimiter, WindowLimiter
 
 JSON = "application/json"
 # RFC 7591 §3.2.1 / RFC 7592 §3: server-provisioned fields a client may send back on update.
@@ -98,6 +98,13 @@ class TooManyTokenFailures(RetryLater):
 
     error = "invalid_token"
     waiting = "Too many failed attempts; retry later."
+
+
+class TooManyRegistrations(RetryLater):
+    """Past `rate_limits.open_registrations_per_ip` at this tenant: 429 with Retry-After."""
+
+    error = "invalid_request"
+    waiting = "Too many registrations from this address; retry later."
 
 
 class RegistrationEndpoint:
@@ -167,6 +174,8 @@ class ClientRegistration(RegistrationEndpoint):
         self.check_not_blocked()
         uow = services().uow()
         admission = self.admit(uow)
+        if admission.initial_token_id is None:
+            self.count_open_registration()
         metadata = read_metadata()
         try:
             registered = registration.register(uow, admission, metadata)
@@ -181,6 +190,21 @@ class ClientRegistration(RegistrationEndpoint):
         actor = f"dcr:{registered.initial_token_id or registered.client.client_id}"
         audit("client.register", actor, registered.client.client_id, SUCCESS, fields(metadata))
         return self.response(201, registered, registered.registration_token or "")
+
+    def count_open_registration(self) -> None:
+        """Anyone may register at a tenant that requires no initial access token: each attempt
+        counts against its address, valid or not, so nobody can fill the tenant with clients."""
+        container = services()
+        limits = container.settings.rate_limits
+        limiter = WindowLimiter(
+            container.store,
+            "open-registration",
+            limits.open_registrations_per_ip,
+            limits.open_registration_window_seconds,
+        )
+        retry_after = limiter.hit(self.source())
+        if retry_after:  # not audited: each refusal would be a row a stranger makes us write
+            raise TooManyRegistrations(retry_after)
 
     def admit(self, uow: UnitOfWork) -> Admission:
         try:

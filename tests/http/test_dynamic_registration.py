@@ -27,20 +27,7 @@ CC_CLIENT = {"client_name": "Billing robot", "grant_types": ["client_credentials
 @pytest.fixture
 def dcr_tenant(make: Factory) -> Callable[..., TenantView]:
     """A fresh tenant with registration on (an initial access token required unless told)."""
-
-    def build(requires_token: bool = True) -> TenantView:
-        tenant = make.tenant()
-        policy = {"enabled": True, "initial_access_token_required": requires_token}
-        tenant_settings.update_settings(
-            make.services.uow(),
-            tenant.slug,
-            {},
-            {"dynamic_registration": policy},
-            make.services.settings.tokens,
-        )
-        return tenant
-
-    return build
+    return make.registration_tenant
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from idp.services.accounts.users import UserView
 from idp.services.container import Services
 from idp.services.oauth_clients import clients as client_service
 from idp.services.oauth_clients.clients import ClientSpec, ClientView, IssuedClient
+from idp.services.tenancy import tenant_settings
 from idp.services.tenancy import tenants as tenant_service
 from idp.services.tenancy.tenants import TenantView
 
@@ -23,6 +24,20 @@ class Factory:
     def tenant(self, slug: str | None = None, name: str = "Test tenant") -> TenantView:
         slug = slug or f"t-{secrets.token_hex(5)}"
         return tenant_service.create_tenant(self.services.uow(), self.services.kek, slug, name)
+
+    def registration_tenant(self, requires_token: bool = True) -> TenantView:
+        """A fresh tenant with dynamic client registration on (RFC 7591), an initial access
+        token required unless told."""
+        tenant = self.tenant()
+        policy = {"enabled": True, "initial_access_token_required": requires_token}
+        tenant_settings.update_settings(
+            self.services.uow(),
+            tenant.slug,
+            {},
+            {"dynamic_registration": policy},
+            self.services.settings.tokens,
+        )
+        return tenant
 
     def issuer(self, tenant: TenantView) -> str:
         return f"{self.base_url}/t/{tenant.slug}"

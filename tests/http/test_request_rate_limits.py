@@ -1,6 +1,7 @@
-"""The token endpoint's rate limit (config.toml [rate_limits] `token_per_minute`) over real HTTP:
-per tenant and client address, whichever path answers (idp/http/oauth/fast_path.py or Flask),
-refused with 429, `Retry-After` and an RFC 6749 error, and never felt by another tenant."""
+"""Request rates a stranger can reach, over real HTTP (config.toml [rate_limits]): the token
+endpoint's (`token_per_minute`, whichever path answers: idp/http/oauth/fast_path.py or Flask)
+and open dynamic client registration's (`open_registrations_per_ip`). Per tenant and client
+address, refused with 429, `Retry-After` and an RFC 6749 error, never felt by another tenant."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import requests
 
 from idp.models.schema import upgrade
 from idp.services.container import build_services
+from idp.services.oauth_clients import initial_access_tokens as iat_service
 from idp.services.oauth_clients.clients import IssuedClient
+from idp.services.tenancy.tenants import TenantView
 from tests.conftest import settings_for_tests
 from tests.support.backends import Backend
 from tests.support.factories import Factory
@@ -22,6 +25,7 @@ from tests.support.redis_server import RedisServer
 from tests.support.server import LiveServer, served_on_own_redis, start_granian, start_server
 
 LIMIT = 5
+REGISTRATIONS = 3
 WINDOW = 60
 # A request with `Origin` goes through Flask (CORS is Flask's); one without, the fast path.
 THROUGH_FLASK = {"Origin": "https://nobody.example.com"}
@@ -31,9 +35,8 @@ def _start(backend: Backend, directory: Path, server_kind: str = "in-process") -
     """A server with a limit small enough to reach: every request is written to the store."""
     port = free_port()
     settings = settings_for_tests(backend, directory, f"http://127.0.0.1:{port}")
-    services = build_services(
-        settings.replace(rate_limits={"token_per_minute": LIMIT}), create_kek=True
-    )
+    limits = {"token_per_minute": LIMIT, "open_registrations_per_ip": REGISTRATIONS}
+    services = build_services(settings.replace(rate_limits=limits), create_kek=True)
     upgrade(services.engine)
     if server_kind == "granian":
         return start_granian(services, port, directory)
@@ -111,6 +114,44 @@ def test_another_tenant_from_the_same_address_is_not_limited(http, make):
 
     elsewhere = make.client(other)
     assert _token(http, elsewhere, make.issuer(other)).status_code == 200
+
+
+def _register(http: requests.Session, make: Factory, tenant: TenantView, **metadata: object):
+    body = {"client_name": "Robot", "grant_types": ["client_credentials"]} | metadata
+    return http.post(f"{make.issuer(tenant)}/register", json=body)
+
+
+def test_open_registration_is_limited_per_address_and_tenant(http, make):
+    """Where no initial access token is needed, each attempt counts, valid or not."""
+    tenant = make.registration_tenant(requires_token=False)
+    other = make.registration_tenant(requires_token=False)
+    assert _register(http, make, tenant).status_code == 201
+    assert _register(http, make, tenant, grant_types=["password"]).status_code == 400
+    assert _register(http, make, tenant).status_code == 201
+
+    refused = _register(http, make, tenant)
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert refused.json() == {
+        "error": "invalid_request",
+        "error_description": "Too many registrations from this address; retry later.",
+    }
+    assert _register(http, make, other).status_code == 201, "another tenant is not limited"
+
+
+def test_registrations_with_an_initial_access_token_are_not_counted(http, make):
+    tenant = make.registration_tenant()
+    token = iat_service.create_initial_access_token(make.services.uow(), tenant, "ci").secret
+    answers = [
+        http.post(
+            f"{make.issuer(tenant)}/register",
+            json={"client_name": "Robot", "grant_types": ["client_credentials"]},
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+        for _ in range(REGISTRATIONS + 1)
+    ]
+    assert answers == [201] * (REGISTRATIONS + 1)
 
 
 @pytest.fixture(scope="module")
