@@ -19,7 +19,7 @@ from idp.http.pages import rendering
 from idp.models.schema import ensure_current
 from idp.oauth.server import TenantAuthorizationServer
 from idp.services.container import Services, build_services
-from idp.services.rate_limits import BatchedLimiter, FailureLimiter
+from idp.services.rate_limits import FailureLimiter
 from idp.settings import Settings, load_settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -48,10 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Outermost last: the public documents need no client address; the fast path (its failure
     # limiter) and the token endpoint's rate limit do, so they sit inside ProxyFix.
     app.wsgi_app = FastPath(app.wsgi_app, services, failures, https)  # type: ignore[method-assign]
-    token_rate = BatchedLimiter(
-        services.store, "token", settings.rate_limits.token_per_minute, window=60
-    )
-    app.wsgi_app = TokenRateLimit(app.wsgi_app, token_rate)  # type: ignore[method-assign]
+    app.wsgi_app = TokenRateLimit(app.wsgi_app, services.token_requests)  # type: ignore[method-assign]
     if settings.server.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.wsgi_app = PublicDocuments(app.wsgi_app, services, https)  # type: ignore[method-assign]

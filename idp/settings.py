@@ -163,6 +163,7 @@ class PasswordSettings:
 @dataclass(frozen=True)
 class RateLimitSettings:
     token_per_minute: int = 6000
+    sign_ins_started_per_minute: int = 600
     failed_auth_per_minute: int = 30
     api_per_minute_per_key: int = 600
     api_per_minute_per_ip: int = 1200
@@ -191,6 +192,7 @@ class RateLimitSettings:
 
     def validate(self) -> None:
         _positive("rate_limits.token_per_minute", self.token_per_minute)
+        _positive("rate_limits.sign_ins_started_per_minute", self.sign_ins_started_per_minute)
         _positive("rate_limits.failed_auth_per_minute", self.failed_auth_per_minute)
         _positive("rate_limits.api_per_minute_per_key", self.api_per_minute_per_key)
         _positive("rate_limits.api_per_minute_per_ip", self.api_per_minute_per_ip)

@@ -42,7 +42,7 @@ from flask import Response, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from idp import i18n
-from idp.context import current_tenant, issuer, services
+from idp.context import client_ip, current_tenant, issuer, services
 from idp.oauth.clients import OAuthClient
 from idp.oauth.grants import S256_CHALLENGE, requested_scopes
 from idp.oauth.server import oauth_server
@@ -382,6 +382,8 @@ class AuthorizationEndpoint:
             return _redirect_error(authz, error, "The person must interact.")
         if step != authorization.ISSUE:
             if transaction is None:
+                if services().sign_in_starts.hit(f"{tenant.id}:{client_ip()}"):
+                    return _redirect_error(authz, "temporarily_unavailable", TOO_MANY_STARTED)
                 transaction = Transactions(store).begin(tenant.id, authz, login_after)
             # Each step is a hosted page of the same name: login, mfa, consent, select_account.
             return redirect(f"{issuer()}/{step}?{urlencode({'txn': transaction.id})}", 303)
@@ -464,5 +466,8 @@ def _consent(
 
 
 EXPIRED = "This sign-in request has expired or was already used. Go back to the application."
+# Past rate_limits.sign_ins_started_per_minute (config.toml): each started sign-in is kept in the
+# store until it ends, so a stranger could otherwise fill it.
+TOO_MANY_STARTED = "Too many sign-ins were started from this address; retry in a minute."
 
 authorization_endpoint = AuthorizationEndpoint()

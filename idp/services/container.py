@@ -29,6 +29,7 @@ from idp.services.mail import Mailer
 from idp.services.mail_templates import MailTemplates
 from idp.services.oauth_clients.client_cache import GENERATIONS as CLIENT_GENERATIONS
 from idp.services.oauth_clients.client_cache import ClientCache, tenant_of_client
+from idp.services.rate_limits import BatchedLimiter
 from idp.services.signin.backchannel import BackchannelSender
 from idp.services.signin.lockout import Lockout
 from idp.services.tenancy.tenants import SETTINGS_GENERATIONS, TenantCache, tenant_of_settings
@@ -60,6 +61,11 @@ class Services:
     jobs: JobQueue
     backchannel: BackchannelSender
     mailer: Mailer
+    # Requests per tenant and address to the token endpoint (idp/http/oauth/token_limit.py) and
+    # sign-ins started at {issuer}/authorize (idp/oauth/authorize.py): each limiter counts in
+    # the process, so one of each per process.
+    token_requests: BatchedLimiter
+    sign_in_starts: BatchedLimiter
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -131,6 +137,12 @@ def build_services(settings: Settings, create_kek: bool = False) -> Services:
         refresh_token_lookup=RefreshTokenLookup(engine),
         session_lookup=SessionLookup(engine),
         clients=ClientCache(client_lookup, store),
+        token_requests=BatchedLimiter(
+            store, "token", settings.rate_limits.token_per_minute, window=60
+        ),
+        sign_in_starts=BatchedLimiter(
+            store, "authorize", settings.rate_limits.sign_ins_started_per_minute, window=60
+        ),
         usage=UsageRecorder(session_factory, settings.usage.flush_seconds),
         jobs=jobs,
         backchannel=BackchannelSender(

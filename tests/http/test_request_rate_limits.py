@@ -1,13 +1,15 @@
 """Request rates a stranger can reach, over real HTTP (config.toml [rate_limits]): the token
-endpoint's (`token_per_minute`, whichever path answers: idp/http/oauth/fast_path.py or Flask)
-and open dynamic client registration's (`open_registrations_per_ip`). Per tenant and client
-address, refused with 429, `Retry-After` and an RFC 6749 error, never felt by another tenant."""
+endpoint's (`token_per_minute`, whichever path answers: idp/http/oauth/fast_path.py or Flask),
+open dynamic client registration's (`open_registrations_per_ip`) and the sign-ins one address
+may start (`sign_ins_started_per_minute`). Per tenant and client address, refused in RFC 6749
+form (429 and `Retry-After` where the client is the caller), never felt by another tenant."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -19,6 +21,7 @@ from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
 from tests.conftest import settings_for_tests
 from tests.support.backends import Backend
+from tests.support.browser import REDIRECT, code_request, pkce_pair
 from tests.support.factories import Factory
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
@@ -26,6 +29,7 @@ from tests.support.server import LiveServer, served_on_own_redis, start_granian,
 
 LIMIT = 5
 REGISTRATIONS = 3
+STARTS = 4
 WINDOW = 60
 # A request with `Origin` goes through Flask (CORS is Flask's); one without, the fast path.
 THROUGH_FLASK = {"Origin": "https://nobody.example.com"}
@@ -35,7 +39,11 @@ def _start(backend: Backend, directory: Path, server_kind: str = "in-process") -
     """A server with a limit small enough to reach: every request is written to the store."""
     port = free_port()
     settings = settings_for_tests(backend, directory, f"http://127.0.0.1:{port}")
-    limits = {"token_per_minute": LIMIT, "open_registrations_per_ip": REGISTRATIONS}
+    limits = {
+        "token_per_minute": LIMIT,
+        "open_registrations_per_ip": REGISTRATIONS,
+        "sign_ins_started_per_minute": STARTS,
+    }
     services = build_services(settings.replace(rate_limits=limits), create_kek=True)
     upgrade(services.engine)
     if server_kind == "granian":
@@ -152,6 +160,43 @@ def test_registrations_with_an_initial_access_token_are_not_counted(http, make):
         for _ in range(REGISTRATIONS + 1)
     ]
     assert answers == [201] * (REGISTRATIONS + 1)
+
+
+def test_an_address_may_start_only_so_many_sign_ins(http, make):
+    """Each sign-in sent to the login page is parked in the store until the person is done: past
+    the limit the client gets `temporarily_unavailable` back (RFC 6749 §4.1.2.1), nothing
+    parked; the pages of sign-ins already started, and other tenants, go on."""
+    tenant, other = make.tenant(), make.tenant()
+    started = []
+    for _ in range(STARTS):
+        sent = _authorize(http, make, tenant)
+        assert sent.status_code == 303 and "/login?txn=" in sent.headers["Location"]
+        started.append(sent.headers["Location"])
+
+    refused = _authorize(http, make, tenant)
+    assert refused.status_code in (302, 303)
+    returned = parse_qs(urlsplit(refused.headers["Location"]).query)
+    assert refused.headers["Location"].startswith(REDIRECT)
+    assert returned["error"] == ["temporarily_unavailable"]
+    assert returned["state"] == ["st-123"]
+
+    assert http.get(started[0]).status_code == 200, "a sign-in already started goes on"
+    assert _authorize(http, make, other).status_code == 303
+
+
+def _authorize(http: requests.Session, make: Factory, tenant: TenantView) -> requests.Response:
+    client = make.client(
+        tenant,
+        grant_types=("authorization_code",),
+        redirect_uris=(REDIRECT,),
+        scopes=("openid", "profile", "email", "roles"),
+    )
+    _, challenge = pkce_pair()
+    return http.get(
+        f"{make.issuer(tenant)}/authorize",
+        params=code_request(client.client.client_id, challenge),
+        allow_redirects=False,
+    )
 
 
 @pytest.fixture(scope="module")
