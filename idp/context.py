@@ -30,6 +30,14 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def sign_in_start_wait() -> int | None:
+    """Seconds this address must wait before it may start another sign-in at this tenant, or
+    None. Each start parks state in the store until it ends (an authorization request, a
+    passkey challenge, the account page's own sign-in), so a stranger could otherwise fill it:
+    `rate_limits.sign_ins_started_per_minute` per tenant and address, counted together."""
+    return services().sign_in_starts.hit(f"{current_tenant().id}:{client_ip()}")
+
+
 def sign_in_service() -> SignIn:
     """Password sign-in, for the hosted login page and the authorization challenge endpoint.
     One per process: it keeps the decoy hash that makes unknown accounts cost a verification."""

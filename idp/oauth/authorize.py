@@ -42,7 +42,7 @@ from flask import Response, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from idp import i18n
-from idp.context import client_ip, current_tenant, issuer, services
+from idp.context import current_tenant, issuer, services, sign_in_start_wait
 from idp.oauth.clients import OAuthClient
 from idp.oauth.grants import S256_CHALLENGE, requested_scopes
 from idp.oauth.server import oauth_server
@@ -382,7 +382,7 @@ class AuthorizationEndpoint:
             return _redirect_error(authz, error, "The person must interact.")
         if step != authorization.ISSUE:
             if transaction is None:
-                if services().sign_in_starts.hit(f"{tenant.id}:{client_ip()}"):
+                if sign_in_start_wait():
                     return _redirect_error(authz, "temporarily_unavailable", TOO_MANY_STARTED)
                 transaction = Transactions(store).begin(tenant.id, authz, login_after)
             # Each step is a hosted page of the same name: login, mfa, consent, select_account.

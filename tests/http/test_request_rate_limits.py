@@ -21,7 +21,7 @@ from idp.services.oauth_clients.clients import IssuedClient
 from idp.services.tenancy.tenants import TenantView
 from tests.conftest import settings_for_tests
 from tests.support.backends import Backend
-from tests.support.browser import REDIRECT, code_request, pkce_pair
+from tests.support.browser import REDIRECT, code_request, hidden_fields, pkce_pair
 from tests.support.factories import Factory
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
@@ -182,6 +182,25 @@ def test_an_address_may_start_only_so_many_sign_ins(http, make):
 
     assert http.get(started[0]).status_code == 200, "a sign-in already started goes on"
     assert _authorize(http, make, other).status_code == 303
+
+
+def test_passkey_challenges_and_the_account_sign_in_count_with_them(http, make):
+    """What else parks state for a stranger counts against the same allowance: a passkey
+    challenge (one sign-in page can ask for many) and the account page's own sign-in."""
+    tenant = make.tenant()
+    issuer = make.issuer(tenant)
+    login = http.get(_authorize(http, make, tenant).headers["Location"])
+    fields = hidden_fields(login.text)
+    ask = {"csrf_token": fields["csrf_token"], "purpose": "sign_in", "txn": fields["txn"]}
+    answers = [http.post(f"{issuer}/passkeys/options", data=ask) for _ in range(STARTS)]
+    assert [answer.status_code for answer in answers] == [200] * (STARTS - 1) + [429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= WINDOW
+
+    account = requests.get(f"{issuer}/account", allow_redirects=False)
+    assert account.status_code == 429
+    assert 1 <= int(account.headers["Retry-After"]) <= WINDOW
+    assert "text/html" in account.headers["Content-Type"]
+    assert "Too many attempts" in account.text
 
 
 def _authorize(http: requests.Session, make: Factory, tenant: TenantView) -> requests.Response:

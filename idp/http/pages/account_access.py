@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, g, redirect, request
 
-from idp.context import client_ip, current_tenant, issuer, services
+from idp.context import client_ip, current_tenant, issuer, services, sign_in_start_wait
 from idp.http.pages.blueprints import tenant_pages
 from idp.http.pages.cookies import (
     account_state_cookie,
@@ -21,7 +21,8 @@ from idp.http.pages.cookies import (
     set_account_state_cookie,
 )
 from idp.http.pages.rendering import render_page
-from idp.http.pages.routes import MAX_FIELD
+from idp.http.pages.routes import MAX_FIELD, TOO_MANY
+from idp.oauth.authorize import PageError, error_page
 from idp.services.accounts.account_client import (
     PENDING_LIFETIME,
     AccountSignInFailed,
@@ -56,6 +57,11 @@ def sign_in_first(fresh: bool = False) -> Response:
     here = request.path if request.method == "GET" else f"/t/{tenant.slug}/account"
     if request.method == "GET" and request.query_string:
         here += "?" + request.query_string.decode("latin-1")
+    wait = sign_in_start_wait()
+    if wait:
+        response = error_page(PageError(TOO_MANY, 429))
+        response.headers["Retry-After"] = str(wait)
+        return response
     ensure_account_client(services().uow(), tenant, issuer())
     pending = begin_sign_in(services().store, tenant, issuer(), here, fresh)
     response = redirect(pending.authorize_url, 303)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Response, g, jsonify, request
 
-from idp.context import client_ip, current_tenant, issuer, services
+from idp.context import client_ip, current_tenant, issuer, services, sign_in_start_wait
 from idp.http.pages.account_access import login_throttle, signed_in
 from idp.http.pages.account_passkeys import registering_allowed
 from idp.http.pages.blueprints import tenant_pages
@@ -103,6 +103,11 @@ def options() -> Any:
     if bound is None:
         return _problem(SIGN_IN_AGAIN, 401)
     binding, session = bound
+    wait = sign_in_start_wait()
+    if wait:
+        response = _problem(TOO_MANY, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     tenant, rp, uow = current_tenant(), relying_party(), services().uow()
     handle, challenge = passkeys.Challenges(services().store).issue(tenant.id, binding)
     if purpose == "register" and session is not None:
