@@ -62,8 +62,8 @@ class Services:
     backchannel: BackchannelSender
     mailer: Mailer
     # Requests per tenant and address to the token endpoint (idp/http/oauth/token_limit.py) and
-    # sign-ins started at {issuer}/authorize (idp/oauth/authorize.py): each limiter counts in
-    # the process, so one of each per process.
+    # sign-ins started (idp/context.sign_in_start_wait): each limiter counts in the process, so
+    # one of each per process.
     token_requests: BatchedLimiter
     sign_in_starts: BatchedLimiter
 
