@@ -194,8 +194,8 @@ def measure(
             if wanted(args, "tenants")
             else None
         )
-        signed_in, refresh = (
-            (None, None) if people is None else human(server, people, reference, args, wrk)
+        signed_in, reference_signed_in, refresh = (
+            (None, None, None) if people is None else human(server, people, reference, args, wrk)
         )
         rss = server.worker_rss_mb()
         check_log(server)
@@ -215,6 +215,7 @@ def measure(
         rows=rows,
         floor=floor,
         sign_ins=signed_in,
+        reference_sign_ins=reference_signed_in,
         refresh=refresh,
         worker_rss_mb=rss,
         load_average=load_average,
@@ -237,25 +238,24 @@ def human(
     reference: Reference | None,
     args: argparse.Namespace,
     wrk: str,
-) -> tuple[SignIns, report.Row | None]:
-    """Sign-ins for a while, then the refresh grant over the refresh tokens they got, ours and
-    the reference's alternately: each wrk run starts from tokens of its own, since a spent one
+) -> tuple[SignIns, SignIns | None, report.Row | None]:
+    """Sign-ins for a while, ours and the reference's, then the refresh grant over the refresh
+    tokens they got, alternately: each wrk run starts from tokens of its own, since a spent one
     would be a replay."""
     seconds = max(args.seconds, SIGN_IN_SECONDS)
     signed_in = sign_ins(server, people, seconds)
-    print(
-        f"  {'signin':12} {signed_in.rate:8,.1f} /s  {signed_in.per_cpu_second:8,.1f}/CPU-s  "
-        f"failures {signed_in.failures} {signed_in.first_failures}",
-        flush=True,
-    )
-    ours = refresh_runs(server, people.client, signed_in, f"/t/{TENANT}/token", args, wrk)
-    if ours is None:
-        return signed_in, None
-    theirs = None
+    print_sign_ins("signin", signed_in)
+    reference_signed_in = None
     if reference is not None:
         web = People(reference.web, people.emails)
         issuer = reference.server.url
         reference_signed_in = sign_ins(reference.server, web, seconds, "reference", issuer)
+        print_sign_ins("signin ref", reference_signed_in)
+    ours = refresh_runs(server, people.client, signed_in, f"/t/{TENANT}/token", args, wrk)
+    if ours is None:
+        return signed_in, reference_signed_in, None
+    theirs = None
+    if reference is not None and reference_signed_in is not None:
         theirs = refresh_runs(
             reference.server, reference.web, reference_signed_in, "/token", args, wrk
         )
@@ -265,7 +265,15 @@ def human(
         mine, other = alternate(ours, theirs)
         row = report.Row(median_run(mine), median_run(other))
     print_row(row)
-    return signed_in, row
+    return signed_in, reference_signed_in, row
+
+
+def print_sign_ins(label: str, signed_in: SignIns) -> None:
+    print(
+        f"  {label:12} {signed_in.rate:8,.1f} /s  {signed_in.per_cpu_second:8,.1f}/CPU-s  "
+        f"failures {signed_in.failures} {signed_in.first_failures}",
+        flush=True,
+    )
 
 
 def refresh_runs(
