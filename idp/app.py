@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp.http import errors, nul, ops, security
+from idp.http import errors, ops, security, url_values
 from idp.http.api import bp as api_bp
 from idp.http.oauth import bp as oauth_bp
 from idp.http.oauth import well_known_bp
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     https = settings.server.public_url.startswith("https://")
     security.install(app, settings.server.request_id_header, https=https)
-    nul.install(app)
+    url_values.install(app)
     # Outermost last: the public documents need no client address; the fast path (its failure
     # limiter) and the token endpoint's rate limit do, so they sit inside ProxyFix.
     app.wsgi_app = FastPath(app.wsgi_app, services, failures, https)  # type: ignore[method-assign]

@@ -58,7 +58,7 @@ def _filters() -> AuditFilter:
 
 
 def _text(name: str) -> str | None:
-    """A filter's value (a NUL never gets here: idp/http/nul.py)."""
+    """A filter's value (a NUL never gets here: idp/http/url_values.py)."""
     return request.args.get(name) or None
 
 

@@ -1,7 +1,8 @@
-"""A NUL in a URL is refused in the surface's own format, never a 500.
+"""A NUL or an out-of-range row id in a URL is refused in the surface's own format, never a 500.
 
-PostgreSQL refuses U+0000 in text: before idp/http/nul.py each of these reached a query and
-answered 500 on the production set-up (a fuzz run against PostgreSQL + Redis found them).
+PostgreSQL refuses U+0000 in text and integers beyond its `integer` range: before
+idp/http/url_values.py each of these reached a query and answered 500 on the production set-up
+(a fuzz run against PostgreSQL + Redis found them).
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ def test_an_id_holding_nul_names_nothing(api, platform_key, make, method, path, 
     tenant = make.tenant()
     slug = NUL if path == "/tenants/{slug}" else tenant.slug
     response = api(platform_key).call(method, path.format(slug=slug, nul=NUL), template)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("kind", "template"),
+    [
+        ("factors/passkey", "/tenants/{slug}/users/{user_id}/factors/passkey/{passkey_id}"),
+        ("identities", "/tenants/{slug}/users/{user_id}/identities/{identity_id}"),
+    ],
+)
+@pytest.mark.parametrize("row_id", [2**31, 10**30])
+def test_a_row_id_beyond_the_database_range_names_nothing(
+    api, platform_key, make, kind, template, row_id
+):
+    tenant = make.tenant()
+    person = make.user(tenant)
+    path = f"/tenants/{tenant.slug}/users/{person.subject}/{kind}/{row_id}"
+    response = api(platform_key).delete(path, template)
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
 
