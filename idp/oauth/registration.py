@@ -39,6 +39,7 @@ from idp.oauth.clients import OAuthClient
 from idp.oauth.waits import RetryLater
 from idp.services.audit import DENIED, FAILED, SUCCESS, AuditEntry, record_event
 from idp.services.errors import InvalidInput, NotFound
+from idp.services.json_text import strings_of, unstorable
 from idp.services.oauth_clients import registration
 from idp.services.oauth_clients.clients import ClientView
 from idp.services.oauth_clients.registration import (
@@ -278,8 +279,8 @@ def read_metadata() -> dict[str, Any]:
     """The request's JSON object (RFC 7591 §3.1).
 
     Parsed here rather than by `request.get_json()`: NaN and Infinity are not JSON (RFC 8259 §6)
-    and a database's JSON column refuses them, and control characters have no place in any
-    metadata value (PostgreSQL refuses a NUL in text).
+    and a database's JSON column refuses them; control characters have no place in any
+    metadata value, and no database stores U+0000 or an unpaired surrogate.
     """
     if flask_request.mimetype != JSON:
         raise InvalidRequestError(f"The body must be {JSON}.")
@@ -289,8 +290,10 @@ def read_metadata() -> dict[str, Any]:
         raise InvalidRequestError("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("The body must be a JSON object.")
-    if _has_control_characters(data):
-        raise InvalidClientMetadataError("Metadata must not contain control characters.")
+    if any(_unfit_text(text) for text in strings_of(data)):
+        raise InvalidClientMetadataError(
+            "Metadata must not contain control characters or unpaired surrogates."
+        )
     return data
 
 
@@ -344,13 +347,6 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _has_control_characters(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
-    if isinstance(value, list):
-        return any(_has_control_characters(item) for item in value)
-    if isinstance(value, dict):
-        return any(
-            _has_control_characters(k) or _has_control_characters(v) for k, v in value.items()
-        )
-    return False
+def _unfit_text(text: str) -> bool:
+    """A control character, or what no database stores (services/json_text.py)."""
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text) or unstorable(text)

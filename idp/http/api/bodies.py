@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 
 from idp.http.api.problems import ApiProblem, invalid_fields
+from idp.services.json_text import strings_of, unstorable
 
 READ_ONLY = frozenset({"id", "tenant_id", "created_at", "updated_at", "client_id", "sub"})
 
@@ -68,6 +69,8 @@ def _type_error(value: Any, spec: Field) -> str | None:
         return f"must be of type {_name(spec.kind)}"
     if spec.items is not None and not all(isinstance(item, spec.items) for item in value):
         return f"must be a list of {spec.items.__name__}"
+    if spec.fields is None and any(unstorable(text) for text in strings_of(value)):
+        return "must not contain U+0000 or an unpaired surrogate"
     return None
 
 
