@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from idp.models.passkeys import Passkey
 from idp.models.sessions import LoginSession
 from idp.models.users import User
 from tests.support.account import csrf_of, open_account, set_tenant_columns, signed_in_account
@@ -224,3 +225,19 @@ def test_a_passkey_is_the_second_factor_of_its_owner_only(make: Factory):
         assert done.status_code == 200, done.text
         assert done.json()["redirect"].startswith(f"{issuer}/authorize/resume?txn=")
         assert http.get(done.json()["redirect"], allow_redirects=False).status_code == 303
+
+
+def test_a_passkey_name_keeps_only_printable_text(make: Factory):
+    # A NUL in the name answered 500 on PostgreSQL, which refuses it in text.
+    tenant = make.tenant()
+    issuer, person = make.issuer(tenant), make.user(tenant)
+    with signed_in_account(issuer, person.email) as http:
+        added = add_passkey(http, issuer, SoftAuthenticator(), "Lap\x00top\n\tkey\x07")
+    assert added.status_code == 200, added.text
+    with make.services.uow() as uow:
+        names = uow.session.scalars(
+            select(Passkey.name)
+            .join(User, User.id == Passkey.user_id)
+            .where(User.tenant_id == tenant.id, User.subject == person.subject)
+        ).all()
+    assert names == ["Lap top key"]

@@ -214,7 +214,7 @@ def register(
     passkey = Passkey(
         tenant_id=tenant_id,
         user_id=user_id,
-        name=" ".join(name.split())[:MAX_NAME] or "Passkey",
+        name=_label(name),
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
@@ -354,3 +354,10 @@ def remove_all(uow: UnitOfWork, tenant_id: int, user_id: int) -> bool:
 def _user_handle(tenant_id: int, user_id: int) -> bytes:
     # WebAuthn §14.6.1: an opaque handle with no personal information in it.
     return f"{tenant_id}:{user_id}".encode()
+
+
+def _label(name: str) -> str:
+    """The name as kept and shown: printable characters only (a NUL would not even store on
+    PostgreSQL), whitespace collapsed, at most MAX_NAME; "Passkey" when nothing is left."""
+    printable = "".join(char if char.isprintable() else " " for char in name)
+    return " ".join(printable.split())[:MAX_NAME] or "Passkey"
