@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 PROTOCOL_ENDPOINTS = ("/token", "/introspect", "/revoke", "/jwks.json", "/userinfo")
+PROTOCOL_BLUEPRINTS = frozenset({"oauth", "well_known"})
 # RFC 7591/7592: `{issuer}/register` and `{issuer}/register/{client_id}`.
 REGISTRATION_PATH = re.compile(r"^/t/[^/]+/register(?:/[^/]+)?$")
 # RFC 6749 §5.2 has no code for these HTTP-level refusals; invalid_request is the closest.
@@ -39,15 +40,18 @@ class OAuthHttpError(Exception):
 
 
 def is_protocol_request() -> bool:
+    """A protocol endpoint's path; of the paths a route took, only the protocol blueprints'
+    (the account page's `apps/revoke` is a page). A path no route took is judged by its ending
+    alone: a client's misspelt issuer still gets an RFC 6749 error."""
     path = request.path
-    return (
-        path.startswith("/t/")
-        and (
-            path.endswith(PROTOCOL_ENDPOINTS)
-            or "/.well-known/" in path
-            or REGISTRATION_PATH.match(path) is not None
-        )
-    ) or path.startswith("/.well-known/")
+    if path.startswith("/.well-known/"):
+        return True
+    protocol_path = path.startswith("/t/") and (
+        path.endswith(PROTOCOL_ENDPOINTS)
+        or "/.well-known/" in path
+        or REGISTRATION_PATH.match(path) is not None
+    )
+    return protocol_path and (request.url_rule is None or request.blueprint in PROTOCOL_BLUEPRINTS)
 
 
 def oauth_error(status: int, error: str, description: str) -> Response:

@@ -1,5 +1,6 @@
-"""What every blueprint of a tenant's hosted pages shares: the tenant from the URL, no caching,
-the CSRF cookie, and the tenant's stylesheet (its colour and CSS, services/tenancy/branding.py).
+"""What every blueprint of a tenant's hosted pages shares: the tenant from the URL, forms
+without NUL, no caching, the CSRF cookie, and the tenant's stylesheet (its colour and CSS,
+services/tenancy/branding.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from werkzeug.exceptions import NotFound
 
 from idp.context import current_tenant, services
 from idp.http.pages.cookies import ensure_csrf_cookie
+from idp.http.pages.forms import refuse_nul_in_form
 from idp.services.tenancy.branding import Branding
 
 
@@ -30,6 +32,7 @@ def tenant_pages(name: str, import_name: str) -> Blueprint:
     """A blueprint of pages under {issuer}/ (DESIGN §1)."""
     bp = Blueprint(name, import_name, url_prefix="/t/<tenant>")
     bp.url_value_preprocessor(resolve_tenant)
+    bp.before_request(refuse_nul_in_form)
     bp.after_request(page_headers)
     return bp
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 MAX_FIELD = 1024
@@ -20,6 +21,14 @@ AnyResponse = TypeVar("AnyResponse", bound=BaseResponse)
 
 def form_field(name: str, limit: int = MAX_FIELD) -> str:
     return request.form.get(name, "")[:limit]
+
+
+def refuse_nul_in_form() -> None:
+    """No field of our forms can hold a NUL (a name, a code, an id, a password), and
+    PostgreSQL refuses one in text: a session id or client id carrying one answered 500 there.
+    Refused with a friendly page before any handler reads the form."""
+    if request.method == "POST" and any("\x00" in value for _, value in request.form.items(True)):
+        raise BadRequest("A form field holds a NUL character.")
 
 
 def no_referrer(response: AnyResponse) -> AnyResponse:
