@@ -13,6 +13,8 @@ from flask import request
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
+from idp.http.oauth.guards import FORM
+
 MAX_FIELD = 1024
 PASSWORD_LIMIT = MAX_FIELD + 1
 
@@ -26,8 +28,11 @@ def form_field(name: str, limit: int = MAX_FIELD) -> str:
 def refuse_nul_in_form() -> None:
     """No field of our forms can hold a NUL (a name, a code, an id, a password), and
     PostgreSQL refuses one in text: a session id or client id carrying one answered 500 there.
-    Refused with a friendly page before any handler reads the form."""
-    if request.method == "POST" and any("\x00" in value for _, value in request.form.items(True)):
+    Refused with a friendly page before any handler reads the form. Only URL-encoded forms: the
+    one multipart form (a picture) sets its own size limit before its body is read."""
+    if request.mimetype != FORM or request.method != "POST":
+        return
+    if any("\x00" in value for _, value in request.form.items(multi=True)):
         raise BadRequest("A form field holds a NUL character.")
 
 
