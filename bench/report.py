@@ -283,8 +283,7 @@ def human_lines(result: SetupResult) -> list[str]:
         f"{signed_in.per_cpu_second:.1f} per server CPU-second, {signed_in.failures} failed. "
         f"Share of the hash limit (sign-ins per CPU-second x {verify:.1f} ms): {share:.2f} "
         f"(target {SHARE_TARGET}: {'met' if share >= SHARE_TARGET else 'MISSED'}); our own CPU "
-        f"beyond the hash: "
-        f"{beyond:.1f} ms per sign-in.",
+        f"beyond the hash: {beyond:.1f} ms per sign-in.",
         "",
     ]
     theirs = result.reference_sign_ins
