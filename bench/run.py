@@ -245,20 +245,18 @@ def human(
     seconds = max(args.seconds, SIGN_IN_SECONDS)
     signed_in = sign_ins(server, people, seconds)
     print_sign_ins("signin", signed_in)
-    reference_signed_in = None
+    reference_signed_in = theirs = None
     if reference is not None:
         web = People(reference.web, people.emails)
         issuer = reference.server.url
         reference_signed_in = sign_ins(reference.server, web, seconds, "reference", issuer)
         print_sign_ins("signin ref", reference_signed_in)
-    ours = refresh_runs(server, people.client, signed_in, f"/t/{TENANT}/token", args, wrk)
-    if ours is None:
-        return signed_in, reference_signed_in, None
-    theirs = None
-    if reference is not None and reference_signed_in is not None:
         theirs = refresh_runs(
             reference.server, reference.web, reference_signed_in, "/token", args, wrk
         )
+    ours = refresh_runs(server, people.client, signed_in, f"/t/{TENANT}/token", args, wrk)
+    if ours is None:
+        return signed_in, reference_signed_in, None
     if theirs is None:
         row = report.Row(median_run(list(ours)), None)
     else:

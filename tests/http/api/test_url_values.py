@@ -62,7 +62,7 @@ def test_a_filter_holding_nul_is_a_bad_request(api, platform_key, make):
 
 
 @pytest.mark.parametrize("path", ["/pictures/{nul}", "/federation/{nul}/start"])
-def test_a_page_path_holding_nul_is_a_page_not_found(server, http, make, path):
+def test_a_page_path_holding_nul_is_a_page_not_found(http, make, path):
     issuer = make.issuer(make.tenant())
     response = http.get(issuer + path.format(nul=NUL))
     assert response.status_code == 404
